@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ratio_reporter.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <string>
+
+namespace overlay::bench {
+namespace {
+
+struct Parsed {
+  std::string group, variant, args;
+};
+
+Parsed Split(const std::string& name) {
+  Parsed p;
+  size_t a = name.find('/');
+  if (a == std::string::npos) return {name, "", ""};
+  p.group = name.substr(0, a);
+  size_t b = name.find('/', a + 1);
+  p.variant = name.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+  if (b != std::string::npos) p.args = name.substr(b + 1);
+  return p;
+}
+
+// Higher is better for rates, lower for times: express both as "x faster than baseline".
+double Speedup(const benchmark::BenchmarkReporter::Run& r,
+               const benchmark::BenchmarkReporter::Run& base) {
+  auto ips = r.counters.find("items_per_second");
+  auto bips = base.counters.find("items_per_second");
+  if (ips != r.counters.end() && bips != base.counters.end() && bips->second.value > 0)
+    return ips->second.value / bips->second.value;
+  auto bps = r.counters.find("bytes_per_second");
+  auto bbps = base.counters.find("bytes_per_second");
+  if (bps != r.counters.end() && bbps != base.counters.end() && bbps->second.value > 0)
+    return bps->second.value / bbps->second.value;
+  double t = r.GetAdjustedRealTime();
+  return t > 0 ? base.GetAdjustedRealTime() / t : 0;
+}
+
+}  // namespace
+
+void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
+  ConsoleReporter::ReportRuns(runs);
+  for (const auto& r : runs)
+    if (!r.error_occurred && r.run_type == Run::RT_Iteration) runs_.push_back(r);
+}
+
+void RatioReporter::Finalize() {
+  ConsoleReporter::Finalize();
+  std::map<std::pair<std::string, std::string>, const Run*> baselines;
+  for (const auto& r : runs_) {
+    Parsed p = Split(r.benchmark_name());
+    if (p.variant.rfind("baseline", 0) == 0) baselines[{p.group, p.args}] = &r;
+  }
+  if (baselines.empty()) return;
+  auto& out = GetOutputStream();
+  out << fmt::format("\n{:<48} {:>14} {:>14} {:>9}  {}\n", "benchmark (same run)", "time",
+                     "baseline time", "speedup", "baseline");
+  for (const auto& r : runs_) {
+    Parsed p = Split(r.benchmark_name());
+    if (p.variant.rfind("baseline", 0) == 0) continue;
+    auto it = baselines.find({p.group, p.args});
+    if (it == baselines.end()) continue;
+    const Run& b = *it->second;
+    out << fmt::format("{:<48} {:>11.3f} {} {:>11.3f} {} {:>8.3g}x  {}\n", r.benchmark_name(),
+                       r.GetAdjustedRealTime(), benchmark::GetTimeUnitString(r.time_unit),
+                       b.GetAdjustedRealTime(), benchmark::GetTimeUnitString(b.time_unit),
+                       Speedup(r, b), Split(b.benchmark_name()).variant);
+  }
+}
+
+}  // namespace overlay::bench

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+#ifndef OVERLAY_BENCH_RATIO_REPORTER_H_
+#define OVERLAY_BENCH_RATIO_REPORTER_H_
+
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+namespace overlay::bench {
+
+// Console reporter that, at the end, prints each benchmark beside its baseline
+// measured in the same run, as a ratio. Names follow "<group>/<variant>[/args]";
+// a variant starting with "baseline" is the baseline of its group and args.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override;
+  void Finalize() override;
+
+ private:
+  std::vector<Run> runs_;
+};
+
+}  // namespace overlay::bench
+
+#endif  // OVERLAY_BENCH_RATIO_REPORTER_H_

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: Apache-2.0
+// L1 benchmarks: get (a pinned zero-copy view) and put (loan -> fill -> commit)
+// from 64 B to 1 MiB on 1 and 2 threads, beside tbb::concurrent_hash_map with
+// std::string values (get copies the value out) and, when redis-server is
+// installed, Redis GET over loopback TCP.
+#include <benchmark/benchmark.h>
+#include <oneapi/tbb/concurrent_hash_map.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bench_servers.h"
+#include "overlay/storage/shm_cache.h"
+#include "storage/nginx_server.h"
+
+namespace overlay::bench {
+namespace {
+
+using storage::ObjectKey;
+using storage::ObjectMeta;
+using storage::ShmCache;
+using Chm = tbb::concurrent_hash_map<std::string, std::string>;
+
+constexpr uint64_t kWorkingSet = 32ull << 20;  // bytes per object size
+constexpr size_t kMaxObjects = 32768;
+
+std::string Payload(size_t n, uint64_t seed) {
+  std::string s(n, '\0');
+  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (size_t i = 0; i < n; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(s.data() + i, &x, std::min<size_t>(8, n - i));
+  }
+  return s;
+}
+
+std::string KeyString(const ObjectKey& k) {
+  std::string s(16, '\0');
+  std::memcpy(s.data(), &k.hi, 8);
+  std::memcpy(s.data() + 8, &k.lo, 8);
+  return s;
+}
+
+// A segment removed at exit.
+struct Segment {
+  explicit Segment(std::string n) : name(std::move(n)) {}
+  ~Segment() { (void)ShmCache::Remove(name); }
+  std::string name;
+};
+
+std::shared_ptr<ShmCache> OpenSegment(const std::string& tag, uint64_t memory) {
+  static std::vector<std::unique_ptr<Segment>> segments;
+  segments.push_back(
+      std::make_unique<Segment>("ovl-bench-" + tag + "-" + std::to_string(getpid())));
+  storage::ShmCacheOptions o;
+  o.segment = segments.back()->name;
+  o.memory = memory;
+  o.max_objects = 4 * kMaxObjects;
+  Result<std::shared_ptr<ShmCache>> c = ShmCache::Open(o);
+  return c.ok() ? *c : nullptr;
+}
+
+// Objects of one size, stored both in L1 and in the baselines.
+struct GetFixture {
+  std::vector<ObjectKey> keys;
+  std::vector<std::string> key_strings;
+  Chm chm;
+};
+
+ShmCache* GetCache() {
+  static std::shared_ptr<ShmCache> cache = OpenSegment("get", 256ull << 20);
+  return cache.get();
+}
+
+// `hot`: 64 objects, so every level of the lookup stays in cache; otherwise a
+// 32 MiB working set (capped at kMaxObjects objects), as in DESIGN.md's baseline.
+GetFixture& Fixture(size_t size, bool hot) {
+  static std::mutex mu;
+  static std::map<std::pair<size_t, bool>, std::unique_ptr<GetFixture>> fixtures;
+  std::lock_guard<std::mutex> g(mu);
+  auto& f = fixtures[{size, hot}];
+  if (f) return *f;
+  f = std::make_unique<GetFixture>();
+  const size_t n = hot ? 64 : std::clamp<size_t>(kWorkingSet / size, 8, kMaxObjects);
+  for (size_t i = 0; i < n; ++i) {
+    std::string data = Payload(size, size * 1000003 + i + (hot ? 1u << 30 : 0));
+    ObjectKey k = ObjectKey::Of(data);
+    (void)GetCache()->Put(k, data, ObjectMeta{data.size(), 0, 0});
+    f->keys.push_back(k);
+    f->key_strings.push_back(KeyString(k));
+    Chm::accessor a;
+    f->chm.insert(a, f->key_strings.back());
+    a->second = std::move(data);
+  }
+  return *f;
+}
+
+// Visits the working set in a scattered order, different per thread.
+size_t Pick(uint64_t i, int thread, size_t n) {
+  return static_cast<size_t>((i * 2654435761u + static_cast<uint64_t>(thread) * 40503u) % n);
+}
+
+template <bool kHot>
+void L1GetOverlay(benchmark::State& state) {
+  const size_t size = static_cast<size_t>(state.range(0));
+  GetFixture& f = Fixture(size, kHot);
+  ShmCache* cache = GetCache();
+  uint64_t i = 0;
+  for (auto _ : state) {
+    Result<storage::ReadHandle> h =
+        cache->Acquire(f.keys[Pick(i++, state.thread_index(), f.keys.size())]);
+    if (!h.ok()) {
+      state.SkipWithError("L1 miss");
+      break;
+    }
+    benchmark::DoNotOptimize(h->view().data()[0]);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
+template <bool kHot>
+void L1GetTbb(benchmark::State& state) {
+  const size_t size = static_cast<size_t>(state.range(0));
+  GetFixture& f = Fixture(size, kHot);
+  std::string out;
+  uint64_t i = 0;
+  for (auto _ : state) {
+    Chm::const_accessor a;
+    if (!f.chm.find(a, f.key_strings[Pick(i++, state.thread_index(), f.keys.size())])) {
+      state.SkipWithError("miss");
+      break;
+    }
+    out.assign(a->second);  // copy-out: the value must outlive the accessor's lock
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
+void L1PutOverlay(benchmark::State& state) {
+  static std::shared_ptr<ShmCache> cache = OpenSegment("put", 128ull << 20);
+  static std::atomic<uint64_t> counter{0};
+  const size_t size = static_cast<size_t>(state.range(0));
+  const std::string tmpl = Payload(size, 42);
+  for (auto _ : state) {
+    Result<storage::WriteLoan> loan = cache->Loan(size);
+    if (!loan.ok()) {
+      state.SkipWithError(std::string(loan.status().message()).c_str());
+      break;
+    }
+    std::memcpy(loan->data().data(), tmpl.data(), size);
+    const uint64_t c = counter.fetch_add(1, std::memory_order_relaxed);
+    std::memcpy(loan->data().data(), &c, std::min<size_t>(8, size));  // distinct content
+    Result<ObjectKey> k = cache->Commit(std::move(*loan));
+    benchmark::DoNotOptimize(k.ok());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * size));
+}
+
+void L1PutTbb(benchmark::State& state) {
+  static Chm chm;
+  static std::atomic<uint64_t> counter{0};
+  const size_t size = static_cast<size_t>(state.range(0));
+  const size_t window = std::clamp<size_t>((128ull << 20) / size, 8, kMaxObjects);
+  const std::string tmpl = Payload(size, 42);
+  for (auto _ : state) {
+    const uint64_t c = counter.fetch_add(1, std::memory_order_relaxed);
+    std::string key(16, '\0');
+    std::memcpy(key.data(), &c, 8);
+    {
+      Chm::accessor a;
+      chm.insert(a, key);
+      a->second = tmpl;
+    }
+    if (c >= window) {  // bound the memory like L1's budget does
+      const uint64_t old = c - window;
+      std::memcpy(key.data(), &old, 8);
+      chm.erase(key);
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * size));
+}
+
+struct RedisState {
+  storage::testing::TempDir dir;
+  std::unique_ptr<RedisServer> server;
+  std::map<size_t, bool> loaded;
+};
+
+RedisState* Redis() {
+  static std::unique_ptr<RedisState> r = [] {
+    auto s = std::make_unique<RedisState>();
+    s->server = RedisServer::Start(s->dir.path());
+    return s;
+  }();
+  return r->server ? r.get() : nullptr;
+}
+
+void RedisGet(benchmark::State& state) {
+  const size_t size = static_cast<size_t>(state.range(0));
+  GetFixture& f = Fixture(size, false);
+  RedisState* r = Redis();
+  if (r == nullptr) {
+    state.SkipWithError("redis-server did not start");
+    return;
+  }
+  RedisClient client(r->server->port());
+  if (!r->loaded[size]) {
+    for (size_t i = 0; i < f.keys.size(); ++i) {
+      Chm::const_accessor a;
+      f.chm.find(a, f.key_strings[i]);
+      client.Set(f.key_strings[i], a->second);
+    }
+    r->loaded[size] = true;
+  }
+  std::string out;
+  uint64_t i = 0;
+  for (auto _ : state) {
+    if (!client.Get(f.key_strings[Pick(i++, 0, f.keys.size())], &out)) {
+      state.SkipWithError("redis GET failed");
+      break;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
+void Sizes(benchmark::internal::Benchmark* b) {
+  for (int64_t s : {64, 1024, 16 << 10, 256 << 10, 1 << 20}) b->Arg(s);
+}
+
+BENCHMARK(L1GetOverlay<false>)
+    ->Name("l1_get/overlay")
+    ->Apply(Sizes)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK(L1GetTbb<false>)
+    ->Name("l1_get/baseline_tbb_chm")
+    ->Apply(Sizes)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK(L1GetOverlay<true>)
+    ->Name("l1_get_hot/overlay")
+    ->Apply(Sizes)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK(L1GetTbb<true>)
+    ->Name("l1_get_hot/baseline_tbb_chm")
+    ->Apply(Sizes)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK(L1PutOverlay)
+    ->Name("l1_put/overlay")
+    ->Apply(Sizes)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK(L1PutTbb)
+    ->Name("l1_put/baseline_tbb_chm")
+    ->Apply(Sizes)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+
+// Redis runs in its own group (same overlay get, one thread) so each group has one baseline.
+const bool kRedisRegistered = [] {
+  if (access("/usr/bin/redis-server", X_OK) != 0) return false;
+  benchmark::RegisterBenchmark("l1_get_vs_redis/overlay", L1GetOverlay<false>)
+      ->Apply(Sizes)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("l1_get_vs_redis/baseline_redis", RedisGet)
+      ->Apply(Sizes)
+      ->UseRealTime();
+  return true;
+}();
+
+}  // namespace
+}  // namespace overlay::bench

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+// The `overlay` command: a thin layer over core/. Exit codes: 0 success, 1 some
+// items failed, 2 usage or config error.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+
+#include "overlay/config.h"
+#include "overlay/dag.h"
+#include "overlay/executor.h"
+#include "overlay/function.h"
+#include "overlay/object_store.h"
+#include "overlay/storage/data_container.h"
+#include "storage_commands.h"
+
+namespace overlay {
+namespace {
+
+constexpr int kExitItemsFailed = 1;
+constexpr int kExitUsage = 2;
+
+int Validate(const std::string& path) {
+  auto spec = LoadConfig(path);
+  if (!spec.ok()) {
+    fmt::print(stderr, "{}\n", spec.status().message());
+    return kExitUsage;
+  }
+  auto dag = BuildDag(*spec);
+  fmt::print("{}: OK: {} functions, {} endpoints, {} stages\n{}", path, spec->functions.size(),
+             spec->endpoints.size(), spec->stages.size(), dag->Describe(*spec));
+  return 0;
+}
+
+// The node's data container as the executor's ObjectStore.
+class ContainerStore : public ObjectStore {
+ public:
+  explicit ContainerStore(storage::DataContainer* container) : c_(container) {}
+
+  Result<std::string> Put(std::string_view name, std::string_view bytes) override {
+    storage::PutOptions put;
+    put.name = std::string(name);
+    auto key = c_->Put(bytes, put);
+    if (!key.ok()) return key.status();
+    return key->ToHex();
+  }
+
+  Result<Blob> Get(const std::string& key) override {
+    auto k = storage::ObjectKey::FromHex(key);
+    if (!k) return Status::InvalidArgument("malformed object key '" + key + "'");
+    return c_->Get(*k);
+  }
+
+ private:
+  storage::DataContainer* c_;
+};
+
+// Rewrites one status line on a terminal; elsewhere (logs, CI) prints a line
+// every few seconds so the log stays readable.
+class ProgressPrinter {
+ public:
+  ProgressPrinter() : tty_(isatty(STDERR_FILENO)), start_(Clock::now()), last_(start_) {}
+
+  void Update(const Progress& p) {
+    std::lock_guard lock(mu_);
+    auto now = Clock::now();
+    if (now - last_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::seconds(5))) return;
+    last_ = now;
+    Print(p, now);
+  }
+
+  void Done() {
+    std::lock_guard lock(mu_);
+    if (tty_ && printed_) fmt::print(stderr, "\n");
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void Print(const Progress& p, Clock::time_point now) {
+    double s = std::chrono::duration<double>(now - start_).count();
+    fmt::print(stderr, "{}streams {}/{} done, tasks {} ok, {} failed, {:.1f} s{}",
+               tty_ ? "\r" : "", p.streams_done, p.streams_total, p.tasks_ok, p.tasks_failed, s,
+               tty_ ? "   " : "\n");
+    printed_ = true;
+  }
+
+  const bool tty_;
+  std::mutex mu_;
+  Clock::time_point start_, last_;
+  bool printed_ = false;
+};
+
+int Run(const std::string& path, const ExecutorOptions& base, const std::string& include,
+        const std::string& segment, bool use_store, bool quiet) {
+  auto spec = ParseConfigFile(path);
+  ExecutorOptions opt = base;
+  if (spec.ok() && !opt.input_dir.empty()) {
+    // --input (relative to the working directory) replaces the directory
+    // sources, so the config's own need not exist.
+    opt.input_dir = std::filesystem::absolute(opt.input_dir).lexically_normal().string();
+    for (auto& st : spec->stages)
+      for (auto& src : st.sources)
+        if (!spec->FindStage(src)) src = opt.input_dir;
+  }
+  if (spec.ok() && !include.empty())
+    for (auto& st : spec->stages)
+      for (const auto& src : st.sources)
+        if (!spec->FindStage(src)) st.include = include;
+  Status valid = spec.ok() ? ValidateSpec(*spec) : spec.status();
+  if (!valid.ok()) {
+    fmt::print(stderr, "{}\n", valid.message());
+    return kExitUsage;
+  }
+  std::unique_ptr<storage::DataContainer> container;
+  std::unique_ptr<ContainerStore> store;
+  if (use_store) {
+    if (!segment.empty()) {
+      Status s = SetStorageOption(&spec->storage.options, "segment", segment);
+      if (!s.ok()) {
+        fmt::print(stderr, "overlay run: --segment: {}\n", s.message());
+        return kExitUsage;
+      }
+    }
+    auto c = storage::DataContainer::Open(spec->storage.options);
+    if (!c.ok()) {
+      fmt::print(stderr, "overlay run: data container: {}\n", c.status().message());
+      return kExitUsage;
+    }
+    container = std::move(*c);
+    store = std::make_unique<ContainerStore>(container.get());
+    opt.store = store.get();
+  }
+  ProgressPrinter progress;
+  if (!quiet) opt.on_progress = [&](const Progress& p) { progress.Update(p); };
+  auto report = RunPipeline(*spec, opt);
+  progress.Done();
+  if (!report.ok()) {
+    fmt::print(stderr, "overlay run: {}\n", report.status().message());
+    return kExitUsage;
+  }
+  const RunReport& r = *report;
+  for (const auto& f : r.failures)
+    fmt::print(stderr, "FAILED stage {} stream {} item {}: {}\n", f.stage, f.stream, f.item,
+               f.status.ToString());
+  double secs = std::max(r.seconds, 1e-9);
+  fmt::print("{} streams, {} tasks ok, {} failed in {:.2f} s ({:.0f} tasks/s, {:.1f} MB/s of input)\n",
+             r.streams, r.tasks_ok, r.tasks_failed, r.seconds, r.tasks_ok / secs,
+             r.input_bytes / secs / 1e6);
+  for (const auto& [name, value] : r.counters) fmt::print("  {}: {}\n", name, value);
+  if (!opt.out_dir.empty()) {
+    fmt::print("results ({} files) in {}/\n", r.outputs.size(), opt.out_dir);
+    size_t svgs = 0;
+    for (const auto& o : r.outputs)
+      if (o.ends_with(".svg")) fmt::print("{}  {}\n", svgs++ == 0 ? "SVG:" : "    ", o);
+  }
+  if (opt.store != nullptr && !r.stored.empty())
+    fmt::print("{} results named in the data container (segment '{}'): overlay ls; overlay get {}\n",
+               r.stored.size(), spec->storage.options.segment, r.stored.front());
+  return r.ok() ? 0 : kExitItemsFailed;
+}
+
+int ListFunctions() {
+  fmt::print("native functions (FUNCTION: builtin = NAME, args = …):\n");
+  for (const auto& b : ListBuiltins())
+    fmt::print("  {:<18} {}\n  {:<18} args: {}\n", b.name, b.summary, "",
+               b.usage.empty() ? "none" : b.usage);
+  fmt::print("\nexternal commands (FUNCTION: command = …) run with execve, no shell;\n"
+             "placeholders: @W workspace dir (inputs there, new files are outputs), @I input\n"
+             "path, @D output dir, @N input file name.\n");
+  return 0;
+}
+
+}  // namespace
+}  // namespace overlay
+
+int main(int argc, char** argv) {
+  using namespace overlay;
+  CLI::App app{"Overlay: runs function pipelines (DAGs of stages) over a tiered in-memory data layer"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "overlay 0.1.0");
+
+  std::string cfg;
+  auto* validate = app.add_subcommand("validate", "check a config and print its DAG");
+  validate->add_option("config", cfg, "pipeline config file")->required();
+
+  ExecutorOptions run_opt;
+  bool quiet = false;
+  auto* run = app.add_subcommand("run", "run a pipeline");
+  run->add_option("config", cfg, "pipeline config file")->required();
+  run->add_option("--input", run_opt.input_dir,
+                  "directory whose files replace the config's directory sources");
+  run->add_option("--out", run_opt.out_dir, "write result-stage outputs under DIR/<stage>/")
+      ->capture_default_str();
+  std::string include;
+  run->add_option("--include", include,
+                  "file-name glob for directory sources (e.g. signal.txt), replacing STAGE include");
+  run->add_flag("--keep-all", run_opt.keep_all, "also write intermediate stages' outputs");
+  run->add_option("--workers", run_opt.workers,
+                  "tasks at once (default: largest ENDPOINT workers, else one per core)")
+      ->check(CLI::Range(1, 4096));
+  run->add_flag("-q,--quiet", quiet, "no progress line");
+  std::string segment;
+  run->add_option("--segment", segment,
+                  "L1 shared-memory segment of the data container (replaces STORAGE.segment)");
+  bool no_store = false;
+  run->add_flag("--no-store", no_store,
+                "pass data between stages in process memory instead of the data container");
+
+  auto* functions =
+      app.add_subcommand("functions", "list the native functions and the command placeholders");
+  int storage_exit = 0;
+  AddStorageCommands(app, &storage_exit);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  }
+  if (validate->parsed()) return Validate(cfg);
+  if (run->parsed()) return Run(cfg, run_opt, include, segment, !no_store, quiet);
+  if (functions->parsed()) return ListFunctions();
+  return storage_exit;
+}

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+// The config language: FUNCTION, ENDPOINT, STAGE (and STORAGE) blocks of
+// `key = value` lines closed by [END]; '#' starts a comment line.
+//
+// Every error names file:line and, for an unknown name, the nearest valid one.
+// All errors of a file are reported together, one per line, compiler style.
+#ifndef OVERLAY_CORE_CONFIG_H_
+#define OVERLAY_CORE_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "overlay/status.h"
+#include "overlay/storage_options.h"
+
+namespace overlay {
+
+// Where a block or a key was written, for error messages.
+struct SourceLoc {
+  std::string file;
+  int line = 0;
+};
+
+struct FunctionDecl {
+  std::string name;
+  std::string command;             // FUNCTION.command: an external command template
+  std::string builtin;             // FUNCTION.builtin: a native function's name
+  std::vector<std::string> args;   // FUNCTION.args: builtin arguments, whitespace-separated
+  int64_t timeout_ms = 0;          // FUNCTION.timeout: "30s", "500ms", "2m"; 0 = none
+  int retries = 0;                 // FUNCTION.retries: extra attempts, 0..100
+  SourceLoc loc;
+  std::map<std::string, int> key_lines;
+};
+
+struct EndpointDecl {
+  std::string name;
+  std::string id;                  // ENDPOINT.id: a UUID, normalized to lower case
+  std::string address;             // ENDPOINT.address: empty = embedded in the client
+  int workers = 0;                 // ENDPOINT.workers: 0 = one per core
+  SourceLoc loc;
+  std::map<std::string, int> key_lines;
+};
+
+struct StageDecl {
+  std::string name;
+  std::vector<std::string> sources;  // STAGE.source: comma-separated stages or directories
+  std::string transformation;        // STAGE.transformation: a FUNCTION name
+  std::string endpoint;              // STAGE.endpoint: an ENDPOINT name; empty = local
+  std::string include = "*";         // STAGE.include: file-name glob for directory sources
+  SourceLoc loc;
+  std::map<std::string, int> key_lines;
+};
+
+// A [STORAGE] block: the node's data container settings.
+struct StorageDecl {
+  StorageOptions options;                     // defaults where the block is silent
+  std::map<std::string, std::string> values;  // as written
+  SourceLoc loc;
+  std::map<std::string, int> key_lines;
+};
+
+struct PipelineSpec {
+  std::string path;      // the config file ("<text>" when parsed from a string)
+  std::string base_dir;  // relative directory sources resolve against this
+  std::vector<FunctionDecl> functions;
+  std::vector<EndpointDecl> endpoints;
+  std::vector<StageDecl> stages;
+  StorageDecl storage;
+  bool has_storage = false;
+
+  const FunctionDecl* FindFunction(std::string_view name) const;
+  const EndpointDecl* FindEndpoint(std::string_view name) const;
+  const StageDecl* FindStage(std::string_view name) const;
+};
+
+// Syntax only: blocks, keys, value formats. `base_dir` is where relative
+// directory sources resolve (the config file's directory for files).
+Result<PipelineSpec> ParseConfigText(std::string_view text, std::string_view file,
+                                     std::string_view base_dir);
+Result<PipelineSpec> ParseConfigFile(const std::string& path);
+
+// Meaning: unique names, known functions/endpoints/sources, no cycles, existing
+// source directories.
+Status ValidateSpec(const PipelineSpec& spec);
+
+// ParseConfigFile + ValidateSpec.
+Result<PipelineSpec> LoadConfig(const std::string& path);
+
+// The keys each block accepts, for --help and "did you mean".
+const std::vector<std::string>& BlockKeys(std::string_view block);
+
+// "8-4-4-4-12" hex UUID, tolerating spaces around the hyphens; lower-cased.
+// Empty on a malformed id.
+std::string NormalizeUuid(std::string_view id);
+
+}  // namespace overlay
+
+#endif  // OVERLAY_CORE_CONFIG_H_

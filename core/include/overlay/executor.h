@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+// Runs a pipeline's stages as a DAG on a oneTBB flow graph.
+//
+// Each input file starts a stream. Items flow to the next stage as soon as a
+// stage emits them (no stage-at-a-time barrier). At every stage the items of one
+// stream are processed one at a time and in order, so stateful functions see
+// their stream in order; different streams run in parallel. A failing item is
+// reported and the rest go on.
+#ifndef OVERLAY_CORE_EXECUTOR_H_
+#define OVERLAY_CORE_EXECUTOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "overlay/config.h"
+#include "overlay/function.h"
+#include "overlay/object_store.h"
+
+namespace overlay {
+
+// One failed task.
+struct ItemFailure {
+  std::string stage;
+  std::string stream;
+  std::string item;  // input file name, or "(end of stream)"
+  Status status;     // its message carries the command's stderr
+};
+
+// Live counts, passed to ExecutorOptions::on_progress.
+struct Progress {
+  size_t streams_total = 0;  // input files found
+  size_t streams_done = 0;   // streams that left every sink stage
+  size_t tasks_ok = 0;
+  size_t tasks_failed = 0;
+};
+
+struct RunReport {
+  size_t streams = 0;       // input files
+  size_t tasks_ok = 0;
+  size_t tasks_failed = 0;
+  uint64_t input_bytes = 0;
+  double seconds = 0;
+  std::map<std::string, int64_t> counters;  // summed Task::counters, e.g. "beats"
+  std::vector<ItemFailure> failures;
+  std::vector<std::string> outputs;         // files written under ExecutorOptions::out_dir
+  std::vector<std::string> stored;          // result names in ExecutorOptions::store
+  bool ok() const { return tasks_failed == 0; }
+};
+
+using FunctionFactory = std::function<Result<std::unique_ptr<Function>>(const FunctionDecl&)>;
+
+struct ExecutorOptions {
+  // Replaces every directory source of the pipeline. Default: the config's.
+  std::string input_dir;
+  // Where the result stages' outputs are written, as <out>/<stage>/<file>.
+  // Empty: nothing is written (outputs are still counted).
+  std::string out_dir;
+  // Also write the outputs of intermediate stages.
+  bool keep_all = false;
+  // Tasks run at once. 0: the largest ENDPOINT.workers, else one per core.
+  int workers = 0;
+  // When set, every input and output travels through this data container:
+  // stages pass content keys and read the bytes in place (zero-copy from L1);
+  // outputs are named "<stage>/<stream>/<file>" in its catalog, inputs
+  // "input/<stream>/<file>". Not owned; must outlive the run.
+  ObjectStore* store = nullptr;
+  // Builds each FUNCTION. Default: MakeFunction (builtins and commands).
+  FunctionFactory make_function;
+  // Called after every task, from the task's thread; keep it cheap.
+  std::function<void(const Progress&)> on_progress;
+};
+
+// Fails only when the run cannot start (bad config, unreadable input
+// directory, a function that cannot be built); item failures are in the report.
+Result<RunReport> RunPipeline(const PipelineSpec& spec, const ExecutorOptions& options);
+
+// The input files of a directory source, sorted, filtered by the `include` glob,
+// searched recursively; stream ids are the relative paths without extension.
+struct InputFile {
+  std::string path;
+  std::string stream;
+  std::string name;  // file name
+};
+Result<std::vector<InputFile>> ListInputs(const std::string& dir, const std::string& include);
+
+}  // namespace overlay
+
+#endif  // OVERLAY_CORE_EXECUTOR_H_

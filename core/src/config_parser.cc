@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: Apache-2.0
+// Syntax of the config language. Errors are collected, not returned at the
+// first one, so a user fixes a file in one pass.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "overlay/config.h"
+#include "overlay/storage_options.h"
+#include "overlay/suggest.h"
+
+namespace overlay {
+namespace {
+
+const std::vector<std::string> kBlocks = {"FUNCTION", "ENDPOINT", "STAGE", "STORAGE"};
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::string Upper(std::string_view s) {
+  std::string u(s);
+  for (char& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return u;
+}
+
+bool ParseInt(std::string_view v, int lo, int hi, int* out) {
+  int x = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || p != v.data() + v.size() || x < lo || x > hi) return false;
+  *out = x;
+  return true;
+}
+
+std::vector<std::string> SplitList(std::string_view v, std::string_view seps) {
+  std::vector<std::string> out;
+  while (!v.empty()) {
+    size_t k = v.find_first_of(seps);
+    std::string_view w = Trim(v.substr(0, k));
+    if (!w.empty()) out.emplace_back(w);
+    if (k == std::string_view::npos) break;
+    v.remove_prefix(k + 1);
+  }
+  return out;
+}
+
+class Parser {
+ public:
+  Parser(std::string_view file) : file_(file) {}
+
+  void Error(int line, const std::string& msg) {
+    errors_.push_back(fmt::format("{}:{}: {}", file_, line, msg));
+  }
+  const std::vector<std::string>& errors() const { return errors_; }
+
+  void Parse(std::string_view text, PipelineSpec* spec) {
+    int line_no = 0;
+    std::string block;  // current block name, empty outside a block
+    int block_line = 0;
+    std::map<std::string, std::pair<std::string, int>> kv;  // key → (value, line)
+    while (!text.empty()) {
+      size_t nl = text.find('\n');
+      std::string_view raw = text.substr(0, nl);
+      text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+      ++line_no;
+      std::string_view line = Trim(raw);
+      if (line.empty() || line[0] == '#') continue;
+      if (line.front() == '[') {
+        if (line.back() != ']') {
+          Error(line_no, fmt::format("malformed block header '{}': expected [NAME]", line));
+          continue;
+        }
+        std::string name = Upper(Trim(line.substr(1, line.size() - 2)));
+        if (name == "END") {
+          if (block.empty()) Error(line_no, "[END] without an open block");
+          else Finish(block, block_line, kv, spec);
+          block.clear();
+          kv.clear();
+        } else if (!block.empty()) {
+          Error(line_no, fmt::format("[{}] inside [{}] opened at line {}: missing [END]", name,
+                                     block, block_line));
+          Finish(block, block_line, kv, spec);
+          kv.clear();
+          block = name;
+          block_line = line_no;
+          CheckBlockName(&block, line_no);
+        } else {
+          block = name;
+          block_line = line_no;
+          CheckBlockName(&block, line_no);
+        }
+        continue;
+      }
+      size_t eq = line.find('=');
+      if (eq == std::string_view::npos) {
+        Error(line_no, fmt::format("expected 'key = value', got '{}'", line));
+        continue;
+      }
+      std::string key(Trim(line.substr(0, eq)));
+      for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string value(Trim(line.substr(eq + 1)));
+      if (block.empty()) {
+        Error(line_no, fmt::format("'{}' outside a block: open one with [FUNCTION], [ENDPOINT], "
+                                   "[STAGE] or [STORAGE]", key));
+        continue;
+      }
+      if (block == "?") continue;  // inside an unknown block: already reported
+      const auto& keys = BlockKeys(block);
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        Error(line_no, fmt::format("unknown key '{}' in [{}]{}", key, block, DidYouMean(key, keys)));
+        continue;
+      }
+      if (auto it = kv.find(key); it != kv.end()) {
+        Error(line_no, fmt::format("duplicate key '{}' (first set at line {})", key, it->second.second));
+        continue;
+      }
+      if (value.empty()) {
+        Error(line_no, fmt::format("key '{}' has an empty value", key));
+        continue;
+      }
+      kv[key] = {value, line_no};
+    }
+    if (!block.empty()) {
+      Error(block_line, fmt::format("[{}] is never closed: missing [END]", block));
+      if (block != "?") Finish(block, block_line, kv, spec);
+    }
+  }
+
+ private:
+  void CheckBlockName(std::string* block, int line_no) {
+    if (std::find(kBlocks.begin(), kBlocks.end(), *block) != kBlocks.end()) return;
+    Error(line_no, fmt::format("unknown block [{}]{}", *block, DidYouMean(*block, kBlocks)));
+    *block = "?";
+  }
+
+  using KV = std::map<std::string, std::pair<std::string, int>>;
+
+  bool Require(const KV& kv, std::string_view key, std::string_view block, int line) {
+    if (kv.count(std::string(key))) return true;
+    Error(line, fmt::format("[{}] block has no '{}'", block, key));
+    return false;
+  }
+
+  void Finish(const std::string& block, int block_line, const KV& kv, PipelineSpec* spec) {
+    if (block == "?") return;
+    SourceLoc loc{file_, block_line};
+    std::map<std::string, int> lines;
+    for (const auto& [k, v] : kv) lines[k] = v.second;
+    auto get = [&](const char* k) -> std::string {
+      auto it = kv.find(k);
+      return it == kv.end() ? std::string() : it->second.first;
+    };
+    if (block == "FUNCTION") {
+      FunctionDecl f;
+      f.loc = loc;
+      f.key_lines = lines;
+      Require(kv, "name", block, block_line);
+      f.name = get("name");
+      f.command = get("command");
+      f.builtin = get("builtin");
+      if (f.command.empty() == f.builtin.empty())
+        Error(block_line, fmt::format("function '{}' needs exactly one of 'command' or 'builtin'",
+                                      f.name));
+      f.args = SplitList(get("args"), " \t");
+      if (auto it = kv.find("timeout"); it != kv.end()) {
+        auto ms = ParseDurationMs(it->second.first);
+        if (ms.ok()) f.timeout_ms = static_cast<int64_t>(*ms);
+        else Error(it->second.second, fmt::format("timeout '{}' is not a duration such as 30s, "
+                                                  "500ms or 2m", it->second.first));
+      }
+      if (auto it = kv.find("retries");
+          it != kv.end() && !ParseInt(it->second.first, 0, 100, &f.retries))
+        Error(it->second.second, fmt::format("retries '{}' is not a number from 0 to 100",
+                                             it->second.first));
+      spec->functions.push_back(std::move(f));
+    } else if (block == "ENDPOINT") {
+      EndpointDecl e;
+      e.loc = loc;
+      e.key_lines = lines;
+      Require(kv, "name", block, block_line);
+      e.name = get("name");
+      e.address = get("address");
+      if (auto it = kv.find("id"); it != kv.end()) {
+        e.id = NormalizeUuid(it->second.first);
+        if (e.id.empty())
+          Error(it->second.second, fmt::format("endpoint id '{}' is not a UUID "
+                                               "(8-4-4-4-12 hexadecimal digits)", it->second.first));
+      }
+      if (auto it = kv.find("workers");
+          it != kv.end() && !ParseInt(it->second.first, 1, 4096, &e.workers))
+        Error(it->second.second, fmt::format("workers '{}' is not a number from 1 to 4096",
+                                             it->second.first));
+      if (!e.address.empty()) {
+        static const std::vector<std::string> kSchemes = {"tcp", "ipc", "fabric"};
+        size_t k = e.address.find("://");
+        std::string scheme = k == std::string::npos ? "" : e.address.substr(0, k);
+        if (std::find(kSchemes.begin(), kSchemes.end(), scheme) == kSchemes.end())
+          Error(lines["address"], fmt::format("address '{}' must start with tcp://, ipc:// or "
+                                              "fabric://{}", e.address, DidYouMean(scheme, kSchemes)));
+      }
+      spec->endpoints.push_back(std::move(e));
+    } else if (block == "STAGE") {
+      StageDecl s;
+      s.loc = loc;
+      s.key_lines = lines;
+      Require(kv, "name", block, block_line);
+      Require(kv, "source", block, block_line);
+      Require(kv, "transformation", block, block_line);
+      s.name = get("name");
+      s.sources = SplitList(get("source"), ",");
+      s.transformation = get("transformation");
+      s.endpoint = get("endpoint");
+      if (kv.count("include")) s.include = get("include");
+      spec->stages.push_back(std::move(s));
+    } else if (block == "STORAGE") {
+      if (spec->has_storage)
+        Error(block_line, fmt::format("second [STORAGE] block (the first is at line {})",
+                                      spec->storage.loc.line));
+      spec->has_storage = true;
+      spec->storage.loc = loc;
+      spec->storage.key_lines = lines;
+      for (const auto& [k, v] : kv) {
+        spec->storage.values[k] = v.first;
+        Status st = SetStorageOption(&spec->storage.options, k, v.first);
+        if (!st.ok()) Error(v.second, std::string(st.message()));
+      }
+    }
+  }
+
+  std::string file_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& BlockKeys(std::string_view block) {
+  static const std::vector<std::string> kFunction = {"name", "command", "builtin", "args",
+                                                     "timeout", "retries"};
+  static const std::vector<std::string> kEndpoint = {"name", "id", "address", "workers"};
+  static const std::vector<std::string> kStage = {"name", "source", "transformation", "endpoint",
+                                                  "include"};
+  static const std::vector<std::string> kStorage = StorageOptionKeys();
+  static const std::vector<std::string> kNone;
+  if (block == "FUNCTION") return kFunction;
+  if (block == "ENDPOINT") return kEndpoint;
+  if (block == "STAGE") return kStage;
+  if (block == "STORAGE") return kStorage;
+  return kNone;
+}
+
+std::string NormalizeUuid(std::string_view id) {
+  std::string out;
+  for (size_t i = 0; i < id.size(); ++i) {
+    char c = id[i];
+    if (c == ' ' || c == '\t') {
+      // Spaces are tolerated only around hyphens ("34a582db - 6a61-…").
+      size_t j = i;
+      while (j < id.size() && (id[j] == ' ' || id[j] == '\t')) ++j;
+      bool after_hyphen = !out.empty() && out.back() == '-';
+      bool before_hyphen = j < id.size() && id[j] == '-';
+      if (!after_hyphen && !before_hyphen) return "";
+      i = j - 1;
+      continue;
+    }
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  static constexpr int kGroups[] = {8, 4, 4, 4, 12};
+  size_t pos = 0;
+  for (int g = 0; g < 5; ++g) {
+    for (int k = 0; k < kGroups[g]; ++k, ++pos)
+      if (pos >= out.size() || !std::isxdigit(static_cast<unsigned char>(out[pos]))) return "";
+    if (g < 4 && (pos >= out.size() || out[pos++] != '-')) return "";
+  }
+  return pos == out.size() ? out : "";
+}
+
+const FunctionDecl* PipelineSpec::FindFunction(std::string_view name) const {
+  for (const auto& f : functions)
+    if (f.name == name) return &f;
+  return nullptr;
+}
+const EndpointDecl* PipelineSpec::FindEndpoint(std::string_view name) const {
+  for (const auto& e : endpoints)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+const StageDecl* PipelineSpec::FindStage(std::string_view name) const {
+  for (const auto& s : stages)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+Result<PipelineSpec> ParseConfigText(std::string_view text, std::string_view file,
+                                     std::string_view base_dir) {
+  PipelineSpec spec;
+  spec.path = std::string(file);
+  spec.base_dir = std::string(base_dir);
+  Parser p(file);
+  p.Parse(text, &spec);
+  if (!p.errors().empty()) {
+    std::string msg;
+    for (const auto& e : p.errors()) msg += (msg.empty() ? "" : "\n") + e;
+    return Status::InvalidArgument(msg);
+  }
+  return spec;
+}
+
+Result<PipelineSpec> ParseConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::FromErrno("cannot open config '" + path + "'", errno);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return ParseConfigText(ss.str(), path, dir.empty() ? "." : dir);
+}
+
+Result<PipelineSpec> LoadConfig(const std::string& path) {
+  auto spec = ParseConfigFile(path);
+  if (!spec.ok()) return spec;
+  OVERLAY_RETURN_IF_ERROR(ValidateSpec(*spec));
+  return spec;
+}
+
+}  // namespace overlay

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: Apache-2.0
+// The executor: one multifunction_node per stage, edges in data-flow order,
+// directory sources fed with try_put, then wait_for_all (oneTBB fgbzip2 style).
+//
+// Ordering: every item carries (stream, producer, seq). A stage keeps one Lane
+// per stream; the lane accepts items in any arrival order, runs them strictly in
+// seq order per source, and only one thread drives a lane at a time, so a
+// stateful function sees its stream in order while other streams' lanes run in
+// parallel on other workers. A stream ends with an end-of-stream marker whose seq
+// follows the last item, so it is processed after everything before it.
+#include "overlay/executor.h"
+
+#include <fmt/format.h>
+#include <fnmatch.h>
+#include <tbb/flow_graph.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "overlay/dag.h"
+
+namespace overlay {
+namespace {
+
+namespace fs = std::filesystem;
+namespace flow = tbb::flow;
+
+struct Item {
+  std::string stream;
+  int producer = 0;  // stage index, or -1 - k for the consumer's k-th directory source
+  uint64_t seq = 0;
+  bool eos = false;
+  NamedBlob blob;
+};
+
+using StageNode = flow::multifunction_node<Item, std::tuple<Item>>;
+
+struct SourceQueue {
+  uint64_t next = 0;
+  std::map<uint64_t, Item> pending;  // arrived ahead of `next`
+  bool ended = false;
+};
+
+// One stream at one stage. Fields below `mu` are guarded by it; the rest are
+// touched only by the thread that set `running`.
+struct Lane {
+  std::mutex mu;
+  bool running = false;
+  std::vector<SourceQueue> queues;  // one per stage source
+  size_t ended = 0;
+
+  uint64_t next_out = 0;
+  uint64_t data_items = 0;
+  std::unique_ptr<StreamState> state;
+  bool started = false;
+};
+
+std::string FlatStream(const std::string& stream) {
+  std::string s = stream;
+  std::replace(s.begin(), s.end(), '/', '_');
+  return s;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::FromErrno("cannot read '" + path + "'", errno);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::FromErrno("cannot read '" + path + "'", errno);
+  return ss.str();
+}
+
+class Execution {
+ public:
+  Execution(const PipelineSpec& spec, const Dag& dag, const ExecutorOptions& opt)
+      : spec_(spec), dag_(dag), opt_(opt), stages_(dag.stages.size()) {}
+
+  Result<RunReport> Run() {
+    auto t0 = std::chrono::steady_clock::now();
+    OVERLAY_RETURN_IF_ERROR(BuildFunctions());
+    std::vector<std::vector<std::vector<InputFile>>> inputs(stages_.size());
+    for (size_t i = 0; i < stages_.size(); ++i) {
+      const DagStage& st = dag_.stages[i];
+      inputs[i].resize(st.sources.size());
+      for (size_t k = 0; k < st.sources.size(); ++k) {
+        if (st.sources[k].stage >= 0) continue;
+        const std::string& dir = opt_.input_dir.empty() ? st.sources[k].dir : opt_.input_dir;
+        auto files = ListInputs(dir, st.decl->include);
+        if (!files.ok()) return files.status();
+        progress_.streams_total += files->size();
+        inputs[i][k] = std::move(*files);
+      }
+    }
+    report_.streams = progress_.streams_total;
+    if (!opt_.out_dir.empty()) {
+      std::error_code ec;
+      fs::create_directories(opt_.out_dir, ec);
+      if (ec) return Status::IOError(fmt::format("cannot create '{}': {}", opt_.out_dir,
+                                                 ec.message()));
+    }
+
+    int workers = opt_.workers;
+    if (workers <= 0)
+      for (const auto& e : spec_.endpoints) workers = std::max(workers, e.workers);
+    if (workers <= 0) workers = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+    tbb::task_arena arena(workers);
+    arena.execute([&] {
+      flow::graph g;
+      // Nodes: pure dispatch into lanes, so unlimited concurrency is safe; the
+      // arena bounds how many tasks run at once.
+      std::vector<std::unique_ptr<StageNode>> nodes;
+      for (size_t i = 0; i < stages_.size(); ++i)
+        nodes.push_back(std::make_unique<StageNode>(
+            g, flow::unlimited, [this, i](const Item& item, StageNode::output_ports_type& ports) {
+              Accept(static_cast<int>(i), item, ports);
+            }));
+      for (size_t i = 0; i < stages_.size(); ++i)
+        for (int succ : dag_.stages[i].successors)
+          flow::make_edge(flow::output_port<0>(*nodes[i]), *nodes[succ]);
+      for (size_t i = 0; i < stages_.size(); ++i)
+        for (size_t k = 0; k < inputs[i].size(); ++k)
+          for (const InputFile& f : inputs[i][k])
+            Feed(*nodes[i], static_cast<int>(i), static_cast<int>(k), f);
+      g.wait_for_all();
+    });
+    report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    report_.tasks_ok = progress_.tasks_ok;
+    report_.tasks_failed = progress_.tasks_failed;
+    std::sort(report_.outputs.begin(), report_.outputs.end());
+    std::sort(report_.stored.begin(), report_.stored.end());
+    return std::move(report_);
+  }
+
+ private:
+  struct StageRt {
+    std::unique_ptr<Function> fn;
+    std::mutex lanes_mu;
+    std::unordered_map<std::string, std::shared_ptr<Lane>> lanes;
+  };
+
+  Status BuildFunctions() {
+    for (size_t i = 0; i < stages_.size(); ++i) {
+      const StageDecl& s = *dag_.stages[i].decl;
+      const FunctionDecl* decl = spec_.FindFunction(s.transformation);
+      if (decl == nullptr)
+        return Status::InvalidArgument(fmt::format("stage '{}': unknown function '{}'", s.name,
+                                                   s.transformation));
+      Result<std::unique_ptr<Function>> fn = Status::OK();
+      if (opt_.make_function) {
+        fn = opt_.make_function(*decl);
+      } else {
+        FunctionSpec fs{decl->name, decl->builtin, decl->command, decl->args, decl->timeout_ms,
+                        decl->retries};
+        fn = MakeFunction(fs);
+      }
+      if (!fn.ok())
+        return Status::InvalidArgument(fmt::format("{}:{}: function '{}': {}", decl->loc.file,
+                                                   decl->loc.line, decl->name,
+                                                   fn.status().message()));
+      stages_[i].fn = std::move(*fn);
+    }
+    return Status::OK();
+  }
+
+  void Feed(StageNode& node, int stage, int source, const InputFile& f) {
+    Item item{f.stream, -1 - source, 0, false, {}};
+    auto bytes = ReadFile(f.path);
+    Result<Blob> blob = bytes.ok()
+                            ? Store("input", f.stream, f.name, Blob::FromString(std::move(*bytes)))
+                            : Result<Blob>(bytes.status());
+    if (blob.ok()) {
+      {
+        std::lock_guard lock(report_mu_);
+        report_.input_bytes += blob->size();
+      }
+      item.blob = NamedBlob{f.name, std::move(*blob)};
+      node.try_put(item);
+      item.seq = 1;
+    } else {
+      Fail(*dag_.stages[stage].decl, f.stream, f.name, blob.status());
+    }
+    item.eos = true;
+    item.blob = {};
+    node.try_put(item);
+  }
+
+  // With a store, the bytes move into the data container and the item carries
+  // its in-place view; without one, the heap buffer travels as it is.
+  Result<Blob> Store(std::string_view prefix, const std::string& stream, const std::string& name,
+                     Blob bytes) {
+    if (opt_.store == nullptr) return bytes;
+    std::string full = fmt::format("{}/{}/{}", prefix, FlatStream(stream), name);
+    auto key = opt_.store->Put(full, bytes.view());
+    if (!key.ok()) return key.status();
+    return opt_.store->Get(*key);
+  }
+
+  size_t SourceIndex(int stage, int producer) const {
+    if (producer < 0) return static_cast<size_t>(-1 - producer);
+    const auto& sources = dag_.stages[stage].sources;
+    for (size_t k = 0; k < sources.size(); ++k)
+      if (sources[k].stage == producer) return k;
+    return 0;  // unreachable: edges exist only from listed sources
+  }
+
+  std::shared_ptr<Lane> GetLane(int stage, const std::string& stream) {
+    StageRt& rt = stages_[stage];
+    std::lock_guard lock(rt.lanes_mu);
+    auto& lane = rt.lanes[stream];
+    if (!lane) {
+      lane = std::make_shared<Lane>();
+      lane->queues.resize(dag_.stages[stage].sources.size());
+    }
+    return lane;
+  }
+
+  void Accept(int stage, const Item& item, StageNode::output_ports_type& ports) {
+    std::shared_ptr<Lane> lane = GetLane(stage, item.stream);
+    {
+      std::lock_guard lock(lane->mu);
+      lane->queues[SourceIndex(stage, item.producer)].pending.emplace(item.seq, item);
+      if (lane->running) return;  // the driving thread will pick it up
+      lane->running = true;
+    }
+    for (;;) {
+      Item next;
+      bool last = false;
+      {
+        std::lock_guard lock(lane->mu);
+        SourceQueue* ready = nullptr;
+        for (auto& q : lane->queues)
+          if (!q.pending.empty() && q.pending.begin()->first == q.next) {
+            ready = &q;
+            break;
+          }
+        if (ready == nullptr) {
+          lane->running = false;
+          return;
+        }
+        next = std::move(ready->pending.begin()->second);
+        ready->pending.erase(ready->pending.begin());
+        ++ready->next;
+        if (next.eos) {
+          ready->ended = true;
+          last = ++lane->ended == lane->queues.size();
+        }
+      }
+      if (!next.eos) {
+        Process(stage, *lane, std::move(next), ports);
+      } else if (last) {
+        EndStream(stage, *lane, next.stream, ports);
+        std::lock_guard lock(stages_[stage].lanes_mu);
+        stages_[stage].lanes.erase(next.stream);
+        return;  // every source has ended: nothing more can arrive on this lane
+      }
+    }
+  }
+
+  void StartStream(int stage, Lane& lane, const std::string& stream) {
+    if (lane.started) return;
+    lane.started = true;
+    lane.state = stages_[stage].fn->NewStream(stream);
+  }
+
+  void Process(int stage, Lane& lane, Item item, StageNode::output_ports_type& ports) {
+    StartStream(stage, lane, item.stream);
+    ++lane.data_items;
+    Task task;
+    task.stream = item.stream;
+    task.seq = item.seq;
+    task.source = SourceIndex(stage, item.producer);
+    std::string name = item.blob.name;
+    task.inputs.push_back(std::move(item.blob));
+    task.state = lane.state.get();
+    Status s = stages_[stage].fn->Process(task);
+    Complete(stage, lane, task, s, name, ports);
+  }
+
+  void EndStream(int stage, Lane& lane, const std::string& stream,
+                 StageNode::output_ports_type& ports) {
+    // A stream that brought no data (e.g. its file failed upstream) has nothing
+    // to finish; forwarding the marker is enough.
+    if (lane.data_items > 0) {
+      Task task;
+      task.stream = stream;
+      task.seq = lane.next_out;
+      task.state = lane.state.get();
+      Status s = stages_[stage].fn->EndStream(task);
+      if (!s.ok() || !task.outputs.empty() || !task.counters.empty())
+        Complete(stage, lane, task, s, "(end of stream)", ports);
+    }
+    lane.state.reset();
+    if (!dag_.stages[stage].successors.empty())
+      std::get<0>(ports).try_put(Item{stream, stage, lane.next_out, true, {}});
+    else
+      ++sink_streams_done_;
+  }
+
+  void Complete(int stage, Lane& lane, Task& task, const Status& s, const std::string& item,
+                StageNode::output_ports_type& ports) {
+    if (!s.ok()) {
+      Fail(*dag_.stages[stage].decl, task.stream, item, s);
+      return;
+    }
+    const bool sink = dag_.stages[stage].successors.empty();
+    const std::string& stage_name = dag_.stages[stage].decl->name;
+    for (auto& out : task.outputs) {
+      if (!opt_.out_dir.empty() && (sink || opt_.keep_all)) WriteOutput(stage, task.stream, out);
+      if (opt_.store != nullptr) {
+        auto stored = Store(stage_name, task.stream, out.name, std::move(out.data));
+        if (!stored.ok()) {
+          Fail(*dag_.stages[stage].decl, task.stream, out.name, stored.status());
+          continue;
+        }
+        out.data = std::move(*stored);
+        if (sink) {
+          std::lock_guard lock(report_mu_);
+          report_.stored.push_back(fmt::format("{}/{}/{}", stage_name, FlatStream(task.stream),
+                                               out.name));
+        }
+      }
+      if (!sink)
+        std::get<0>(ports).try_put(Item{task.stream, stage, lane.next_out++, false, std::move(out)});
+    }
+    Progress p;
+    {
+      std::lock_guard lock(report_mu_);
+      for (const auto& [k, v] : task.counters) report_.counters[k] += v;
+      ++progress_.tasks_ok;
+      p = SnapshotLocked();
+    }
+    if (opt_.on_progress) opt_.on_progress(p);
+  }
+
+  void WriteOutput(int stage, const std::string& stream, const NamedBlob& out) {
+    fs::path dir = fs::path(opt_.out_dir) / dag_.stages[stage].decl->name / FlatStream(stream);
+    fs::path path = dir / fs::path(out.name).filename();
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(out.data.data(), static_cast<std::streamsize>(out.data.size()));
+    f.close();
+    if (ec || !f) {
+      Fail(*dag_.stages[stage].decl, stream, out.name,
+           Status::IOError(fmt::format("cannot write '{}'", path.string())));
+      return;
+    }
+    std::lock_guard lock(report_mu_);
+    report_.outputs.push_back(path.string());
+  }
+
+  void Fail(const StageDecl& stage, const std::string& stream, const std::string& item,
+            const Status& s) {
+    Progress p;
+    {
+      std::lock_guard lock(report_mu_);
+      report_.failures.push_back({stage.name, stream, item, s});
+      ++progress_.tasks_failed;
+      p = SnapshotLocked();
+    }
+    if (opt_.on_progress) opt_.on_progress(p);
+  }
+
+  Progress SnapshotLocked() {
+    Progress p = progress_;
+    p.streams_done = sink_streams_done_ / std::max<size_t>(1, dag_.sinks.size());
+    return p;
+  }
+
+  const PipelineSpec& spec_;
+  const Dag& dag_;
+  const ExecutorOptions& opt_;
+  std::vector<StageRt> stages_;
+
+  std::mutex report_mu_;
+  RunReport report_;    // guarded by report_mu_
+  Progress progress_;   // guarded by report_mu_
+  std::atomic<size_t> sink_streams_done_{0};
+};
+
+}  // namespace
+
+Result<std::vector<InputFile>> ListInputs(const std::string& dir, const std::string& include) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    return Status::NotFound(fmt::format("input directory '{}' does not exist", dir));
+  std::vector<InputFile> files;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+  if (ec) return Status::IOError(fmt::format("cannot list '{}': {}", dir, ec.message()));
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return Status::IOError(fmt::format("cannot list '{}': {}", dir, ec.message()));
+    const fs::path& p = it->path();
+    std::string name = p.filename().string();
+    if (name.starts_with('.')) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file() || fnmatch(include.c_str(), name.c_str(), 0) != 0) continue;
+    fs::path rel = fs::relative(p, dir);
+    files.push_back({p.string(), (rel.parent_path() / rel.stem()).generic_string(), name});
+  }
+  std::sort(files.begin(), files.end(),
+            [](const InputFile& a, const InputFile& b) { return a.stream < b.stream; });
+  return files;
+}
+
+Result<RunReport> RunPipeline(const PipelineSpec& spec, const ExecutorOptions& options) {
+  auto dag = BuildDag(spec);
+  if (!dag.ok()) return dag.status();
+  Execution run(spec, *dag, options);
+  return run.Run();
+}
+
+}  // namespace overlay

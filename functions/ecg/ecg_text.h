@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+// The plain-text formats the ECG functions exchange, so every stage (native or
+// Python) reads and writes the same bytes.
+//
+// Chunk file (sensor_simulator output, one per N samples):
+//   # stream=<id>
+//   # fs=<Hz>
+//   # first_sample=<index of the first sample in the stream>
+//   <mV, 3 decimals>            one sample a line
+//
+// Beats file (qrs_detector output):
+//   # stream=<id>
+//   # fs=<Hz>
+//   sample,time_s,rr_s,hr_bpm
+//   <sample>,<time>,<rr or empty>,<hr or empty>   one beat a line
+#ifndef OVERLAY_FUNCTIONS_ECG_ECG_TEXT_H_
+#define OVERLAY_FUNCTIONS_ECG_ECG_TEXT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "overlay/status.h"
+
+namespace overlay::ecg {
+
+inline constexpr double kDefaultFs = 360.0;
+
+struct SignalChunk {
+  std::string stream;
+  double fs = kDefaultFs;
+  int64_t first_sample = 0;
+  std::vector<float> mv;
+};
+
+struct Beat {
+  int64_t sample = 0;
+  double time_s = 0;
+  double rr_s = 0;    // 0: first beat of the stream, no RR yet
+  double hr_bpm = 0;  // 60 / rr_s, or 0
+};
+
+struct BeatList {
+  std::string stream;
+  double fs = kDefaultFs;
+  std::vector<Beat> beats;
+};
+
+// A raw recording as a sensor hub writes it: one or two numeric columns
+// (separated by spaces, tabs, commas or semicolons; with two, the last is the
+// signal), optional non-numeric header lines before the data, '#' comments,
+// and an optional "# fs=<Hz>" comment (default kDefaultFs).
+struct Recording {
+  double fs = kDefaultFs;
+  std::vector<float> mv;
+};
+
+std::string FormatChunk(const SignalChunk& chunk);
+Result<SignalChunk> ParseChunk(std::string_view text);
+
+std::string FormatBeats(const BeatList& beats);
+Result<BeatList> ParseBeats(std::string_view text);
+
+// Fails with the line number of the first malformed data line.
+Result<Recording> ParseRecording(std::string_view text);
+
+}  // namespace overlay::ecg
+
+#endif  // OVERLAY_FUNCTIONS_ECG_ECG_TEXT_H_

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+// DataContainer: a node's tiered object store (L1 shared memory, L2 RocksDB,
+// L3 CDN) behind one put/get API, plus the name catalog.
+//
+//   put:  L1 (unless too large) ; L2 in write-through/back ; journaled L3 push in write-back
+//   get:  L1 -> L2 (promotes to L1) -> L3 (stored to L2 and L1); every copy is
+//         checked against its key, and a corrupt copy is replaced by a good one
+//   evict (budget or explicit): L1 -> L2 (demotion, never dropped when L2 exists)
+//   ttl:  ExpireNow() (and, when STORAGE.ttl > 0, a background sweep) removes expired objects and
+//   names
+//         from every tier; L3 deletions are journaled like pushes
+//
+// Thread-safety: safe for concurrent use by many threads. Processes naming the
+// same STORAGE.segment share L1 and its catalog records; L2 is opened by one
+// process at a time (RocksDB locks its directory).
+// Ownership: Blobs returned by Get own what they view (a pinned L1 handle or a
+// heap/block-cache buffer) and may outlive the container.
+#ifndef OVERLAY_STORAGE_DATA_CONTAINER_H_
+#define OVERLAY_STORAGE_DATA_CONTAINER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "overlay/blob.h"
+#include "overlay/status.h"
+#include "overlay/storage/catalog.h"
+#include "overlay/storage/object_key.h"
+#include "overlay/storage/shm_cache.h"
+#include "overlay/storage_options.h"
+
+namespace overlay::storage {
+
+class RocksTier;
+class CdnTier;
+
+struct PutOptions {
+  std::string name;                // bind this catalog name to the key ("" = none)
+  std::optional<uint64_t> ttl_ms;  // overrides STORAGE.ttl; 0 = forever
+  bool pin = false;                // pin in L1
+};
+
+// Which tiers hold an object (Stat).
+struct ObjectInfo {
+  ObjectKey key;
+  ObjectMeta meta;
+  bool pinned = false;
+  bool in_l1 = false;
+  bool in_l2 = false;
+  bool in_l3 = false;
+  std::string l3_error;  // set when L3 could not be asked
+};
+
+// Space for a put filled in place: an L1 loan when the object fits L1, a heap
+// buffer otherwise. Thread-safety: one thread. Ownership: move-only; dropping
+// it uncommitted discards the space.
+class PutLoan {
+ public:
+  PutLoan() = default;
+  std::span<char> data() { return in_l1_ ? l1_.data() : std::span<char>(heap_); }
+  size_t size() const { return in_l1_ ? l1_.size() : heap_.size(); }
+
+ private:
+  friend class DataContainerImpl;
+  WriteLoan l1_;
+  bool in_l1_ = false;
+  std::string heap_;
+};
+
+class DataContainer {
+ public:
+  // Opens the tiers `options` configures. InvalidArgument for contradictory
+  // options (write = through without disk, write = back without cdn).
+  static Result<std::unique_ptr<DataContainer>> Open(const StorageOptions& options);
+
+  virtual ~DataContainer() = default;
+
+  virtual Result<ObjectKey> Put(std::string_view bytes, const PutOptions& put = {}) = 0;
+  // Loan -> fill -> Commit: the zero-copy put path for producers.
+  virtual Result<PutLoan> Loan(size_t size) = 0;
+  virtual Result<ObjectKey> Commit(PutLoan&& loan, const PutOptions& put = {}) = 0;
+
+  // The object's verified bytes from the nearest tier. NotFound when no tier has
+  // it; Corruption when every copy found was corrupt; Unavailable when the local
+  // tiers miss and the CDN cannot be reached.
+  virtual Result<Blob> Get(const ObjectKey& key) = 0;
+
+  // A 32-hex key, or a catalog name (names win when both parse).
+  virtual Result<ObjectKey> Resolve(std::string_view key_or_name) = 0;
+  virtual Result<CatalogEntry> Lookup(std::string_view name) = 0;
+  virtual Result<ObjectInfo> Stat(const ObjectKey& key) = 0;
+  // Catalog entries (unexpired), sorted by name.
+  virtual Result<std::vector<CatalogEntry>> List() = 0;
+  // Demotes the object from L1 to L2 now. NotFound when not in L1; Busy when pinned.
+  virtual Status Evict(const ObjectKey& key) = 0;
+  // Pins (or unpins) the object in L1, loading it there first, and sets the
+  // pin flag of the catalog names bound to it.
+  virtual Status Pin(const ObjectKey& key, bool pinned) = 0;
+  // Removes expired objects and names from every tier; returns how many objects.
+  virtual Result<size_t> ExpireNow() = 0;
+
+  // CDN operations journaled but not yet acknowledged.
+  virtual Result<uint64_t> JournalBacklog() = 0;
+  // Retries the journal now and waits until it is empty or `timeout` passes.
+  virtual Status DrainJournal(std::chrono::milliseconds timeout) = 0;
+
+  // The tiers, or nullptr when not configured (for stat, tests and benchmarks).
+  virtual ShmCache* l1() = 0;
+  virtual RocksTier* l2() = 0;
+  virtual CdnTier* l3() = 0;
+};
+
+}  // namespace overlay::storage
+
+#endif  // OVERLAY_STORAGE_DATA_CONTAINER_H_

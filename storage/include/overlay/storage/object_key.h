@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// ObjectKey: the content address of an immutable object, XXH3-128 of its bytes.
+// The key doubles as the object's checksum: every tier re-hashes on read.
+//
+// Thread-safety: a plain value.
+#ifndef OVERLAY_STORAGE_OBJECT_KEY_H_
+#define OVERLAY_STORAGE_OBJECT_KEY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace overlay::storage {
+
+struct ObjectKey {
+  uint64_t hi = 0;
+  uint64_t lo = 0;
+
+  // The key of `bytes` (XXH3-128, seed 0).
+  static ObjectKey Of(std::string_view bytes);
+  // The key under which the catalog record of `name` is stored; hashed with a
+  // different seed so it never equals a content key in practice.
+  static ObjectKey OfName(std::string_view name);
+  // Parses the 32-digit lower- or upper-case hex form; nullopt otherwise.
+  static std::optional<ObjectKey> FromHex(std::string_view hex);
+
+  // 32 lower-case hex digits, hi first (the CLI and CDN form).
+  std::string ToHex() const;
+
+  friend bool operator==(const ObjectKey&, const ObjectKey&) = default;
+};
+
+// Incremental XXH3-128 for objects that arrive in pieces; Finish() equals
+// ObjectKey::Of(concatenation of all Update() inputs).
+//
+// Thread-safety: one thread at a time. Ownership: owns its hash state.
+class KeyHasher {
+ public:
+  KeyHasher();
+  ~KeyHasher();
+  KeyHasher(const KeyHasher&) = delete;
+  KeyHasher& operator=(const KeyHasher&) = delete;
+
+  void Update(std::string_view bytes);
+  ObjectKey Finish() const;
+
+ private:
+  void* state_;  // XXH3_state_t, kept opaque so users need not include xxhash.h
+};
+
+}  // namespace overlay::storage
+
+template <>
+struct std::hash<overlay::storage::ObjectKey> {
+  size_t operator()(const overlay::storage::ObjectKey& k) const noexcept { return k.lo; }
+};
+
+#endif  // OVERLAY_STORAGE_OBJECT_KEY_H_

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "overlay/storage/cdn_tier.h"
+
+#include <curl/curl.h>
+
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+namespace overlay::storage {
+namespace {
+
+void GlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct Upload {
+  std::string_view bytes;
+  size_t pos = 0;
+};
+
+size_t ReadCb(char* buf, size_t size, size_t n, void* user) {
+  auto* up = static_cast<Upload*>(user);
+  size_t len = std::min(size * n, up->bytes.size() - up->pos);
+  std::memcpy(buf, up->bytes.data() + up->pos, len);
+  up->pos += len;
+  return len;
+}
+
+struct Download {
+  CURL* curl;
+  std::string body;
+  bool reserved = false;
+};
+
+size_t WriteCb(char* data, size_t size, size_t n, void* user) {
+  auto* d = static_cast<Download*>(user);
+  if (!d->reserved) {
+    d->reserved = true;
+    curl_off_t len = -1;
+    if (curl_easy_getinfo(d->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK && len > 0)
+      d->body.reserve(static_cast<size_t>(len));
+  }
+  d->body.append(data, size * n);
+  return size * n;
+}
+
+size_t DiscardCb(char*, size_t size, size_t n, void*) { return size * n; }
+
+class CdnTierImpl final : public CdnTier {
+ public:
+  explicit CdnTierImpl(CdnTierOptions options) : options_(std::move(options)) {
+    while (!options_.base_url.empty() && options_.base_url.back() == '/')
+      options_.base_url.pop_back();
+    headers_ = curl_slist_append(nullptr, "Expect:");  // no 100-continue round trip
+  }
+
+  ~CdnTierImpl() override {
+    for (CURL* c : pool_) curl_easy_cleanup(c);
+    curl_slist_free_all(headers_);
+  }
+
+  std::string UrlOf(const ObjectKey& key) const override {
+    return options_.base_url + "/" + key.ToHex();
+  }
+
+  Status Put(const ObjectKey& key, std::string_view bytes, const ObjectMeta&) override {
+    Handle h(this);
+    Upload up{bytes};
+    curl_easy_setopt(h.curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h.curl, CURLOPT_READFUNCTION, ReadCb);
+    curl_easy_setopt(h.curl, CURLOPT_READDATA, &up);
+    curl_easy_setopt(h.curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(bytes.size()));
+    curl_easy_setopt(h.curl, CURLOPT_HTTPHEADER, headers_);
+    curl_easy_setopt(h.curl, CURLOPT_WRITEFUNCTION, DiscardCb);
+    long code = 0;
+    OVERLAY_RETURN_IF_ERROR(Perform(h.curl, "PUT", key, &code));
+    if (code >= 200 && code < 300) return Status::OK();
+    return HttpError("PUT", key, code);
+  }
+
+  Result<Blob> Get(const ObjectKey& key) override {
+    Handle h(this);
+    Download d{h.curl, {}};
+    curl_easy_setopt(h.curl, CURLOPT_WRITEFUNCTION, WriteCb);
+    curl_easy_setopt(h.curl, CURLOPT_WRITEDATA, &d);
+    long code = 0;
+    OVERLAY_RETURN_IF_ERROR(Perform(h.curl, "GET", key, &code));
+    if (code != 200) return HttpError("GET", key, code);
+    if (!(ObjectKey::Of(d.body) == key))
+      return Status::Corruption("L3 copy of " + key.ToHex() + " fails its checksum");
+    return Blob::FromString(std::move(d.body));
+  }
+
+  Result<ObjectMeta> Head(const ObjectKey& key) override {
+    Handle h(this);
+    curl_easy_setopt(h.curl, CURLOPT_NOBODY, 1L);
+    long code = 0;
+    OVERLAY_RETURN_IF_ERROR(Perform(h.curl, "HEAD", key, &code));
+    if (code != 200) return HttpError("HEAD", key, code);
+    curl_off_t len = 0;
+    curl_easy_getinfo(h.curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+    return ObjectMeta{static_cast<uint64_t>(len < 0 ? 0 : len), 0, 0};
+  }
+
+  Status Erase(const ObjectKey& key) override {
+    Handle h(this);
+    curl_easy_setopt(h.curl, CURLOPT_CUSTOMREQUEST, "DELETE");
+    curl_easy_setopt(h.curl, CURLOPT_WRITEFUNCTION, DiscardCb);
+    long code = 0;
+    OVERLAY_RETURN_IF_ERROR(Perform(h.curl, "DELETE", key, &code));
+    if ((code >= 200 && code < 300) || code == 404) return Status::OK();
+    return HttpError("DELETE", key, code);
+  }
+
+ private:
+  // A pooled easy handle, reset on return so the next request starts clean while
+  // the connection cache survives.
+  struct Handle {
+    explicit Handle(CdnTierImpl* t) : tier(t), curl(t->Take()) {}
+    ~Handle() { tier->Return(curl); }
+    CdnTierImpl* tier;
+    CURL* curl;
+  };
+
+  CURL* Take() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (!pool_.empty()) {
+        CURL* c = pool_.back();
+        pool_.pop_back();
+        return c;
+      }
+    }
+    GlobalInit();
+    return curl_easy_init();
+  }
+
+  void Return(CURL* c) {
+    curl_easy_reset(c);
+    std::lock_guard<std::mutex> g(mu_);
+    pool_.push_back(c);
+  }
+
+  Status Perform(CURL* c, std::string_view method, const ObjectKey& key, long* code) {
+    if (c == nullptr) return Status::IOError("curl_easy_init failed");
+    std::string url = UrlOf(key);
+    char err[CURL_ERROR_SIZE] = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout_ms));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_ms));
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK)
+      return Status::Unavailable("CDN " + options_.base_url + " unreachable (" +
+                                 std::string(method) + " " + key.ToHex() +
+                                 "): " + (err[0] ? err : curl_easy_strerror(rc)));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+    return Status::OK();
+  }
+
+  Status HttpError(std::string_view method, const ObjectKey& key, long code) const {
+    std::string msg =
+        "CDN " + std::string(method) + " " + UrlOf(key) + ": HTTP " + std::to_string(code);
+    if (code == 404) return Status::NotFound(msg);
+    if (code >= 500) return Status::Unavailable(msg);
+    return Status::IOError(msg);
+  }
+
+  CdnTierOptions options_;
+  curl_slist* headers_ = nullptr;
+  std::mutex mu_;
+  std::vector<CURL*> pool_;  // guarded by mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CdnTier>> NewCdnTier(const CdnTierOptions& options) {
+  if (options.base_url.rfind("http://", 0) != 0 && options.base_url.rfind("https://", 0) != 0)
+    return Status::InvalidArgument("CDN URL must start with http:// or https://: '" +
+                                   options.base_url + "'");
+  GlobalInit();
+  return std::unique_ptr<CdnTier>(new CdnTierImpl(options));
+}
+
+}  // namespace overlay::storage

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: Apache-2.0
+// Key layout in the default column family (keys are big-endian so chunks sort):
+//   'o' key(16)            -> Header (32 B) [+ the bytes, when inline]
+//   'c' key(16) index(4)   -> chunk bytes (objects larger than `chunk`)
+// Column family "catalog": name -> CatalogEntry::Encode().
+// Column family "journal": 'j' key(16) -> JournalOp (1 B).
+#include "overlay/storage/rocks_tier.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstring>
+#include <mutex>
+
+namespace overlay::storage {
+namespace {
+
+constexpr uint32_t kHeaderMagic = 0x324c564f;  // "OVL2" little-endian
+constexpr size_t kHeaderBytes = 32;
+constexpr uint32_t kFlagChunked = 1;
+constexpr uint64_t kBatchBytes = 64ull << 20;  // bound on one WriteBatch of chunks
+
+struct Header {
+  uint32_t flags = 0;
+  uint64_t size = 0;
+  uint64_t ctime_ms = 0;
+  uint64_t expiry_ms = 0;
+};
+
+void Put32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+void Put64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+uint32_t Get32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+uint64_t Get64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string EncodeHeader(const Header& h) {
+  std::string out(kHeaderBytes, '\0');
+  Put32(out.data(), kHeaderMagic);
+  Put32(out.data() + 4, h.flags);
+  Put64(out.data() + 8, h.size);
+  Put64(out.data() + 16, h.ctime_ms);
+  Put64(out.data() + 24, h.expiry_ms);
+  return out;
+}
+
+bool DecodeHeader(std::string_view v, Header* h) {
+  if (v.size() < kHeaderBytes || Get32(v.data()) != kHeaderMagic) return false;
+  h->flags = Get32(v.data() + 4);
+  h->size = Get64(v.data() + 8);
+  h->ctime_ms = Get64(v.data() + 16);
+  h->expiry_ms = Get64(v.data() + 24);
+  return true;
+}
+
+void PutBE64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t GetBE64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string KeyBytes(char tag, const ObjectKey& k) {
+  std::string out(1, tag);
+  PutBE64(&out, k.hi);
+  PutBE64(&out, k.lo);
+  return out;
+}
+
+ObjectKey ParseKeyBytes(std::string_view s) {
+  return ObjectKey{GetBE64(s.data() + 1), GetBE64(s.data() + 9)};
+}
+
+std::string ChunkKey(const ObjectKey& k, uint32_t index) {
+  std::string out = KeyBytes('c', k);
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((index >> (8 * i)) & 0xff));
+  return out;
+}
+
+std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+class RocksTierImpl final : public RocksTier {
+ public:
+  RocksTierImpl(std::string path, uint64_t chunk, rocksdb::DB* db,
+                std::vector<rocksdb::ColumnFamilyHandle*> cfs)
+      : path_(std::move(path)), chunk_(chunk), db_(db), cfs_(std::move(cfs)) {}
+
+  ~RocksTierImpl() override {
+    for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
+    delete db_;
+  }
+
+  Status Put(const ObjectKey& key, std::string_view bytes, const ObjectMeta& meta) override {
+    return PutImpl(key, bytes, meta, false);
+  }
+
+  Status PutJournaled(const ObjectKey& key, std::string_view bytes,
+                      const ObjectMeta& meta) override {
+    return PutImpl(key, bytes, meta, true);
+  }
+
+  Result<Blob> Get(const ObjectKey& key) override {
+    auto value = std::make_shared<rocksdb::PinnableSlice>();
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[0], KeyBytes('o', key), value.get());
+    if (s.IsNotFound()) return Status::NotFound("L2 miss: " + key.ToHex());
+    if (!s.ok()) return Error("get", s);
+    Header h;
+    if (!DecodeHeader(View(*value), &h)) return Status::Corruption("L2 header of " + key.ToHex());
+    if (h.expiry_ms != 0 && NowUnixMs() >= h.expiry_ms)
+      return Status::NotFound("L2: expired: " + key.ToHex());
+    if (!(h.flags & kFlagChunked)) {
+      std::string_view bytes = View(*value).substr(kHeaderBytes);
+      if (bytes.size() != h.size || !(ObjectKey::Of(bytes) == key))
+        return Status::Corruption("L2 copy of " + key.ToHex() + " fails its checksum");
+      return Blob(std::move(value), bytes);
+    }
+    std::string out;
+    out.reserve(h.size);
+    KeyHasher hasher;
+    const uint32_t chunks = static_cast<uint32_t>((h.size + chunk_ - 1) / chunk_);
+    rocksdb::PinnableSlice piece;
+    rocksdb::ReadOptions bulk;
+    bulk.fill_cache = false;  // a large object read once must not flush the block cache
+    for (uint32_t i = 0; i < chunks; ++i) {
+      piece.Reset();
+      s = db_->Get(bulk, cfs_[0], ChunkKey(key, i), &piece);
+      if (s.IsNotFound())
+        return Status::Corruption("L2 copy of " + key.ToHex() + " lacks chunk " +
+                                  std::to_string(i));
+      if (!s.ok()) return Error("get", s);
+      hasher.Update(View(piece));
+      out.append(piece.data(), piece.size());
+    }
+    if (out.size() != h.size || !(hasher.Finish() == key))
+      return Status::Corruption("L2 copy of " + key.ToHex() + " fails its checksum");
+    return Blob::FromString(std::move(out));
+  }
+
+  Result<ObjectMeta> Head(const ObjectKey& key) override {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[0], KeyBytes('o', key), &value);
+    if (s.IsNotFound()) return Status::NotFound("L2 miss: " + key.ToHex());
+    if (!s.ok()) return Error("get", s);
+    Header h;
+    if (!DecodeHeader(View(value), &h)) return Status::Corruption("L2 header of " + key.ToHex());
+    return ObjectMeta{h.size, h.ctime_ms, h.expiry_ms};
+  }
+
+  Status Erase(const ObjectKey& key) override {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[0], KeyBytes('o', key), &value);
+    if (s.IsNotFound()) return Status::OK();
+    if (!s.ok()) return Error("get", s);
+    Header h;
+    rocksdb::WriteBatch batch;
+    batch.Delete(cfs_[0], KeyBytes('o', key));
+    if (DecodeHeader(View(value), &h) && (h.flags & kFlagChunked)) {
+      const uint32_t chunks = static_cast<uint32_t>((h.size + chunk_ - 1) / chunk_);
+      batch.DeleteRange(cfs_[0], ChunkKey(key, 0), ChunkKey(key, chunks));
+    }
+    return Write(&batch);
+  }
+
+  Status JournalAdd(const ObjectKey& key, JournalOp op) override {
+    rocksdb::WriteBatch batch;
+    batch.Put(cfs_[2], KeyBytes('j', key), std::string(1, static_cast<char>(op)));
+    return Write(&batch);
+  }
+
+  Status JournalRemove(const ObjectKey& key) override {
+    rocksdb::WriteBatch batch;
+    batch.Delete(cfs_[2], KeyBytes('j', key));
+    return Write(&batch);
+  }
+
+  Result<std::vector<std::pair<ObjectKey, JournalOp>>> JournalList(size_t max) override {
+    std::vector<std::pair<ObjectKey, JournalOp>> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[2]));
+    for (it->SeekToFirst(); it->Valid() && out.size() < max; it->Next()) {
+      if (it->key().size() != 17 || it->value().size() != 1) continue;
+      out.emplace_back(ParseKeyBytes(View(it->key())), static_cast<JournalOp>(it->value()[0]));
+    }
+    if (!it->status().ok()) return Error("journal scan", it->status());
+    return out;
+  }
+
+  Result<std::optional<JournalOp>> JournalPending(const ObjectKey& key) override {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[2], KeyBytes('j', key), &value);
+    if (s.IsNotFound()) return std::optional<JournalOp>();
+    if (!s.ok() || value.size() != 1) return Error("journal get", s);
+    return std::optional<JournalOp>(static_cast<JournalOp>(value[0]));
+  }
+
+  Result<uint64_t> JournalSize() override {
+    uint64_t n = 0;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[2]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+    if (!it->status().ok()) return Error("journal scan", it->status());
+    return n;
+  }
+
+  Status PutName(const CatalogEntry& entry) override {
+    rocksdb::WriteBatch batch;
+    batch.Put(cfs_[1], entry.name, entry.Encode());
+    return Write(&batch);
+  }
+
+  Result<CatalogEntry> GetName(std::string_view name) override {
+    std::string value;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), cfs_[1], rocksdb::Slice(name.data(), name.size()), &value);
+    if (s.IsNotFound()) return Status::NotFound("no object named '" + std::string(name) + "'");
+    if (!s.ok()) return Error("catalog get", s);
+    std::optional<CatalogEntry> e = CatalogEntry::Decode(value);
+    if (!e) return Status::Corruption("catalog record of '" + std::string(name) + "'");
+    return *e;
+  }
+
+  Status EraseName(std::string_view name) override {
+    rocksdb::WriteBatch batch;
+    batch.Delete(cfs_[1], rocksdb::Slice(name.data(), name.size()));
+    return Write(&batch);
+  }
+
+  Result<std::vector<CatalogEntry>> ListNames() override {
+    std::vector<CatalogEntry> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[1]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::optional<CatalogEntry> e = CatalogEntry::Decode(View(it->value()));
+      if (e) out.push_back(std::move(*e));
+    }
+    if (!it->status().ok()) return Error("catalog scan", it->status());
+    return out;
+  }
+
+  Result<std::vector<ObjectKey>> ExpireNow(uint64_t now_ms) override {
+    std::vector<ObjectKey> out;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[0]));
+      for (it->Seek("o"); it->Valid() && it->key().starts_with("o"); it->Next()) {
+        Header h;
+        if (it->key().size() != 17 || !DecodeHeader(View(it->value()), &h)) continue;
+        if (h.expiry_ms != 0 && h.expiry_ms <= now_ms)
+          out.push_back(ParseKeyBytes(View(it->key())));
+      }
+      if (!it->status().ok()) return Error("expiry scan", it->status());
+    }
+    for (const ObjectKey& k : out) OVERLAY_RETURN_IF_ERROR(Erase(k));
+    return out;
+  }
+
+  Status TEST_CorruptObject(const ObjectKey& key) override {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[0], KeyBytes('o', key), &value);
+    if (!s.ok()) return Error("get", s);
+    Header h;
+    if (!DecodeHeader(value, &h) || h.size == 0)
+      return Status::InvalidArgument("nothing to corrupt");
+    rocksdb::WriteBatch batch;
+    if (!(h.flags & kFlagChunked)) {
+      value[kHeaderBytes] ^= 0x01;
+      batch.Put(cfs_[0], KeyBytes('o', key), value);
+    } else {
+      std::string chunk;
+      s = db_->Get(rocksdb::ReadOptions(), cfs_[0], ChunkKey(key, 0), &chunk);
+      if (!s.ok()) return Error("get", s);
+      chunk[0] ^= 0x01;
+      batch.Put(cfs_[0], ChunkKey(key, 0), chunk);
+    }
+    return Write(&batch);
+  }
+
+ private:
+  Status PutImpl(const ObjectKey& key, std::string_view bytes, const ObjectMeta& meta,
+                 bool journal) {
+    Header h{0, bytes.size(), meta.ctime_ms ? meta.ctime_ms : NowUnixMs(), meta.expiry_ms};
+    rocksdb::WriteBatch batch;
+    std::string value = EncodeHeader(h);
+    if (bytes.size() <= chunk_) {
+      value.append(bytes);
+    } else {
+      // Chunks first, in bounded batches; the header written last publishes them.
+      h.flags = kFlagChunked;
+      value = EncodeHeader(h);
+      uint64_t pending = 0;
+      for (uint64_t off = 0, i = 0; off < bytes.size(); off += chunk_, ++i) {
+        std::string_view piece = bytes.substr(off, chunk_);
+        batch.Put(cfs_[0], ChunkKey(key, static_cast<uint32_t>(i)),
+                  rocksdb::Slice(piece.data(), piece.size()));
+        pending += piece.size();
+        if (pending >= kBatchBytes) {
+          OVERLAY_RETURN_IF_ERROR(Write(&batch));
+          batch.Clear();
+          pending = 0;
+        }
+      }
+    }
+    batch.Put(cfs_[0], KeyBytes('o', key), value);
+    if (journal)
+      batch.Put(cfs_[2], KeyBytes('j', key), std::string(1, static_cast<char>(JournalOp::kPush)));
+    return Write(&batch);
+  }
+
+  Status Write(rocksdb::WriteBatch* batch) {
+    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), batch);
+    return s.ok() ? Status::OK() : Error("write", s);
+  }
+
+  Status Error(std::string_view what, const rocksdb::Status& s) const {
+    std::string msg = "L2 (" + path_ + ") " + std::string(what) + ": " + s.ToString();
+    if (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos)
+      return Status::IOError("L2 disk is full: " + msg);
+    if (s.IsCorruption()) return Status::Corruption(msg);
+    return Status::IOError(msg);
+  }
+
+  const std::string path_;
+  const uint64_t chunk_;
+  rocksdb::DB* const db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // default, catalog, journal
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("L2 needs a directory (STORAGE.disk)");
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache);
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Chunks and large inline values go to blob files: compaction then moves
+  // pointers, not megabytes.
+  cf_options.enable_blob_files = true;
+  cf_options.min_blob_size = 64 << 10;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs = {
+      {rocksdb::kDefaultColumnFamilyName, cf_options},
+      {"catalog", rocksdb::ColumnFamilyOptions()},
+      {"journal", rocksdb::ColumnFamilyOptions()}};
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(rocksdb::DBOptions(db_options), options.path, descs, &cfs, &db);
+  if (!s.ok()) {
+    std::string msg = "L2 (" + options.path + ") open: " + s.ToString();
+    if (s.ToString().find("lock") != std::string::npos)
+      msg += " (another process has this disk store open)";
+    return Status::IOError(msg);
+  }
+  return std::unique_ptr<RocksTier>(
+      new RocksTierImpl(options.path, options.chunk, db, std::move(cfs)));
+}
+
+}  // namespace overlay::storage

@@ -1,0 +1,881 @@
+// SPDX-License-Identifier: Apache-2.0
+// L1 shared-memory cache. Layout and word encodings: shm_layout.h.
+//
+// Why a plain Boost.Interprocess shared_memory_object and not a
+// managed_shared_memory: the managed segment's allocator serializes on a
+// non-robust interprocess_mutex inside the segment, so a process killed while
+// allocating would leave every other process blocked forever. Here the segment is
+// mapped raw and laid out by us; the only lock is a robust pthread mutex.
+//
+// Crash safety (a process may die at any instruction):
+// - Readers take no lock. A reader pins with a CAS on the descriptor's control
+//   word and unpins with a CAS; a reader that dies while pinned leaks that pin
+//   (the object stays readable and is evicted but its bytes are not reused until
+//   the segment is recreated) but blocks nobody.
+// - Writers hold the robust mutex only for short metadata steps, never while
+//   filling a loan or demoting. If a holder dies, the next locker gets
+//   EOWNERDEAD, makes the mutex consistent and runs RecoverLocked(). Every step
+//   under the mutex is a sequence of single-word stores that leaves the heap
+//   walkable and the index readable at every point (see Block and index word in
+//   shm_layout.h), so recovery only has to reclaim loans of dead processes and
+//   reset the next-fit hint.
+// - A loan is published by (1) the index word, then (2) kLoaned -> kLive on the
+//   descriptor. A writer dying between them leaves a stale word (ignored) and a
+//   kLoaned descriptor whose owner is dead (reclaimed); readers never see it.
+#include "overlay/storage/shm_cache.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <thread>
+
+#include "shm_layout.h"
+
+namespace overlay::storage {
+
+namespace bip = boost::interprocess;
+using namespace shm;  // NOLINT: the layout vocabulary is used throughout
+
+namespace {
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+bool ProcessDead(int32_t pid) { return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH; }
+
+uint64_t RoundUp(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
+
+}  // namespace
+
+uint64_t NowUnixMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+struct ShmCache::Impl {
+  bip::shared_memory_object shm;
+  bip::mapped_region region;
+  char* base = nullptr;
+  Header* hdr = nullptr;
+  Desc* descs = nullptr;
+  std::atomic<uint64_t>* index = nullptr;
+  char* arena = nullptr;
+  std::function<void(std::string_view)> hook;
+  // getpid() is a system call; loans record the owner on every put. A process
+  // that forks must open the segment again in the child (as it must anyway for
+  // its own ShmCache), so caching is safe.
+  const int32_t pid = getpid();
+  std::mutex listener_mu;
+  EvictListener listener;
+
+  Desc& D(uint32_t i) const { return descs[i]; }
+  Block* B(uint64_t unit) const { return reinterpret_cast<Block*>(arena + unit * kUnit); }
+  EvictionPolicy policy() const { return static_cast<EvictionPolicy>(hdr->policy); }
+
+  // RAII holder of the writer mutex, recovering from a dead holder.
+  class Lock {
+   public:
+    explicit Lock(Impl* impl) : impl_(impl) {
+      int rc = pthread_mutex_lock(&impl_->hdr->mu);
+      if (rc == EOWNERDEAD) {
+        impl_->RecoverLocked();
+        pthread_mutex_consistent(&impl_->hdr->mu);
+      }
+    }
+    ~Lock() { pthread_mutex_unlock(&impl_->hdr->mu); }
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+
+   private:
+    Impl* impl_;
+  };
+
+  void Hook(std::string_view point) const {
+    if (hook) hook(point);
+  }
+
+  // ---- lock-free read side ----
+
+  // Pins the kLive object `key` (record or not) and returns its descriptor.
+  bool Pin(const ObjectKey& key, bool record, uint32_t* out) const {
+    const uint32_t mask = hdr->index_mask;
+    uint64_t pos = key.lo & mask;
+    for (uint32_t n = 0; n <= mask; ++n, pos = (pos + 1) & mask) {
+      uint64_t w = index[pos].load(std::memory_order_acquire);
+      if (w == kEmptyWord) return false;
+      if (w == kTombWord) continue;
+      uint32_t di = WordDesc(w);
+      if (di >= hdr->max_objects) continue;
+      Desc& d = D(di);
+      if (d.key_lo.load(std::memory_order_relaxed) != key.lo) continue;
+      uint64_t c = d.ctl.load(std::memory_order_acquire);
+      bool pinned = false;
+      while (GenOf(c) == WordGen(w) && StateOf(c) == kLive) {
+        if (d.ctl.compare_exchange_weak(c, c + kRefOne, std::memory_order_acq_rel)) {
+          pinned = true;
+          break;
+        }
+      }
+      if (!pinned) continue;
+      // Pinned at the word's generation: the descriptor cannot be recycled now,
+      // and its key was written before it became kLive.
+      bool is_record = (d.flags.load(std::memory_order_relaxed) & kRecord) != 0;
+      if (d.key_hi.load(std::memory_order_relaxed) == key.hi &&
+          d.key_lo.load(std::memory_order_relaxed) == key.lo && is_record == record) {
+        *out = di;
+        return true;
+      }
+      Unpin(di);
+    }
+    return false;
+  }
+
+  void Unpin(uint32_t di) const {
+    Desc& d = D(di);
+    uint64_t c = d.ctl.load(std::memory_order_relaxed);
+    for (;;) {
+      uint64_t nc = c - kRefOne;
+      if (StateOf(c) == kDead && RefsOf(nc) == 0) nc = MakeCtl(GenOf(c), 0, kFree);
+      if (d.ctl.compare_exchange_weak(c, nc, std::memory_order_acq_rel)) {
+        if (StateOf(nc) == kFree) hdr->used_descs.fetch_sub(1, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
+
+  std::string_view ViewOf(uint32_t di) const {
+    const Desc& d = D(di);
+    const char* p = arena + d.block.load(std::memory_order_relaxed) + kUnit;
+    return std::string_view(p, d.size.load(std::memory_order_relaxed));
+  }
+
+  ObjectKey KeyOf(uint32_t di) const {
+    return ObjectKey{D(di).key_hi.load(std::memory_order_relaxed),
+                     D(di).key_lo.load(std::memory_order_relaxed)};
+  }
+
+  ObjectMeta MetaOf(uint32_t di) const {
+    const Desc& d = D(di);
+    return ObjectMeta{d.size.load(std::memory_order_relaxed),
+                      d.ctime_ms.load(std::memory_order_relaxed),
+                      d.expiry_ms.load(std::memory_order_relaxed)};
+  }
+
+  void Touch(uint32_t di) const {
+    Desc& d = D(di);
+    switch (policy()) {
+      case EvictionPolicy::kLru:
+        d.access.store(NowNs(), std::memory_order_relaxed);
+        break;
+      case EvictionPolicy::kLfu:
+        d.access.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case EvictionPolicy::kSieve:
+        if (d.access.load(std::memory_order_relaxed) == 0)
+          d.access.store(1, std::memory_order_relaxed);
+        break;
+    }
+  }
+
+  // ---- writer side (REQUIRES: mu held unless noted) ----
+
+  void RecoverLocked() {
+    hdr->rover = 0;
+    ReclaimDeadLoansLocked();
+    hdr->recoveries.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  int ReclaimDeadLoansLocked() {
+    int n = 0;
+    const uint32_t high = High();
+    for (uint32_t i = 0; i < high; ++i) {
+      Desc& d = D(i);
+      uint64_t c = d.ctl.load(std::memory_order_acquire);
+      if (StateOf(c) != kLoaned || !ProcessDead(d.owner_pid.load(std::memory_order_relaxed)))
+        continue;
+      if (d.ctl.compare_exchange_strong(c, MakeCtl(GenOf(c), 0, kFree))) {
+        hdr->used_descs.fetch_sub(1, std::memory_order_relaxed);
+        ++n;
+      }
+    }
+    return n;
+  }
+
+  bool BlockFree(const Block* b) const {
+    uint64_t o = b->owner.load(std::memory_order_acquire);
+    if (o == 0) return true;
+    uint32_t di = static_cast<uint32_t>(o & 0xffffffffu) - 1;
+    if (di >= hdr->max_objects) return true;
+    uint64_t c = D(di).ctl.load(std::memory_order_acquire);
+    return GenOf(c) != static_cast<uint32_t>(o >> 32) || StateOf(c) == kFree;
+  }
+
+  // Next-fit over the walkable heap, merging free neighbours on the way, giving
+  // up after `max_blocks` blocks (the caller then evicts rather than walk a full
+  // cache on every put).
+  bool AllocBlockLocked(uint64_t units, uint32_t di, uint32_t gen, uint64_t max_blocks,
+                        uint64_t* off) {
+    const uint64_t total = hdr->arena_bytes / kUnit;
+    uint64_t pos = hdr->rover / kUnit;
+    if (pos >= total) pos = 0;
+    for (uint64_t scanned = 0, blocks = 0; scanned < 2 * total && blocks < max_blocks; ++blocks) {
+      Block* b = B(pos);
+      uint64_t u = b->units.load(std::memory_order_relaxed);
+      if (u == 0 || pos + u > total) break;  // cannot happen: the heap is always walkable
+      if (BlockFree(b)) {
+        while (pos + u < total) {
+          Block* next = B(pos + u);
+          if (!BlockFree(next)) break;
+          u += next->units.load(std::memory_order_relaxed);
+          b->units.store(u, std::memory_order_release);
+        }
+        if (u >= units) {
+          if (u > units) {
+            Block* tail = B(pos + units);
+            tail->owner.store(0, std::memory_order_relaxed);
+            tail->units.store(u - units, std::memory_order_release);
+            b->units.store(units, std::memory_order_release);
+          }
+          b->owner.store((static_cast<uint64_t>(gen) << 32) | (di + 1), std::memory_order_release);
+          uint64_t next = pos + units;
+          hdr->rover = (next >= total ? 0 : next) * kUnit;
+          *off = pos * kUnit;
+          return true;
+        }
+      }
+      scanned += u;
+      pos += u;
+      if (pos >= total) pos = 0;
+    }
+    hdr->rover = pos * kUnit;
+    return false;
+  }
+
+  uint32_t High() const {
+    return std::min(hdr->desc_high.load(std::memory_order_acquire), hdr->max_objects);
+  }
+
+  bool TakeDescLocked(uint32_t i) {
+    Desc& d = D(i);
+    uint64_t c = d.ctl.load(std::memory_order_acquire);
+    if (StateOf(c) != kFree) return false;
+    if (!d.ctl.compare_exchange_strong(c, MakeCtl(GenOf(c) + 1, 0, kLoaned))) return false;
+    d.owner_pid.store(pid, std::memory_order_relaxed);
+    hdr->used_descs.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+
+  // A free descriptor below desc_high, else the next never-used one. While most
+  // descriptors below desc_high are in use, extending first keeps this O(1).
+  bool AllocDescLocked(uint32_t* out) {
+    const uint32_t high = High();
+    if (high < hdr->max_objects &&
+        hdr->used_descs.load(std::memory_order_relaxed) >= high / 2 + high / 4) {
+      hdr->desc_high.store(high + 1, std::memory_order_release);
+      if (TakeDescLocked(high)) {
+        *out = high;
+        return true;
+      }
+    }
+    for (uint32_t k = 0; k < high; ++k) {
+      uint32_t i = (hdr->desc_rover + k) % high;
+      if (!TakeDescLocked(i)) continue;
+      hdr->desc_rover = (i + 1) % high;
+      *out = i;
+      return true;
+    }
+    if (high >= hdr->max_objects) return false;
+    hdr->desc_high.store(high + 1, std::memory_order_release);
+    if (!TakeDescLocked(high)) return false;
+    *out = high;
+    return true;
+  }
+
+  void FreeLoanLocked(uint32_t di) {
+    Desc& d = D(di);
+    uint64_t c = d.ctl.load(std::memory_order_acquire);
+    if (StateOf(c) != kLoaned) return;
+    d.ctl.store(MakeCtl(GenOf(c), 0, kFree), std::memory_order_release);
+    hdr->used_descs.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // Finds the kLive descriptor of `key` without pinning (writers hold mu, so it
+  // cannot be removed under them; readers only add pins).
+  bool FindLocked(const ObjectKey& key, bool record, uint32_t* out) const {
+    const uint32_t mask = hdr->index_mask;
+    uint64_t pos = key.lo & mask;
+    for (uint32_t n = 0; n <= mask; ++n, pos = (pos + 1) & mask) {
+      uint64_t w = index[pos].load(std::memory_order_acquire);
+      if (w == kEmptyWord) return false;
+      if (w == kTombWord) continue;
+      uint32_t di = WordDesc(w);
+      if (di >= hdr->max_objects) continue;
+      const Desc& d = D(di);
+      uint64_t c = d.ctl.load(std::memory_order_acquire);
+      if (GenOf(c) != WordGen(w) || StateOf(c) != kLive) continue;
+      if (KeyOf(di) == key &&
+          ((d.flags.load(std::memory_order_relaxed) & kRecord) != 0) == record) {
+        *out = di;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool WordLive(uint64_t w) const {
+    if (w == kEmptyWord || w == kTombWord) return false;
+    uint32_t di = WordDesc(w);
+    if (di >= hdr->max_objects) return false;
+    uint64_t c = D(di).ctl.load(std::memory_order_acquire);
+    return GenOf(c) == WordGen(w) && StateOf(c) == kLive;
+  }
+
+  bool InsertIndexLocked(const ObjectKey& key, uint64_t word) {
+    const uint32_t mask = hdr->index_mask;
+    uint64_t pos = key.lo & mask;
+    for (uint32_t n = 0; n <= mask; ++n, pos = (pos + 1) & mask) {
+      if (!WordLive(index[pos].load(std::memory_order_acquire))) {
+        index[pos].store(word, std::memory_order_release);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Takes a kLive descriptor out of the index; its bytes stay valid for pins.
+  void RemoveLocked(uint32_t di) {
+    Desc& d = D(di);
+    uint64_t c = d.ctl.load(std::memory_order_acquire);
+    if (StateOf(c) != kLive) return;
+    const uint64_t word = MakeWord(GenOf(c), di);
+    const ObjectKey key = KeyOf(di);
+    const uint32_t mask = hdr->index_mask;
+    uint64_t pos = key.lo & mask;
+    for (uint32_t n = 0; n <= mask; ++n, pos = (pos + 1) & mask) {
+      uint64_t w = index[pos].load(std::memory_order_acquire);
+      if (w == kEmptyWord) break;
+      if (w == word) {
+        index[pos].store(kTombWord, std::memory_order_release);
+        break;
+      }
+    }
+    for (;;) {
+      uint64_t nc =
+          RefsOf(c) == 0 ? MakeCtl(GenOf(c), 0, kFree) : MakeCtl(GenOf(c), RefsOf(c), kDead);
+      if (d.ctl.compare_exchange_weak(c, nc, std::memory_order_acq_rel)) break;
+      if (StateOf(c) != kLive) return;
+    }
+    if (RefsOf(c) == 0) hdr->used_descs.fetch_sub(1, std::memory_order_relaxed);
+    if (!(d.flags.load(std::memory_order_relaxed) & kRecord)) {
+      hdr->live_bytes.fetch_sub(d.size.load(std::memory_order_relaxed));
+      hdr->live_objects.fetch_sub(1);
+    }
+  }
+
+  // Publishes a filled loan under `key`; see the file comment for the order.
+  Status PublishLocked(uint32_t di, const ObjectKey& key, uint64_t expiry_ms, uint32_t flags) {
+    Desc& d = D(di);
+    uint64_t c = d.ctl.load(std::memory_order_acquire);
+    if (StateOf(c) != kLoaned) return Status::InvalidArgument("L1 loan is no longer valid");
+    d.key_hi.store(key.hi, std::memory_order_relaxed);
+    d.key_lo.store(key.lo, std::memory_order_relaxed);
+    d.expiry_ms.store(expiry_ms, std::memory_order_relaxed);
+    d.ctime_ms.store(NowUnixMs(), std::memory_order_relaxed);
+    d.flags.store(flags, std::memory_order_relaxed);
+    d.seq.store(hdr->next_seq++, std::memory_order_relaxed);
+    d.access.store(policy() == EvictionPolicy::kLru ? NowNs() : 0, std::memory_order_relaxed);
+    if (!InsertIndexLocked(key, MakeWord(GenOf(c), di)))
+      return Status::Busy("L1 index is full (raise STORAGE.objects)");
+    Hook("commit_locked");
+    d.ctl.store(MakeCtl(GenOf(c), 0, kLive), std::memory_order_release);
+    if (!(flags & kRecord)) {
+      hdr->live_bytes.fetch_add(d.size.load(std::memory_order_relaxed));
+      hdr->live_objects.fetch_add(1);
+    }
+    return Status::OK();
+  }
+
+  // Chooses and pins objects to evict until `units` are covered.
+  std::vector<uint32_t> PickVictimsLocked(uint64_t units) {
+    struct Cand {
+      uint32_t di;
+      uint64_t seq, access, units;
+    };
+    std::vector<Cand> cands;
+    const uint32_t high = High();
+    for (uint32_t i = 0; i < high; ++i) {
+      Desc& d = D(i);
+      if (StateOf(d.ctl.load(std::memory_order_acquire)) != kLive) continue;
+      if (d.flags.load(std::memory_order_relaxed) & (kPinned | kRecord)) continue;
+      // LRU needs only the first cache line of each descriptor (seq is on the second).
+      cands.push_back({i,
+                       policy() == EvictionPolicy::kLru ? i : d.seq.load(std::memory_order_relaxed),
+                       d.access.load(std::memory_order_relaxed),
+                       1 + RoundUp(d.size.load(std::memory_order_relaxed), kUnit) / kUnit});
+    }
+    std::vector<uint32_t> out;
+    if (cands.empty()) return out;
+    uint64_t covered = 0;
+    auto take = [&](const Cand& c) {
+      uint64_t ctl = D(c.di).ctl.load(std::memory_order_acquire);
+      while (StateOf(ctl) == kLive) {
+        if (D(c.di).ctl.compare_exchange_weak(ctl, ctl + kRefOne, std::memory_order_acq_rel)) {
+          out.push_back(c.di);
+          covered += c.units;
+          return;
+        }
+      }
+    };
+    if (policy() == EvictionPolicy::kSieve) {
+      std::sort(cands.begin(), cands.end(), [](auto& a, auto& b) { return a.seq < b.seq; });
+      size_t i = std::lower_bound(cands.begin(), cands.end(), hdr->sieve_hand,
+                                  [](const Cand& c, uint64_t s) { return c.seq < s; }) -
+                 cands.begin();
+      std::vector<bool> chosen(cands.size());
+      for (size_t steps = 0; covered < units && steps < 2 * cands.size() + 1; ++steps) {
+        if (i >= cands.size()) i = 0;
+        Desc& d = D(cands[i].di);
+        if (!chosen[i]) {
+          if (d.access.load(std::memory_order_relaxed) != 0) {
+            d.access.store(0, std::memory_order_relaxed);
+          } else {
+            chosen[i] = true;
+            take(cands[i]);
+          }
+        }
+        ++i;
+      }
+      hdr->sieve_hand = i < cands.size() ? cands[i].seq : 0;
+      return out;
+    }
+    // LRU: oldest access first. LFU: fewest hits first, then oldest insertion.
+    // Only the best k candidates are ordered (k grows if they do not cover `units`).
+    auto better = [](const Cand& a, const Cand& b) {
+      return a.access != b.access ? a.access < b.access : a.seq < b.seq;
+    };
+    uint64_t total_units = 0;
+    for (const Cand& c : cands) total_units += c.units;
+    size_t k = std::min(cands.size(), 16 + static_cast<size_t>(2 * units * cands.size() /
+                                                               std::max<uint64_t>(total_units, 1)));
+    size_t done = 0;
+    while (covered < units && done < cands.size()) {
+      std::partial_sort(cands.begin() + static_cast<long>(done),
+                        cands.begin() + static_cast<long>(k), cands.end(), better);
+      for (; done < k && covered < units; ++done) take(cands[done]);
+      k = std::min(cands.size(), 2 * k);
+    }
+    return out;
+  }
+
+  // Demotes (listener) and removes pinned victims, then drops the pins.
+  void EvictPinned(const std::vector<uint32_t>& victims) {
+    EvictListener l;
+    {
+      std::lock_guard<std::mutex> g(listener_mu);
+      l = listener;
+    }
+    if (l)
+      for (uint32_t di : victims) l(KeyOf(di), ViewOf(di), MetaOf(di));
+    {
+      Lock lock(this);
+      for (uint32_t di : victims) {
+        if (D(di).flags.load(std::memory_order_relaxed) & kPinned) continue;  // pinned meanwhile
+        RemoveLocked(di);
+        hdr->evictions.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    for (uint32_t di : victims) Unpin(di);
+  }
+};
+
+// ---- handles ----
+
+ReadHandle& ReadHandle::operator=(ReadHandle&& o) noexcept {
+  if (this != &o) {
+    Release();
+    cache_ = std::exchange(o.cache_, nullptr);
+    desc_ = o.desc_;
+    view_ = std::exchange(o.view_, {});
+  }
+  return *this;
+}
+
+void ReadHandle::Release() {
+  if (cache_ == nullptr) return;
+  std::exchange(cache_, nullptr)->ReleasePin(desc_);
+  view_ = {};
+}
+
+WriteLoan& WriteLoan::operator=(WriteLoan&& o) noexcept {
+  if (this != &o) {
+    Abort();
+    cache_ = std::exchange(o.cache_, nullptr);
+    desc_ = o.desc_;
+    data_ = std::exchange(o.data_, {});
+  }
+  return *this;
+}
+
+void WriteLoan::Abort() {
+  if (cache_ == nullptr) return;
+  std::exchange(cache_, nullptr)->AbortLoan(desc_);
+  data_ = {};
+}
+
+// ---- ShmCache ----
+
+ShmCache::ShmCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ShmCache::~ShmCache() = default;
+
+void ShmCache::ReleasePin(uint32_t desc) const { impl_->Unpin(desc); }
+
+void ShmCache::AbortLoan(uint32_t desc) const {
+  Impl::Lock lock(impl_.get());
+  impl_->FreeLoanLocked(desc);
+}
+
+Status ShmCache::Remove(std::string_view segment) {
+  bip::shared_memory_object::remove(std::string(segment).c_str());
+  return Status::OK();
+}
+
+Result<std::shared_ptr<ShmCache>> ShmCache::Open(const ShmCacheOptions& options) {
+  if (options.segment.empty() || options.segment.find('/') != std::string::npos)
+    return Status::InvalidArgument("L1 segment name '" + options.segment + "' is not valid");
+  auto impl = std::make_unique<Impl>();
+  impl->hook = options.TEST_hook;
+  const std::string name = options.segment;
+  try {
+    bool created = false;
+    try {
+      bip::permissions perm(0600);
+      impl->shm = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write, perm);
+      created = true;
+    } catch (const bip::interprocess_exception& e) {
+      if (e.get_error_code() != bip::already_exists_error) throw;
+      impl->shm = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
+    }
+    if (created) {
+      const uint32_t max_objects = std::max<uint32_t>(options.max_objects, 64);
+      uint32_t slots = 1;
+      while (slots < 2 * max_objects) slots <<= 1;
+      const uint64_t arena = RoundUp(std::max<uint64_t>(options.memory, 1 << 20), kUnit);
+      const uint64_t desc_off = kHeaderBytes;
+      const uint64_t index_off = desc_off + uint64_t{max_objects} * sizeof(Desc);
+      const uint64_t arena_off = RoundUp(index_off + uint64_t{slots} * 8, 4096);
+      const uint64_t total = arena_off + arena;
+      impl->shm.truncate(static_cast<bip::offset_t>(total));
+      impl->region = bip::mapped_region(impl->shm, bip::read_write);
+      impl->base = static_cast<char*>(impl->region.get_address());
+      Header* h = new (impl->base) Header();
+      h->version = kVersion;
+      h->policy = static_cast<uint32_t>(options.policy);
+      h->total_bytes = total;
+      h->desc_off = desc_off;
+      h->index_off = index_off;
+      h->arena_off = arena_off;
+      h->arena_bytes = arena;
+      h->max_objects = max_objects;
+      h->index_mask = slots - 1;
+      h->creator_pid = getpid();
+      pthread_mutexattr_t attr;
+      pthread_mutexattr_init(&attr);
+      pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+      pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+      pthread_mutex_init(&h->mu, &attr);
+      pthread_mutexattr_destroy(&attr);
+      // Fault the whole segment in now, so puts never stall on page faults; the
+      // budget is memory the node has promised to L1 anyway. Best effort: older
+      // kernels lack MADV_POPULATE_WRITE and fault lazily instead.
+#ifdef MADV_POPULATE_WRITE
+      (void)madvise(impl->base, total, MADV_POPULATE_WRITE);
+#endif
+      // Descriptors and index are zero from ftruncate: gen 0, kFree, empty words.
+      auto* first = reinterpret_cast<Block*>(impl->base + arena_off);
+      first->owner.store(0);
+      first->units.store(arena / kUnit);
+      h->magic.store(kMagic, std::memory_order_release);
+    } else {
+      impl->region = bip::mapped_region(impl->shm, bip::read_write);
+      impl->base = static_cast<char*>(impl->region.get_address());
+      auto* h = reinterpret_cast<Header*>(impl->base);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (impl->region.get_size() < kHeaderBytes ||
+             h->magic.load(std::memory_order_acquire) != kMagic) {
+        if (std::chrono::steady_clock::now() > deadline)
+          return Status::Unavailable("L1 segment '" + name +
+                                     "' exists but was never initialized (its creator died?); "
+                                     "remove /dev/shm/" +
+                                     name);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (impl->region.get_size() < kHeaderBytes) {
+          impl->region = bip::mapped_region(impl->shm, bip::read_write);
+          impl->base = static_cast<char*>(impl->region.get_address());
+          h = reinterpret_cast<Header*>(impl->base);
+        }
+      }
+      if (h->version != kVersion || impl->region.get_size() < h->total_bytes)
+        return Status::InvalidArgument("L1 segment '" + name + "' has an incompatible layout");
+    }
+  } catch (const bip::interprocess_exception& e) {
+    return Status::IOError("L1 segment '" + name + "': " + e.what());
+  }
+  impl->hdr = reinterpret_cast<Header*>(impl->base);
+  impl->descs = reinterpret_cast<Desc*>(impl->base + impl->hdr->desc_off);
+  impl->index = reinterpret_cast<std::atomic<uint64_t>*>(impl->base + impl->hdr->index_off);
+  impl->arena = impl->base + impl->hdr->arena_off;
+  return std::shared_ptr<ShmCache>(new ShmCache(std::move(impl)));
+}
+
+Result<WriteLoan> ShmCache::Loan(size_t size) {
+  // Blocks a first-fit attempt may walk before evicting instead.
+  constexpr uint64_t kScanBound = 4096;
+  Impl& m = *impl_;
+  const uint64_t units = 1 + RoundUp(size, kUnit) / kUnit;
+  if (units * kUnit > m.hdr->arena_bytes)
+    return Status::InvalidArgument("object of " + std::to_string(size) +
+                                   " bytes exceeds the L1 budget of " +
+                                   std::to_string(m.hdr->arena_bytes) + " bytes");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool just_evicted = false;
+  for (int waits = 0; std::chrono::steady_clock::now() < deadline;) {
+    std::vector<uint32_t> victims;
+    {
+      Impl::Lock lock(&m);
+      uint32_t di = 0;
+      const bool have_desc = m.AllocDescLocked(&di);
+      if (have_desc) {
+        uint32_t gen = GenOf(m.D(di).ctl.load(std::memory_order_relaxed));
+        uint64_t off = 0;
+        // Right after an eviction the rover points at the first victim, and the
+        // walk may go as far as needed to reach the space just freed.
+        if (m.AllocBlockLocked(units, di, gen, just_evicted ? UINT64_MAX : kScanBound, &off)) {
+          m.D(di).block.store(off, std::memory_order_relaxed);
+          m.D(di).size.store(size, std::memory_order_relaxed);
+          WriteLoan loan;
+          loan.cache_ = this;
+          loan.desc_ = di;
+          loan.data_ = std::span<char>(m.arena + off + kUnit, size);
+          return loan;
+        }
+        m.FreeLoanLocked(di);
+      }
+      // Evict at least 1/32 of the budget per scan, so the O(objects) victim
+      // search is amortized over many puts.
+      victims = m.PickVictimsLocked(
+          std::max<uint64_t>(have_desc ? units : 1, m.hdr->arena_bytes / kUnit / 32));
+      if (victims.empty()) {
+        // Only dead writers' loans or readers of evicted objects can hold space now.
+        just_evicted = m.ReclaimDeadLoansLocked() > 0;
+        if (!just_evicted) m.hdr->rover = 0;
+      } else {
+        uint64_t first = UINT64_MAX;
+        for (uint32_t v : victims)
+          first = std::min(first, m.D(v).block.load(std::memory_order_relaxed));
+        m.hdr->rover = first;
+        just_evicted = true;
+      }
+    }
+    if (victims.empty() && !just_evicted) {
+      if (++waits > 20)
+        return Status::Busy("L1 is full: " + std::to_string(m.hdr->arena_bytes) +
+                            " bytes held by pinned objects, readers or open loans");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      just_evicted = true;  // readers may have let go: walk the whole heap once more
+      continue;
+    }
+    m.EvictPinned(victims);
+  }
+  return Status::Timeout("L1 could not make room within 10 s");
+}
+
+Result<ObjectKey> ShmCache::Commit(WriteLoan&& loan, uint64_t expiry_ms) {
+  if (loan.cache_ != this) return Status::InvalidArgument("loan is empty or from another cache");
+  const std::span<char> bytes = loan.data_;
+  const ObjectKey key = ObjectKey::Of(std::string_view(bytes.data(), bytes.size()));
+  Impl::Lock lock(impl_.get());
+  uint32_t existing = 0;
+  if (impl_->FindLocked(key, false, &existing)) {
+    impl_->FreeLoanLocked(loan.desc_);
+  } else {
+    OVERLAY_RETURN_IF_ERROR(impl_->PublishLocked(loan.desc_, key, expiry_ms, 0));
+  }
+  loan.cache_ = nullptr;
+  return key;
+}
+
+Status ShmCache::Put(const ObjectKey& key, std::string_view bytes, const ObjectMeta& meta) {
+  uint32_t di = 0;
+  if (impl_->Pin(key, false, &di)) {
+    impl_->Unpin(di);
+    return Status::OK();
+  }
+  Result<WriteLoan> loan = Loan(bytes.size());
+  if (!loan.ok()) return loan.status();
+  if (!bytes.empty()) std::memcpy(loan->data().data(), bytes.data(), bytes.size());
+  Result<ObjectKey> got = Commit(std::move(*loan), meta.expiry_ms);
+  if (!got.ok()) return got.status();
+  if (!(*got == key)) {
+    (void)Erase(*got);
+    return Status::InvalidArgument("bytes do not hash to key " + key.ToHex());
+  }
+  return Status::OK();
+}
+
+Result<ReadHandle> ShmCache::Acquire(const ObjectKey& key) const {
+  uint32_t di = 0;
+  if (!impl_->Pin(key, false, &di)) return Status::NotFound("L1 miss: " + key.ToHex());
+  uint64_t expiry = impl_->D(di).expiry_ms.load(std::memory_order_relaxed);
+  if (expiry != 0 && NowUnixMs() >= expiry) {
+    impl_->Unpin(di);
+    return Status::NotFound("L1: expired: " + key.ToHex());
+  }
+  impl_->Touch(di);
+  ReadHandle h;
+  h.cache_ = this;
+  h.desc_ = di;
+  h.view_ = impl_->ViewOf(di);
+  return h;
+}
+
+Result<Blob> ShmCache::Get(const ObjectKey& key) {
+  Result<ReadHandle> h = Acquire(key);
+  if (!h.ok()) return h.status();
+  struct Owner {
+    std::shared_ptr<const ShmCache> cache;
+    ReadHandle handle;  // destroyed before `cache`
+  };
+  std::string_view view = h->view();
+  auto owner = std::make_shared<Owner>(Owner{shared_from_this(), std::move(*h)});
+  return Blob(std::move(owner), view);
+}
+
+Result<ObjectMeta> ShmCache::Head(const ObjectKey& key) {
+  uint32_t di = 0;
+  if (!impl_->Pin(key, false, &di)) return Status::NotFound("L1 miss: " + key.ToHex());
+  ObjectMeta meta = impl_->MetaOf(di);
+  impl_->Unpin(di);
+  return meta;
+}
+
+Status ShmCache::Erase(const ObjectKey& key) {
+  Impl::Lock lock(impl_.get());
+  uint32_t di = 0;
+  if (impl_->FindLocked(key, false, &di)) impl_->RemoveLocked(di);
+  return Status::OK();
+}
+
+Status ShmCache::SetPinned(const ObjectKey& key, bool pinned) {
+  Impl::Lock lock(impl_.get());
+  uint32_t di = 0;
+  if (!impl_->FindLocked(key, false, &di)) return Status::NotFound("not in L1: " + key.ToHex());
+  if (pinned)
+    impl_->D(di).flags.fetch_or(kPinned);
+  else
+    impl_->D(di).flags.fetch_and(~uint32_t{kPinned});
+  return Status::OK();
+}
+
+Status ShmCache::Evict(const ObjectKey& key) {
+  uint32_t di = 0;
+  if (!impl_->Pin(key, false, &di)) return Status::NotFound("not in L1: " + key.ToHex());
+  if (impl_->D(di).flags.load() & kPinned) {
+    impl_->Unpin(di);
+    return Status::Busy("object is pinned: " + key.ToHex());
+  }
+  impl_->EvictPinned({di});
+  return Status::OK();
+}
+
+std::vector<ObjectKey> ShmCache::ExpireNow(uint64_t now_ms) {
+  std::vector<ObjectKey> out;
+  Impl::Lock lock(impl_.get());
+  const uint32_t high = impl_->High();
+  for (uint32_t i = 0; i < high; ++i) {
+    const Desc& d = impl_->D(i);
+    if (StateOf(d.ctl.load(std::memory_order_acquire)) != kLive) continue;
+    uint64_t e = d.expiry_ms.load(std::memory_order_relaxed);
+    if (e == 0 || e > now_ms) continue;
+    if (!(d.flags.load(std::memory_order_relaxed) & kRecord)) out.push_back(impl_->KeyOf(i));
+    impl_->RemoveLocked(i);
+  }
+  return out;
+}
+
+Status ShmCache::PutRecord(const ObjectKey& key, std::string_view bytes, uint64_t expiry_ms) {
+  Result<WriteLoan> loan = Loan(bytes.size());
+  if (!loan.ok()) return loan.status();
+  if (!bytes.empty()) std::memcpy(loan->data().data(), bytes.data(), bytes.size());
+  Impl::Lock lock(impl_.get());
+  uint32_t old = 0;
+  if (impl_->FindLocked(key, true, &old)) impl_->RemoveLocked(old);
+  Status s = impl_->PublishLocked(loan->desc_, key, expiry_ms, kRecord | kPinned);
+  if (!s.ok()) {
+    impl_->FreeLoanLocked(loan->desc_);
+  }
+  loan->cache_ = nullptr;
+  return s;
+}
+
+Result<ReadHandle> ShmCache::AcquireRecord(const ObjectKey& key) const {
+  uint32_t di = 0;
+  if (!impl_->Pin(key, true, &di)) return Status::NotFound("no L1 record " + key.ToHex());
+  uint64_t expiry = impl_->D(di).expiry_ms.load(std::memory_order_relaxed);
+  if (expiry != 0 && NowUnixMs() >= expiry) {
+    impl_->Unpin(di);
+    return Status::NotFound("L1 record expired: " + key.ToHex());
+  }
+  ReadHandle h;
+  h.cache_ = this;
+  h.desc_ = di;
+  h.view_ = impl_->ViewOf(di);
+  return h;
+}
+
+Status ShmCache::EraseRecord(const ObjectKey& key) {
+  Impl::Lock lock(impl_.get());
+  uint32_t di = 0;
+  if (impl_->FindLocked(key, true, &di)) impl_->RemoveLocked(di);
+  return Status::OK();
+}
+
+std::vector<ShmEntry> ShmCache::List() const {
+  std::vector<ShmEntry> out;
+  const uint32_t high = impl_->High();
+  for (uint32_t i = 0; i < high; ++i) {
+    const Desc& d = impl_->D(i);
+    uint64_t c = d.ctl.load(std::memory_order_acquire);
+    if (StateOf(c) != kLive) continue;
+    uint32_t f = d.flags.load(std::memory_order_relaxed);
+    out.push_back(ShmEntry{impl_->KeyOf(i), impl_->MetaOf(i), (f & kPinned) != 0,
+                           (f & kRecord) != 0, static_cast<uint32_t>(RefsOf(c))});
+  }
+  return out;
+}
+
+ShmStats ShmCache::Stats() const {
+  const Header& h = *impl_->hdr;
+  return ShmStats{impl_->policy(),       h.arena_bytes,      h.live_bytes.load(),
+                  h.live_objects.load(), h.evictions.load(), h.recoveries.load()};
+}
+
+void ShmCache::SetEvictListener(EvictListener listener) {
+  std::lock_guard<std::mutex> g(impl_->listener_mu);
+  impl_->listener = std::move(listener);
+}
+
+}  // namespace overlay::storage

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "overlay/config.h"
+
+namespace overlay {
+namespace {
+
+using ::testing::HasSubstr;
+
+// The seed's pipeline with consistent names; its directory source is the test's cwd.
+constexpr const char* kSeed = R"(# the seed's ECG pipeline
+[FUNCTION]
+name = sensor
+command = python3 functions/ecg/python/sensor_simulator.py @I @D 1000
+[END]
+[FUNCTION]
+name = qrsdetector
+command = python3 functions/ecg/python/qrs_detector.py @W
+[END]
+
+[ENDPOINT]
+name = endpoint_qrs
+id = 34a582db-6a61-4acc-ac60-1a0d66ccbf58
+[END]
+[STAGE]
+name = stage1
+source = .
+transformation = sensor
+[END]
+[STAGE]
+name = stage2
+source = stage1
+transformation = qrsdetector
+endpoint = endpoint_qrs
+[END]
+)";
+
+Status Check(const std::string& text) {
+  auto spec = ParseConfigText(text, "test.cfg", ".");
+  if (!spec.ok()) return spec.status();
+  return ValidateSpec(*spec);
+}
+
+TEST(ConfigParser, SeedPipelineParses) {
+  auto spec = ParseConfigText(kSeed, "seed.cfg", ".");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ASSERT_TRUE(ValidateSpec(*spec).ok()) << ValidateSpec(*spec).ToString();
+  ASSERT_EQ(spec->functions.size(), 2u);
+  ASSERT_EQ(spec->endpoints.size(), 1u);
+  ASSERT_EQ(spec->stages.size(), 2u);
+  EXPECT_EQ(spec->functions[1].command, "python3 functions/ecg/python/qrs_detector.py @W");
+  EXPECT_EQ(spec->endpoints[0].id, "34a582db-6a61-4acc-ac60-1a0d66ccbf58");
+  EXPECT_EQ(spec->stages[1].sources, std::vector<std::string>{"stage1"});
+  EXPECT_EQ(spec->stages[1].endpoint, "endpoint_qrs");
+  EXPECT_EQ(spec->stages[1].loc.line, 20);
+}
+
+// The seed's literal text declares `grsdetector` and asks for `qrsdetector`.
+TEST(ConfigParser, SeedLiteralTypoNamesLineAndSuggests) {
+  std::string text = kSeed;
+  text.replace(text.find("name = qrsdetector"), 18, "name = grsdetector");
+  Status s = Check(text);
+  ASSERT_TRUE(s.IsInvalidArgument());
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("test.cfg:23: stage 'stage2': unknown function 'qrsdetector' "
+                        "(did you mean 'grsdetector'?)"));
+}
+
+TEST(ConfigParser, UnknownKeySuggestsNearest) {
+  std::string text = kSeed;
+  text.replace(text.find("transformation = sensor"), 14, "transformaton");
+  Status s = Check(text);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("test.cfg:18: unknown key 'transformaton' in [STAGE] (did you mean "
+                        "'transformation'?)"));
+}
+
+TEST(ConfigParser, UnknownBlockSuggestsNearest) {
+  Status s = Check("[STAGES]\nname = x\n[END]\n");
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("test.cfg:1: unknown block [STAGES] (did you mean 'STAGE'?)"));
+}
+
+TEST(ConfigParser, DuplicateNames) {
+  std::string text = std::string(kSeed) + "[FUNCTION]\nname = sensor\nbuiltin = qrs_detector\n[END]\n";
+  Status s = Check(text);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("test.cfg:26: duplicate function name 'sensor' (first declared at line 2)"));
+}
+
+TEST(ConfigParser, UnknownEndpointSuggests) {
+  std::string text = kSeed;
+  text.replace(text.find("endpoint = endpoint_qrs"), 23, "endpoint = endpoint_qr");
+  EXPECT_THAT(std::string(Check(text).message()),
+              HasSubstr("test.cfg:24: stage 'stage2': unknown endpoint 'endpoint_qr' (did you "
+                        "mean 'endpoint_qrs'?)"));
+}
+
+TEST(ConfigParser, UnknownSourceStageSuggests) {
+  std::string text = kSeed;
+  text.replace(text.find("source = stage1"), 15, "source = stage7");
+  EXPECT_THAT(std::string(Check(text).message()),
+              HasSubstr("test.cfg:22: stage 'stage2': source 'stage7' is neither a stage nor a "
+                        "directory (did you mean 'stage1'?)"));
+}
+
+TEST(ConfigParser, MissingSourceDirectory) {
+  std::string text = kSeed;
+  text.replace(text.find("source = ."), 10, "source = no/such/dir");
+  EXPECT_THAT(std::string(Check(text).message()),
+              HasSubstr("test.cfg:17: stage 'stage1': source 'no/such/dir' is neither a stage "
+                        "nor a directory (looked for ./no/such/dir)"));
+}
+
+TEST(ConfigParser, CycleIsReported) {
+  std::string text = std::string(kSeed) +
+                     "[STAGE]\nname = a\nsource = b\ntransformation = sensor\n[END]\n"
+                     "[STAGE]\nname = b\nsource = a\ntransformation = sensor\n[END]\n";
+  Status s = Check(text);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("test.cfg:26: stages form a cycle: a, b"));
+}
+
+TEST(ConfigParser, SelfSourceIsReported) {
+  std::string text = kSeed;
+  text.replace(text.find("source = stage1"), 15, "source = stage2");
+  EXPECT_THAT(std::string(Check(text).message()),
+              HasSubstr("test.cfg:22: stage 'stage2' is its own source"));
+}
+
+TEST(ConfigParser, EndpointIdToleratesSpacesAroundHyphens) {
+  std::string text = kSeed;
+  text.replace(text.find("34a582db-6a61"), 13, "34A582DB - 6a61");
+  auto spec = ParseConfigText(text, "test.cfg", ".");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->endpoints[0].id, "34a582db-6a61-4acc-ac60-1a0d66ccbf58");
+}
+
+TEST(ConfigParser, MalformedEndpointId) {
+  for (const char* bad : {"34a582db-6a61-4acc-ac60", "34a582dg-6a61-4acc-ac60-1a0d66ccbf58",
+                          "34a5 82db-6a61-4acc-ac60-1a0d66ccbf58",
+                          "34a582db-6a61-4acc-ac60-1a0d66ccbf58-00"}) {
+    std::string text = kSeed;
+    text.replace(text.find("34a582db-6a61-4acc-ac60-1a0d66ccbf58"), 36, bad);
+    EXPECT_THAT(std::string(Check(text).message()),
+                HasSubstr("test.cfg:13: endpoint id '" + std::string(bad) + "' is not a UUID"))
+        << bad;
+  }
+}
+
+TEST(ConfigParser, SyntaxErrorsAreAllReported) {
+  Status s = Check(
+      "name = orphan\n"             // 1: outside a block
+      "[FUNCTION]\n"                // 2
+      "name = f\n"                  // 3
+      "command = a\n"               // 4
+      "name = g\n"                  // 5: duplicate key
+      "timeout = soon\n"            // 6: bad duration
+      "retries = -1\n"              // 7
+      "just words\n"                // 8: not key = value
+      "[END]\n"                     // 9
+      "[END]\n"                     // 10: no open block
+      "[FUNCTION]\n"                // 11
+      "name = h\n"                  // 12: neither command nor builtin
+      "[STAGE]\n");                 // 13: nested, and never closed
+  std::string m(s.message());
+  EXPECT_THAT(m, HasSubstr("test.cfg:1: 'name' outside a block"));
+  EXPECT_THAT(m, HasSubstr("test.cfg:5: duplicate key 'name' (first set at line 3)"));
+  EXPECT_THAT(m, HasSubstr("test.cfg:6: timeout 'soon' is not a duration"));
+  EXPECT_THAT(m, HasSubstr("test.cfg:7: retries '-1' is not a number from 0 to 100"));
+  EXPECT_THAT(m, HasSubstr("test.cfg:8: expected 'key = value', got 'just words'"));
+  EXPECT_THAT(m, HasSubstr("test.cfg:10: [END] without an open block"));
+  EXPECT_THAT(m, HasSubstr("test.cfg:11: function 'h' needs exactly one of 'command' or 'builtin'"));
+  EXPECT_THAT(m, HasSubstr("test.cfg:13: [STAGE] inside [FUNCTION] opened at line 11"));
+  EXPECT_THAT(m, HasSubstr("test.cfg:13: [STAGE] is never closed"));
+}
+
+TEST(ConfigParser, OptionalKeys) {
+  auto spec = ParseConfigText(
+      "[FUNCTION]\nname = f\nbuiltin = qrs_detector\nargs = 1000  2\ntimeout = 1500ms\n"
+      "retries = 3\n[END]\n"
+      "[ENDPOINT]\nname = e\naddress = tcp://127.0.0.1:5555\nworkers = 4\n[END]\n"
+      "[STAGE]\nname = s\nsource = ., other\ntransformation = f\ninclude = *.txt\n[END]\n",
+      "t.cfg", ".");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->functions[0].args, (std::vector<std::string>{"1000", "2"}));
+  EXPECT_EQ(spec->functions[0].timeout_ms, 1500);
+  EXPECT_EQ(spec->functions[0].retries, 3);
+  EXPECT_EQ(spec->endpoints[0].workers, 4);
+  EXPECT_EQ(spec->stages[0].sources, (std::vector<std::string>{".", "other"}));
+  EXPECT_EQ(spec->stages[0].include, "*.txt");
+}
+
+TEST(ConfigParser, BadAddressScheme) {
+  Status s = Check("[ENDPOINT]\nname = e\naddress = tpc://h:1\n[END]\n");
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("test.cfg:3: address 'tpc://h:1' must start with tcp://, ipc:// or "
+                        "fabric:// (did you mean 'tcp'?)"));
+}
+
+TEST(ConfigParser, StorageBlockSetsOptionsAndRejectsBadValues) {
+  auto spec = ParseConfigText("[STORAGE]\nmemory = 64MiB\npolicy = sieve\n[END]\n", "s.cfg", ".");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_TRUE(spec->has_storage);
+  EXPECT_EQ(spec->storage.options.memory, 64ull << 20);
+  EXPECT_EQ(spec->storage.options.policy, EvictionPolicy::kSieve);
+  Status s = Check("[STORAGE]\npolicy = lfru\nmemroy = 1MiB\n[END]\n");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("test.cfg:2: "));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("lfru"));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("test.cfg:3: unknown key 'memroy' in [STORAGE] (did you mean 'memory'?)"));
+}
+
+TEST(ConfigParser, ShippedConfigsValidate) {
+  for (const char* name : {"ecg.cfg", "ecg-seed.cfg"}) {
+    std::string path = std::string(OVERLAY_SOURCE_DIR) + "/configs/" + name;
+    auto spec = LoadConfig(path);
+    EXPECT_TRUE(spec.ok()) << path << ": " << spec.status().ToString();
+  }
+}
+
+TEST(ConfigParser, MissingFileIsAnIOError) {
+  auto spec = ParseConfigFile("/nonexistent/overlay.cfg");
+  EXPECT_TRUE(spec.status().IsIOError());
+  EXPECT_THAT(std::string(spec.status().message()), HasSubstr("/nonexistent/overlay.cfg"));
+}
+
+}  // namespace
+}  // namespace overlay

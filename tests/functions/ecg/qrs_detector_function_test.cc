@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "ecg_functions.h"
+#include "ecg_test_util.h"
+#include "ecg_text.h"
+#include "synthetic_ecg.h"
+
+namespace overlay::ecg {
+namespace {
+
+// Chunk files of a synthetic patient, as the sensor simulator writes them.
+std::vector<NamedBlob> Chunks(const std::string& spec, const std::string& stream, int chunk) {
+  auto sim = NewSensorSimulator({std::to_string(chunk)});
+  EXPECT_TRUE(sim.ok());
+  Task t;
+  t.stream = stream;
+  t.inputs.push_back({"patient.txt", Blob::FromString(spec)});
+  EXPECT_TRUE((*sim)->Process(t).ok());
+  return t.outputs;
+}
+
+const char kSpec[] =
+    "# overlay-synthetic-ecg\nduration_s = 75\nhr_bpm = 88\nseed = 3\nnoise_mv = 0.04\n"
+    "pvc_fraction = 0.06\n";
+
+TEST(QrsDetectorFunction, PerChunkAndFinalBeatsEqualWholeRecord) {
+  auto f = NewQrsDetector({});
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  const Function& fn = **f;
+  std::unique_ptr<StreamState> state = fn.NewStream("ward/patient");
+  ASSERT_NE(state, nullptr);
+  std::vector<NamedBlob> chunks = Chunks(kSpec, "ward/patient", 1000);
+  ASSERT_EQ(chunks.size(), 27u);
+  std::vector<int64_t> found;
+  int64_t counted = 0;
+  uint64_t seq = 0;
+  for (const NamedBlob& c : chunks) {
+    Task t;
+    t.stream = "ward/patient";
+    t.seq = seq++;
+    t.state = state.get();
+    t.inputs.push_back(c);
+    ASSERT_TRUE(fn.Process(t).ok()) << c.name;
+    ASSERT_EQ(t.outputs.size(), 1u);
+    EXPECT_EQ(t.outputs[0].name, c.name.substr(0, c.name.size() - 4) + ".beats.csv");
+    Result<BeatList> b = ParseBeats(t.outputs[0].data.view());
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    EXPECT_EQ(b->stream, "ward/patient");
+    EXPECT_EQ(b->fs, 360);
+    for (const Beat& x : b->beats) found.push_back(x.sample);
+    counted += t.counters["beats"];
+  }
+  Task end;
+  end.stream = "ward/patient";
+  end.state = state.get();
+  ASSERT_TRUE(fn.EndStream(end).ok());
+  ASSERT_EQ(end.outputs.size(), 1u);
+  EXPECT_EQ(end.outputs[0].name, "ward_patient_final.beats.csv");
+  Result<BeatList> last = ParseBeats(end.outputs[0].data.view());
+  ASSERT_TRUE(last.ok());
+  for (const Beat& x : last->beats) found.push_back(x.sample);
+  counted += end.counters["beats"];
+
+  SyntheticEcg e = GenerateSyntheticEcg(*ParseSyntheticSpec(kSpec));
+  std::vector<int64_t> whole = testing::Samples(testing::DetectWhole(e.mv, 360));
+  EXPECT_EQ(found, whole);
+  EXPECT_EQ(counted, static_cast<int64_t>(whole.size()));
+  EXPECT_GT(whole.size(), 100u);
+}
+
+TEST(QrsDetectorFunction, GapFailsTheChunkAndResyncs) {
+  auto f = NewQrsDetector({});
+  ASSERT_TRUE(f.ok());
+  const Function& fn = **f;
+  std::unique_ptr<StreamState> state = fn.NewStream("s");
+  std::vector<NamedBlob> chunks = Chunks(kSpec, "s", 1000);
+  auto run = [&](const NamedBlob& c) {
+    Task t;
+    t.stream = "s";
+    t.state = state.get();
+    t.inputs.push_back(c);
+    return fn.Process(t);
+  };
+  ASSERT_TRUE(run(chunks[0]).ok());
+  ASSERT_TRUE(run(chunks[1]).ok());
+  Status gap = run(chunks[3]);  // chunk 2 lost
+  ASSERT_FALSE(gap.ok());
+  EXPECT_NE(gap.message().find("first_sample 3000"), std::string_view::npos) << gap.ToString();
+  EXPECT_NE(gap.message().find("expected 2000"), std::string_view::npos) << gap.ToString();
+  // Re-synced on chunk 3: chunk 4 continues it.
+  EXPECT_TRUE(run(chunks[4]).ok());
+  EXPECT_FALSE(run(chunks[4]).ok());  // a repeat does not continue
+}
+
+TEST(QrsDetectorFunction, MalformedChunkNamesFileAndLine) {
+  auto f = NewQrsDetector({});
+  ASSERT_TRUE(f.ok());
+  std::unique_ptr<StreamState> state = (*f)->NewStream("s");
+  Task t;
+  t.stream = "s";
+  t.state = state.get();
+  t.inputs.push_back({"x_00000.txt", Blob::FromString("# stream=s\n# fs=360\n0.1\nzz\n")});
+  Status s = (*f)->Process(t);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("x_00000.txt"), std::string_view::npos) << s.ToString();
+  EXPECT_NE(s.message().find("line 4"), std::string_view::npos) << s.ToString();
+}
+
+TEST(QrsDetectorFunction, RejectsSamplingRatesOutsideItsDesign) {
+  auto f = NewQrsDetector({});
+  ASSERT_TRUE(f.ok());
+  std::unique_ptr<StreamState> state = (*f)->NewStream("s");
+  for (const char* fs : {"10", "1e9"}) {
+    Task t;
+    t.stream = "s";
+    t.state = state.get();
+    t.inputs.push_back({"c.txt", Blob::FromString(std::string("# fs=") + fs + "\n0.1\n")});
+    Status s = (*f)->Process(t);
+    ASSERT_FALSE(s.ok()) << fs;
+    EXPECT_NE(s.message().find("outside"), std::string_view::npos) << s.ToString();
+  }
+}
+
+TEST(QrsDetectorFunction, EmptyStreamStillEmitsFinalFile) {
+  auto f = NewQrsDetector({});
+  ASSERT_TRUE(f.ok());
+  std::unique_ptr<StreamState> state = (*f)->NewStream("a/b");
+  Task end;
+  end.stream = "a/b";
+  end.state = state.get();
+  ASSERT_TRUE((*f)->EndStream(end).ok());
+  ASSERT_EQ(end.outputs.size(), 1u);
+  EXPECT_EQ(end.outputs[0].name, "a_b_final.beats.csv");
+  EXPECT_TRUE(ParseBeats(end.outputs[0].data.view())->beats.empty());
+  EXPECT_FALSE(NewQrsDetector({"extra"}).ok());
+}
+
+}  // namespace
+}  // namespace overlay::ecg

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// Test helper: an nginx child process serving WebDAV PUT/DELETE on a free
+// loopback port, with its config, logs and document root in a temp directory.
+#ifndef OVERLAY_TESTS_STORAGE_NGINX_SERVER_H_
+#define OVERLAY_TESTS_STORAGE_NGINX_SERVER_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "overlay/status.h"
+
+namespace overlay::storage::testing {
+
+// A fresh, empty temporary directory removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A loopback TCP port that was free a moment ago.
+int FreePort();
+
+// A per-test unique shared-memory segment name.
+std::string UniqueSegment(const std::string& tag);
+
+// Thread-safety: one thread. Ownership: owns the nginx child; stops it on destruction.
+class NginxServer {
+ public:
+  // The nginx binary, or "" when not installed.
+  static std::string Binary();
+  // Starts nginx with its files under `dir` on a free port.
+  static Result<std::unique_ptr<NginxServer>> Start(const std::string& dir);
+  ~NginxServer();
+
+  // Stops the server (SIGTERM, then SIGKILL after 5 s) and waits for it.
+  void Stop();
+  // Starts it again on the same port and root.
+  Status Restart();
+
+  // Base URL of the object area: http://127.0.0.1:<port>/objects
+  std::string base_url() const;
+  // File-system directory behind base_url().
+  std::string object_dir() const { return dir_ + "/www/objects"; }
+
+ private:
+  NginxServer(std::string dir, int port) : dir_(std::move(dir)), port_(port) {}
+  Status Launch();
+
+  std::string dir_;
+  int port_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace overlay::storage::testing
+
+#endif  // OVERLAY_TESTS_STORAGE_NGINX_SERVER_H_

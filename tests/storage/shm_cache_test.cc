@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "overlay/storage/shm_cache.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "storage/nginx_server.h"
+
+namespace overlay::storage {
+namespace {
+
+using testing::UniqueSegment;
+
+std::string Bytes(size_t n, char seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 31 + (i >> 8));
+  return s;
+}
+
+// Waits (bounded) for a child to exit and returns its exit code, or -1.
+int WaitChild(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int st = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &st, 0);
+  return -1;
+}
+
+// Reads one byte from `fd` within 10 s; false on timeout or EOF.
+bool ReadSignal(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 10000) != 1) return false;
+  char c = 0;
+  return read(fd, &c, 1) == 1;
+}
+
+class ShmCacheTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (const auto& s : segments_) (void)ShmCache::Remove(s);
+  }
+
+  std::shared_ptr<ShmCache> Open(EvictionPolicy policy = EvictionPolicy::kLru,
+                                 uint64_t memory = 1 << 20, std::string segment = "") {
+    if (segment.empty()) segment = UniqueSegment("l1");
+    segments_.push_back(segment);
+    ShmCacheOptions o;
+    o.segment = segment;
+    o.memory = memory;
+    o.max_objects = 256;
+    o.policy = policy;
+    Result<std::shared_ptr<ShmCache>> c = ShmCache::Open(o);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? *c : nullptr;
+  }
+
+  ObjectKey MustPut(ShmCache& c, const std::string& bytes, uint64_t expiry = 0) {
+    ObjectKey k = ObjectKey::Of(bytes);
+    Status s = c.Put(k, bytes, ObjectMeta{bytes.size(), 0, expiry});
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return k;
+  }
+
+  std::vector<std::string> segments_;
+};
+
+TEST_F(ShmCacheTest, LoanFillCommitAcquireIsZeroCopy) {
+  auto c = Open();
+  ASSERT_TRUE(c);
+  const std::string data = Bytes(1000, 'a');
+  Result<WriteLoan> loan = c->Loan(data.size());
+  ASSERT_TRUE(loan.ok()) << loan.status().ToString();
+  std::memcpy(loan->data().data(), data.data(), data.size());
+  const char* where = loan->data().data();
+  Result<ObjectKey> key = c->Commit(std::move(*loan));
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(*key, ObjectKey::Of(data));
+  Result<ReadHandle> h = c->Acquire(*key);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->view(), data);
+  EXPECT_EQ(h->view().data(), where);  // the reader sees the writer's bytes in place
+  EXPECT_EQ(c->Stats().live_objects, 1u);
+}
+
+TEST_F(ShmCacheTest, EmptyObjectAndDeduplication) {
+  auto c = Open();
+  ASSERT_TRUE(c);
+  ObjectKey empty = MustPut(*c, "");
+  Result<ReadHandle> h = c->Acquire(empty);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->view().size(), 0u);
+  const std::string data = Bytes(5000, 'x');
+  MustPut(*c, data);
+  MustPut(*c, data);
+  EXPECT_EQ(c->Stats().live_objects, 2u);
+  EXPECT_EQ(c->Stats().live_bytes, 5000u);
+}
+
+TEST_F(ShmCacheTest, MissAndWrongKeyPut) {
+  auto c = Open();
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->Acquire(ObjectKey::Of("absent")).status().IsNotFound());
+  Status s = c->Put(ObjectKey::Of("one"), "two", ObjectMeta{3, 0, 0});
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_TRUE(c->Acquire(ObjectKey::Of("two")).status().IsNotFound());
+  EXPECT_TRUE(c->Loan(2 << 20).status().IsInvalidArgument());
+}
+
+// Four 250 KiB objects fill the 1 MiB budget; the fifth forces one eviction.
+struct EvictionCase {
+  EvictionPolicy policy;
+  std::vector<int> reads;    // indexes of A..D read before the fifth put, in order
+  std::vector<int> victims;  // expected evictions by the fifth and sixth puts
+};
+
+class ShmEvictionTest : public ShmCacheTest, public ::testing::WithParamInterface<EvictionCase> {};
+
+TEST_P(ShmEvictionTest, EvictsThePolicysVictimThroughTheListener) {
+  const EvictionCase& tc = GetParam();
+  auto c = Open(tc.policy);
+  ASSERT_TRUE(c);
+  std::vector<ObjectKey> demoted;
+  std::vector<std::string> demoted_bytes;
+  c->SetEvictListener([&](const ObjectKey& k, std::string_view b, const ObjectMeta&) {
+    demoted.push_back(k);
+    demoted_bytes.emplace_back(b);
+  });
+  std::vector<std::string> objs;
+  std::vector<ObjectKey> keys;
+  for (int i = 0; i < 6; ++i) objs.push_back(Bytes(250 << 10, static_cast<char>('A' + i)));
+  for (int i = 0; i < 4; ++i) keys.push_back(MustPut(*c, objs[i]));
+  EXPECT_TRUE(demoted.empty());
+  for (int r : tc.reads) ASSERT_TRUE(c->Acquire(keys[r]).ok());
+  keys.push_back(MustPut(*c, objs[4]));
+  keys.push_back(MustPut(*c, objs[5]));
+  ASSERT_EQ(demoted.size(), tc.victims.size());
+  for (size_t i = 0; i < tc.victims.size(); ++i) {
+    EXPECT_EQ(demoted[i], keys[tc.victims[i]]) << "eviction " << i;
+    EXPECT_EQ(demoted_bytes[i], objs[tc.victims[i]]);
+    EXPECT_TRUE(c->Acquire(keys[tc.victims[i]]).status().IsNotFound());
+  }
+  for (int i = 0; i < 6; ++i) {
+    if (std::find(tc.victims.begin(), tc.victims.end(), i) == tc.victims.end()) {
+      EXPECT_TRUE(c->Acquire(keys[i]).ok()) << "object " << i;
+    }
+  }
+  EXPECT_EQ(c->Stats().evictions, tc.victims.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Policies, ShmEvictionTest,
+    ::testing::Values(
+        // LRU: A is read, so B then C are the least recent.
+        EvictionCase{EvictionPolicy::kLru, {0}, {1, 2}},
+        // LFU: hits A=3 B=2 C=0 D=1: C goes first, then E, which has no hits yet.
+        EvictionCase{EvictionPolicy::kLfu, {0, 0, 0, 1, 1, 3}, {2, 4}},
+        // SIEVE: A and B visited; the hand clears them and evicts C, then D.
+        EvictionCase{EvictionPolicy::kSieve, {0, 1}, {2, 3}}),
+    [](const auto& info) {
+      switch (info.param.policy) {
+        case EvictionPolicy::kLru:
+          return std::string("lru");
+        case EvictionPolicy::kLfu:
+          return std::string("lfu");
+        case EvictionPolicy::kSieve:
+          return std::string("sieve");
+      }
+      return std::string("unknown");
+    });
+
+TEST_F(ShmCacheTest, PinnedObjectsAreNotEvicted) {
+  auto c = Open();
+  ASSERT_TRUE(c);
+  std::vector<ObjectKey> keys;
+  for (int i = 0; i < 4; ++i) keys.push_back(MustPut(*c, Bytes(250 << 10, static_cast<char>(i))));
+  for (const ObjectKey& k : keys) ASSERT_TRUE(c->SetPinned(k, true).ok());
+  Result<WriteLoan> loan = c->Loan(250 << 10);
+  EXPECT_TRUE(loan.status().IsBusy()) << loan.status().ToString();
+  EXPECT_TRUE(c->Evict(keys[0]).IsBusy());
+  ASSERT_TRUE(c->SetPinned(keys[2], false).ok());
+  EXPECT_TRUE(c->Loan(250 << 10).ok());
+  EXPECT_TRUE(c->Acquire(keys[2]).status().IsNotFound());
+  EXPECT_TRUE(c->Acquire(keys[0]).ok());
+}
+
+TEST_F(ShmCacheTest, HandleKeepsBytesAcrossEvictionAndReuse) {
+  auto c = Open();
+  ASSERT_TRUE(c);
+  const std::string a = Bytes(300 << 10, 'a');
+  ObjectKey ka = MustPut(*c, a);
+  Result<ReadHandle> h = c->Acquire(ka);
+  ASSERT_TRUE(h.ok());
+  ASSERT_TRUE(c->Evict(ka).ok());
+  EXPECT_TRUE(c->Acquire(ka).status().IsNotFound());
+  // Fill the rest of the budget with other objects; the pinned bytes must not be reused.
+  for (int i = 0; i < 8; ++i) {
+    Status s = c->Put(ObjectKey::Of(Bytes(200 << 10, static_cast<char>('k' + i))),
+                      Bytes(200 << 10, static_cast<char>('k' + i)), ObjectMeta{200 << 10, 0, 0});
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  EXPECT_EQ(h->view(), a);
+  h->Release();
+  // Now the 300 KiB hole is reusable: a put that needs it succeeds.
+  for (int i = 0; i < 4; ++i) MustPut(*c, Bytes(240 << 10, static_cast<char>('q' + i)));
+}
+
+TEST_F(ShmCacheTest, BlobFromGetOutlivesTheCache) {
+  const std::string data = Bytes(4096, 'b');
+  Blob blob;
+  {
+    auto c = Open();
+    ASSERT_TRUE(c);
+    ObjectKey k = MustPut(*c, data);
+    Result<Blob> b = c->Get(k);
+    ASSERT_TRUE(b.ok());
+    blob = *b;
+  }
+  EXPECT_EQ(blob.view(), data);
+}
+
+TEST_F(ShmCacheTest, TtlExpiry) {
+  auto c = Open();
+  ASSERT_TRUE(c);
+  const std::string data = Bytes(100, 't');
+  const uint64_t expiry = NowUnixMs() + 150;
+  ObjectKey k = MustPut(*c, data, expiry);
+  ObjectKey keep = MustPut(*c, Bytes(100, 'u'));
+  EXPECT_TRUE(c->Acquire(k).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (NowUnixMs() <= expiry && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(c->Acquire(k).status().IsNotFound());
+  std::vector<ObjectKey> gone = c->ExpireNow(NowUnixMs());
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0], k);
+  EXPECT_EQ(c->Stats().live_objects, 1u);
+  EXPECT_TRUE(c->Acquire(keep).ok());
+}
+
+TEST_F(ShmCacheTest, RecordsAreReplacedAndSeparateFromObjects) {
+  auto c = Open();
+  ASSERT_TRUE(c);
+  ObjectKey k = ObjectKey::OfName("patient42/0007.txt");
+  ASSERT_TRUE(c->PutRecord(k, "first", 0).ok());
+  ASSERT_TRUE(c->PutRecord(k, "second", 0).ok());
+  Result<ReadHandle> h = c->AcquireRecord(k);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->view(), "second");
+  EXPECT_TRUE(c->Acquire(k).status().IsNotFound());
+  int records = 0;
+  for (const ShmEntry& e : c->List()) records += e.record;
+  EXPECT_EQ(records, 1);
+  h->Release();
+  ASSERT_TRUE(c->EraseRecord(k).ok());
+  EXPECT_TRUE(c->AcquireRecord(k).status().IsNotFound());
+}
+
+TEST_F(ShmCacheTest, SecondProcessSeesAndAddsObjects) {
+  const std::string segment = UniqueSegment("shared");
+  auto c = Open(EvictionPolicy::kLru, 1 << 20, segment);
+  ASSERT_TRUE(c);
+  const std::string mine = Bytes(70000, 'p');
+  const std::string theirs = Bytes(50000, 'c');
+  ObjectKey km = MustPut(*c, mine);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ShmCacheOptions o;
+    o.segment = segment;
+    Result<std::shared_ptr<ShmCache>> other = ShmCache::Open(o);
+    if (!other.ok()) _exit(2);
+    Result<ReadHandle> h = (*other)->Acquire(km);
+    if (!h.ok() || h->view() != mine) _exit(3);
+    h->Release();
+    if (!(*other)->Put(ObjectKey::Of(theirs), theirs, ObjectMeta{theirs.size(), 0, 0}).ok())
+      _exit(4);
+    _exit(0);
+  }
+  ASSERT_EQ(WaitChild(pid), 0);
+  Result<ReadHandle> h = c->Acquire(ObjectKey::Of(theirs));
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->view(), theirs);
+  EXPECT_EQ(c->Stats().live_objects, 2u);
+}
+
+TEST_F(ShmCacheTest, WriterKilledBetweenLoanAndCommitLeavesNothing) {
+  const std::string segment = UniqueSegment("kill-loan");
+  auto c = Open(EvictionPolicy::kLru, 1 << 20, segment);
+  ASSERT_TRUE(c);
+  const std::string half = Bytes(600 << 10, 'h');
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ShmCacheOptions o;
+    o.segment = segment;
+    Result<std::shared_ptr<ShmCache>> other = ShmCache::Open(o);
+    if (!other.ok()) _exit(2);
+    Result<WriteLoan> loan = (*other)->Loan(half.size());
+    if (!loan.ok()) _exit(3);
+    std::memcpy(loan->data().data(), half.data(), half.size() / 2);  // half-written
+    if (write(fds[1], "r", 1) != 1) _exit(4);
+    for (;;) pause();
+  }
+  close(fds[1]);
+  ASSERT_TRUE(ReadSignal(fds[0]));
+  close(fds[0]);
+  kill(pid, SIGKILL);
+  EXPECT_EQ(WaitChild(pid), 128 + SIGKILL);
+  EXPECT_EQ(c->Stats().live_objects, 0u);
+  EXPECT_TRUE(c->List().empty());
+  // The dead loan's 600 KiB must come back: this loan only fits if it does.
+  const std::string full = Bytes(900 << 10, 'f');
+  ObjectKey k = MustPut(*c, full);
+  Result<ReadHandle> h = c->Acquire(k);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->view(), full);
+}
+
+TEST_F(ShmCacheTest, WriterKilledHoldingTheLockLeavesNoLockAndNoTornEntry) {
+  const std::string segment = UniqueSegment("kill-lock");
+  auto c = Open(EvictionPolicy::kLru, 1 << 20, segment);
+  ASSERT_TRUE(c);
+  const std::string data = Bytes(100 << 10, 'w');
+  const ObjectKey key = ObjectKey::Of(data);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ShmCacheOptions o;
+    o.segment = segment;
+    o.TEST_hook = [&](std::string_view point) {
+      if (point != "commit_locked") return;
+      if (write(fds[1], "r", 1) != 1) _exit(4);
+      for (;;) pause();
+    };
+    Result<std::shared_ptr<ShmCache>> other = ShmCache::Open(o);
+    if (!other.ok()) _exit(2);
+    (void)(*other)->Put(key, data, ObjectMeta{data.size(), 0, 0});
+    _exit(3);
+  }
+  close(fds[1]);
+  ASSERT_TRUE(ReadSignal(fds[0]));  // the child now holds the writer mutex mid-commit
+  close(fds[0]);
+  kill(pid, SIGKILL);
+  EXPECT_EQ(WaitChild(pid), 128 + SIGKILL);
+  // Readers never block and never see the half-published entry.
+  EXPECT_TRUE(c->Acquire(key).status().IsNotFound());
+  // The next writer takes over the dead owner's mutex and recovers.
+  const std::string other = Bytes(800 << 10, 'o');
+  ObjectKey ko = MustPut(*c, other);
+  EXPECT_EQ(c->Stats().recoveries, 1u);
+  EXPECT_TRUE(c->Acquire(ko).ok());
+  // The same bytes can be stored again and read back whole.
+  ASSERT_TRUE(c->Evict(ko).ok());
+  MustPut(*c, data);
+  Result<ReadHandle> h = c->Acquire(key);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->view(), data);
+  EXPECT_EQ(c->Stats().live_objects, 1u);
+}
+
+TEST_F(ShmCacheTest, ConcurrentReadersAndWriter) {
+  auto c = Open(EvictionPolicy::kSieve, 2 << 20);
+  ASSERT_TRUE(c);
+  std::vector<std::string> objs;
+  std::vector<ObjectKey> keys;
+  for (int i = 0; i < 64; ++i) {
+    objs.push_back(Bytes(64 << 10, static_cast<char>(i)));
+    keys.push_back(ObjectKey::Of(objs.back()));
+  }
+  std::atomic<bool> bad{false};
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    for (int round = 0; round < 20000 && !done; ++round) {
+      int i = round % 64;
+      Result<ReadHandle> h = c->Acquire(keys[i]);
+      if (h.ok() && h->view() != objs[i]) bad = true;
+    }
+  });
+  for (int round = 0; round < 4; ++round)
+    for (int i = 0; i < 64; ++i)
+      ASSERT_TRUE(c->Put(keys[i], objs[i], ObjectMeta{objs[i].size(), 0, 0}).ok());
+  done = true;
+  reader.join();
+  EXPECT_FALSE(bad);
+}
+
+}  // namespace
+}  // namespace overlay::storage

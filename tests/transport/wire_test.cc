@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "overlay/transport/wire.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace overlay::transport {
+namespace {
+
+// An aligned copy of bytes, so tests control alignment explicitly.
+struct Buffer {
+  explicit Buffer(std::string_view bytes) : words((bytes.size() + 7) / 8 + 1) {
+    std::memcpy(words.data(), bytes.data(), bytes.size());
+    size = bytes.size();
+  }
+  std::span<const std::byte> span(size_t n) const {
+    return {reinterpret_cast<const std::byte*>(words.data()), n};
+  }
+  std::vector<uint64_t> words;
+  size_t size;
+};
+
+Result<const wire::Envelope*> Verify(const Blob& b, const WireLimits& limits = {}) {
+  return VerifyEnvelope(std::as_bytes(std::span(b.data(), b.size())), limits);
+}
+
+TEST(WireTest, InvokeRoundTrip) {
+  Invoke in{42, "stage2", "qrsdetector", {"k1", "k2"}, {"--fast"}};
+  Blob b = EncodeInvoke(7, in);
+  auto env = Verify(b);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ((*env)->request_id(), 7u);
+  EXPECT_EQ((*env)->version(), kProtocolVersion);
+  auto out = DecodeInvoke(**env);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->task_id, 42u);
+  EXPECT_EQ(out->stage, "stage2");
+  EXPECT_EQ(out->function, "qrsdetector");
+  EXPECT_EQ(out->inputs, (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_EQ(out->args, (std::vector<std::string>{"--fast"}));
+  EXPECT_TRUE(DecodeResult(**env).status().IsInvalidArgument());
+}
+
+TEST(WireTest, ResultRoundTripCarriesStatus) {
+  Blob ok = EncodeResult(1, InvokeResult{5, Status::OK(), {"out"}});
+  auto env = Verify(ok);
+  ASSERT_TRUE(env.ok());
+  auto r = DecodeResult(**env);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->task_id, 5u);
+  EXPECT_TRUE(r->status.ok());
+  EXPECT_EQ(r->outputs, std::vector<std::string>{"out"});
+
+  Blob failed = EncodeResult(2, InvokeResult{6, Status::Failed("exit code 3"), {}});
+  auto env2 = Verify(failed);
+  ASSERT_TRUE(env2.ok());
+  auto r2 = DecodeResult(**env2);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_TRUE(r2->status.IsFailed());
+  EXPECT_EQ(r2->status.message(), "exit code 3");
+}
+
+TEST(WireTest, FetchDataHeartbeatErrorRoundTrip) {
+  // Each envelope view points into its Blob, so the Blobs are kept.
+  Blob fetch_blob = EncodeFetch(3, Fetch{"key", 10, 20});
+  auto f = Verify(fetch_blob);
+  ASSERT_TRUE(f.ok());
+  auto fetch = DecodeFetch(**f);
+  ASSERT_TRUE(fetch.ok());
+  EXPECT_EQ(fetch->key, "key");
+  EXPECT_EQ(fetch->offset, 10u);
+  EXPECT_EQ(fetch->length, 20u);
+
+  const std::string bytes = "chunk-bytes";
+  Blob data_blob = EncodeData(4, DataHeader{"key", 100, 1000}, std::as_bytes(std::span(bytes)), 0);
+  auto d = Verify(data_blob);
+  ASSERT_TRUE(d.ok());
+  auto header = DecodeDataHeader(**d);
+  ASSERT_TRUE(header.ok());
+  EXPECT_EQ(header->offset, 100u);
+  EXPECT_EQ(header->total, 1000u);
+  const auto* inline_bytes = (*d)->message_as_Data()->bytes();
+  ASSERT_NE(inline_bytes, nullptr);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(inline_bytes->data()), inline_bytes->size()),
+            bytes);
+
+  Blob header_blob = EncodeData(5, DataHeader{"key", 0, 1 << 20}, {}, 1 << 20);
+  auto d2 = Verify(header_blob);
+  ASSERT_TRUE(d2.ok());
+  EXPECT_EQ((*d2)->attachment_size(), 1u << 20);
+
+  Blob heartbeat_blob = EncodeHeartbeat(6, Heartbeat{"fog", 9, 123});
+  auto h = Verify(heartbeat_blob);
+  ASSERT_TRUE(h.ok());
+  auto hb = DecodeHeartbeat(**h);
+  ASSERT_TRUE(hb.ok());
+  EXPECT_EQ(hb->sender, "fog");
+  EXPECT_EQ(hb->sequence, 9u);
+  EXPECT_EQ(hb->timestamp_ns, 123u);
+
+  Blob error_blob = EncodeError(8, Status::NotFound("no such key"));
+  auto e = Verify(error_blob);
+  ASSERT_TRUE(e.ok());
+  Status carried = DecodeError(**e);
+  EXPECT_TRUE(carried.IsNotFound());
+  EXPECT_EQ(carried.message(), "no such key");
+  EXPECT_TRUE(DecodeError(**h).IsInvalidArgument());
+}
+
+// Cutting into the message is rejected; only trailing padding may go unnoticed,
+// and then the decoded content must be intact.
+TEST(WireTest, TruncatedBuffersAreRejectedOrIntact) {
+  const Invoke in{1, "s", "f", {"a", "b", "c"}, {"x"}};
+  Blob b = EncodeInvoke(1, in);
+  Buffer buf(b.view());
+  size_t rejected = 0;
+  for (size_t n = 0; n < b.size(); ++n) {
+    auto env = VerifyEnvelope(buf.span(n), WireLimits{});
+    if (!env.ok()) {
+      ++rejected;
+      continue;
+    }
+    auto out = DecodeInvoke(**env);
+    ASSERT_TRUE(out.ok()) << n;
+    EXPECT_EQ(out->stage, in.stage);
+    EXPECT_EQ(out->inputs, in.inputs);
+    EXPECT_EQ(out->args, in.args);
+  }
+  EXPECT_GE(rejected, b.size() - 8) << "more than padding was cut without notice";
+  EXPECT_TRUE(VerifyEnvelope(buf.span(b.size()), WireLimits{}).ok());
+}
+
+TEST(WireTest, RandomBuffersAreRejectedWithoutCrashing) {
+  std::mt19937_64 rng(12345);
+  std::vector<uint64_t> words(512);
+  int accepted = 0;
+  for (int i = 0; i < 2000; ++i) {
+    for (auto& w : words) w = rng();
+    size_t n = rng() % (words.size() * 8);
+    auto env = VerifyEnvelope({reinterpret_cast<const std::byte*>(words.data()), n}, WireLimits{});
+    accepted += env.ok();
+  }
+  // Random bytes lack the "OVLW" identifier (and much more).
+  EXPECT_EQ(accepted, 0);
+}
+
+TEST(WireTest, CorruptedValidBuffersNeverCrashDecoding) {
+  Blob b = EncodeInvoke(1, Invoke{1, "stage", "function", {"k1", "k2"}, {"arg"}});
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    Buffer buf(b.view());
+    auto* bytes = reinterpret_cast<uint8_t*>(buf.words.data());
+    for (int flips = 0; flips < 4; ++flips) bytes[rng() % b.size()] ^= uint8_t(1u << (rng() % 8));
+    auto env = VerifyEnvelope(buf.span(b.size()), WireLimits{});
+    if (!env.ok()) continue;
+    // Whatever verified must be safe to decode fully.
+    if ((*env)->message_type() == wire::Message::Invoke) {
+      auto inv = DecodeInvoke(**env);
+      EXPECT_TRUE(inv.ok());
+    }
+  }
+}
+
+TEST(WireTest, OversizedMisalignedAndWrongVersionAreRejected) {
+  Blob b = EncodeInvoke(1, Invoke{1, "s", "f", {}, {}});
+  WireLimits tight;
+  tight.max_envelope_bytes = b.size() - 1;
+  EXPECT_TRUE(Verify(b, tight).status().IsInvalidArgument());
+
+  WireLimits small_attachment;
+  small_attachment.max_attachment_bytes = 10;
+  EXPECT_TRUE(Verify(EncodeData(1, DataHeader{"k", 0, 11}, {}, 11), small_attachment)
+                  .status()
+                  .IsInvalidArgument());
+
+  std::vector<uint64_t> words(b.size() / 8 + 2);
+  auto* misaligned = reinterpret_cast<std::byte*>(words.data()) + 1;
+  std::memcpy(misaligned, b.data(), b.size());
+  EXPECT_TRUE(VerifyEnvelope({misaligned, b.size()}, WireLimits{}).status().IsCorruption());
+
+  flatbuffers::FlatBufferBuilder fbb;
+  auto hb = wire::CreateHeartbeatDirect(fbb, "x", 1, 1);
+  fbb.Finish(
+      wire::CreateEnvelope(fbb, kProtocolVersion + 1, 0, 0, wire::Message::Heartbeat, hb.Union()),
+      wire::EnvelopeIdentifier());
+  Buffer future(
+      std::string_view(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize()));
+  auto env = VerifyEnvelope(future.span(future.size), WireLimits{});
+  EXPECT_TRUE(env.status().IsInvalidArgument()) << env.status().ToString();
+}
+
+}  // namespace
+}  // namespace overlay::transport

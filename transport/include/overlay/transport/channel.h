@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+// Request/reply channels over any transport, chosen by the address scheme:
+//   tcp://host:port, ipc://path, inproc://name   ZeroMQ (DEALER client, ROUTER server)
+//   fabric://host:port                          libfabric RDM, provider from options
+// A message is one FlatBuffers Envelope plus an optional attachment (bulk bytes
+// sent without copying where the transport allows). Every received buffer is
+// checked by VerifyEnvelope and the attachment size limit before it is returned;
+// servers answer a bad request with an Error message, clients report Corruption.
+#ifndef OVERLAY_TRANSPORT_CHANNEL_H_
+#define OVERLAY_TRANSPORT_CHANNEL_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "overlay/blob.h"
+#include "overlay/status.h"
+#include "overlay/transport/wire.h"
+
+namespace overlay::transport {
+
+// One message. Received messages are verified, so envelope() may be read directly.
+// Thread-safety: a value; concurrent const access is safe. Ownership: the Blobs
+// keep the received buffers alive (e.g. a ZeroMQ frame) for as long as a copy lives.
+struct Message {
+  Blob envelope;    // an Envelope buffer (see wire.h encoders)
+  Blob attachment;  // bulk bytes; size must equal envelope()->attachment_size()
+
+  // REQUIRES: a verified envelope (every received message; every encoder output).
+  const wire::Envelope* envelope_view() const { return wire::GetEnvelope(envelope.data()); }
+};
+
+// Envelope plus attachment, with attachment_size checked against the attachment.
+Message MakeMessage(Blob envelope, Blob attachment = {});
+
+// Which libfabric provider a fabric:// channel uses.
+enum class FabricProvider {
+  // "tcp;ofi_rxm": reliable datagrams over TCP. Use case: between nodes.
+  kTcpRxm,
+  // "shm": shared memory. Use case: processes on one node. host:port only names
+  // the endpoint; Listen may append the provider's suffix ("host:port:0:2"), so
+  // connect to ServerChannel::address(). Known limit (libfabric 1.17): closing a
+  // client endpoint while a server in the same process is progressing can crash
+  // the server; keep shm clients and servers in separate processes.
+  kShm,
+};
+
+struct ChannelOptions {
+  // Size limits for every received envelope and attachment.
+  WireLimits limits;
+  // Provider for fabric:// addresses. Default: kTcpRxm.
+  FabricProvider fabric_provider = FabricProvider::kTcpRxm;
+  // fabric:// only: send attachments of 256 KiB or more by RMA read (the
+  // receiver fi_reads them from the sender's registered buffer) where the
+  // provider offers FI_RMA; otherwise as tagged messages. Default: true.
+  bool fabric_rma = true;
+  // libfabric only (ZeroMQ always sleeps in zmq_poll): a waiting receive polls
+  // the completion queue this long, then naps between polls (20 µs doubling to
+  // 1 ms), so an idle channel costs little CPU. Default: 50 µs.
+  std::chrono::microseconds spin{50};
+};
+
+// The client side of a request/reply channel: Send requests, Receive replies in
+// the order the server sends them (match them by envelope request_id).
+// Thread-safety: not thread-safe; use one channel from one thread at a time.
+// Ownership: owns its socket/endpoint; closing (destruction) drops unsent messages.
+class ClientChannel {
+ public:
+  virtual ~ClientChannel() = default;
+
+  // Queues `msg` for sending; the attachment's owner is kept alive until the
+  // transport no longer needs the bytes.
+  virtual Status Send(const Message& msg) = 0;
+  // Waits up to `timeout` for the next reply. Errors: Timeout (nothing arrived),
+  // Corruption / InvalidArgument (the reply failed verification; it is dropped).
+  virtual Result<Message> Receive(std::chrono::milliseconds timeout) = 0;
+  // The address this channel connected to.
+  virtual const std::string& address() const = 0;
+
+  // Send, then Receive. A reply that is an Error envelope is returned as a message
+  // like any other; see ReplyStatus.
+  Result<Message> Call(const Message& msg, std::chrono::milliseconds timeout);
+};
+
+// The server side: Receive requests from any client, Reply to a given peer.
+// Thread-safety: not thread-safe; use one channel from one thread at a time.
+// Ownership: owns its listening socket/endpoint.
+class ServerChannel {
+ public:
+  struct Request {
+    std::string peer;  // opaque; pass to Reply
+    Message message;
+  };
+
+  virtual ~ServerChannel() = default;
+
+  // Waits up to `timeout` for the next request. A request that fails verification
+  // is answered with an Error message and reported as Corruption/InvalidArgument.
+  virtual Result<Request> Receive(std::chrono::milliseconds timeout) = 0;
+  virtual Status Reply(const std::string& peer, const Message& msg) = 0;
+  // An address clients can Connect to (a port of 0 or * is resolved).
+  virtual const std::string& address() const = 0;
+};
+
+// Opens a client channel to `address`. Errors: InvalidArgument (unknown scheme or
+// malformed address), Unavailable (transport or provider missing), IOError.
+Result<std::unique_ptr<ClientChannel>> Connect(std::string_view address,
+                                               const ChannelOptions& options = {});
+// Binds a server channel at `address` (tcp port 0 or * picks a free port).
+Result<std::unique_ptr<ServerChannel>> Listen(std::string_view address,
+                                              const ChannelOptions& options = {});
+
+// OK, or the Status an Error envelope carries.
+Status ReplyStatus(const Message& reply);
+
+}  // namespace overlay::transport
+
+#endif  // OVERLAY_TRANSPORT_CHANNEL_H_

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "overlay/transport/wire.h"
+
+#include <flatbuffers/flatbuffers.h>
+
+#include <memory>
+#include <utility>
+
+namespace overlay::transport {
+namespace {
+
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+// Finishes `fbb` as an Envelope and hands its buffer to a Blob without copying.
+Blob Finish(FlatBufferBuilder& fbb, uint64_t request_id, wire::Message type, Offset<void> body,
+            uint64_t attachment_size) {
+  auto env = wire::CreateEnvelope(fbb, kProtocolVersion, request_id, attachment_size, type, body);
+  wire::FinishEnvelopeBuffer(fbb, env);
+  auto owned = std::make_shared<flatbuffers::DetachedBuffer>(fbb.Release());
+  std::string_view view(reinterpret_cast<const char*>(owned->data()), owned->size());
+  return Blob(std::move(owned), view);
+}
+
+std::vector<std::string> Strings(const flatbuffers::Vector<Offset<flatbuffers::String>>* v) {
+  std::vector<std::string> out;
+  if (v == nullptr) return out;
+  out.reserve(v->size());
+  for (const auto* s : *v) out.emplace_back(s->string_view());
+  return out;
+}
+
+std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+Status WrongType(const wire::Envelope& e, const char* want) {
+  return Status::InvalidArgument(std::string("expected ") + want + " message, got " +
+                                 wire::EnumNameMessage(e.message_type()));
+}
+
+}  // namespace
+
+wire::StatusCode ToWire(Status::Code code) {
+  return static_cast<wire::StatusCode>(static_cast<uint8_t>(code));
+}
+
+Status FromWire(wire::StatusCode code, std::string_view message) {
+  switch (code) {
+    case wire::StatusCode::Ok:
+      return Status::OK();
+    case wire::StatusCode::NotFound:
+      return Status::NotFound(message);
+    case wire::StatusCode::InvalidArgument:
+      return Status::InvalidArgument(message);
+    case wire::StatusCode::Corruption:
+      return Status::Corruption(message);
+    case wire::StatusCode::IOError:
+      return Status::IOError(message);
+    case wire::StatusCode::Timeout:
+      return Status::Timeout(message);
+    case wire::StatusCode::Unavailable:
+      return Status::Unavailable(message);
+    case wire::StatusCode::Busy:
+      return Status::Busy(message);
+    case wire::StatusCode::Failed:
+      return Status::Failed(message);
+  }
+  return Status::Corruption(std::string("unknown status code: ") + std::string(message));
+}
+
+Blob EncodeInvoke(uint64_t request_id, const Invoke& m) {
+  FlatBufferBuilder fbb(256);
+  auto stage = fbb.CreateString(m.stage);
+  auto function = fbb.CreateString(m.function);
+  auto inputs = fbb.CreateVectorOfStrings(m.inputs);
+  auto args = fbb.CreateVectorOfStrings(m.args);
+  auto inv = wire::CreateInvoke(fbb, m.task_id, stage, function, inputs, args);
+  return Finish(fbb, request_id, wire::Message::Invoke, inv.Union(), 0);
+}
+
+Blob EncodeResult(uint64_t request_id, const InvokeResult& m) {
+  FlatBufferBuilder fbb(256);
+  auto outputs = fbb.CreateVectorOfStrings(m.outputs);
+  auto error = fbb.CreateString(m.status.message());
+  auto res = wire::CreateResult(fbb, m.task_id, ToWire(m.status.code()), outputs, error);
+  return Finish(fbb, request_id, wire::Message::Result, res.Union(), 0);
+}
+
+Blob EncodeFetch(uint64_t request_id, const Fetch& m) {
+  FlatBufferBuilder fbb(128);
+  auto f = wire::CreateFetchDirect(fbb, m.key.c_str(), m.offset, m.length);
+  return Finish(fbb, request_id, wire::Message::Fetch, f.Union(), 0);
+}
+
+Blob EncodeData(uint64_t request_id, const DataHeader& m, std::span<const std::byte> inline_bytes,
+                uint64_t attachment_size) {
+  FlatBufferBuilder fbb(128 + inline_bytes.size());
+  auto key = fbb.CreateString(m.key);
+  Offset<flatbuffers::Vector<uint8_t>> bytes;
+  if (!inline_bytes.empty()) {
+    bytes = fbb.CreateVector(reinterpret_cast<const uint8_t*>(inline_bytes.data()),
+                             inline_bytes.size());
+  }
+  auto d = wire::CreateData(fbb, key, m.offset, m.total, bytes);
+  return Finish(fbb, request_id, wire::Message::Data, d.Union(), attachment_size);
+}
+
+Blob EncodeHeartbeat(uint64_t request_id, const Heartbeat& m) {
+  FlatBufferBuilder fbb(128);
+  auto h = wire::CreateHeartbeatDirect(fbb, m.sender.c_str(), m.sequence, m.timestamp_ns);
+  return Finish(fbb, request_id, wire::Message::Heartbeat, h.Union(), 0);
+}
+
+Blob EncodeError(uint64_t request_id, const Status& error) {
+  FlatBufferBuilder fbb(128);
+  auto msg = fbb.CreateString(error.message());
+  auto e = wire::CreateError(fbb, ToWire(error.code()), msg);
+  return Finish(fbb, request_id, wire::Message::Error, e.Union(), 0);
+}
+
+Result<const wire::Envelope*> VerifyEnvelope(std::span<const std::byte> bytes,
+                                             const WireLimits& limits) {
+  if (bytes.size() > limits.max_envelope_bytes) {
+    return Status::InvalidArgument("envelope of " + std::to_string(bytes.size()) +
+                                   " bytes exceeds the limit of " +
+                                   std::to_string(limits.max_envelope_bytes));
+  }
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  if (reinterpret_cast<uintptr_t>(data) % alignof(uint64_t) != 0) {
+    return Status::Corruption("envelope buffer is not 8-byte aligned");
+  }
+  if (bytes.size() < sizeof(flatbuffers::uoffset_t) + flatbuffers::kFileIdentifierLength ||
+      !wire::EnvelopeBufferHasIdentifier(data)) {
+    return Status::Corruption("not an Overlay envelope (bad size or identifier)");
+  }
+  flatbuffers::Verifier verifier(data, bytes.size(), limits.max_depth, limits.max_tables);
+  if (!wire::VerifyEnvelopeBuffer(verifier)) {
+    return Status::Corruption("envelope failed FlatBuffers verification");
+  }
+  const wire::Envelope* env = wire::GetEnvelope(data);
+  if (env->version() != kProtocolVersion) {
+    return Status::InvalidArgument("unsupported protocol version " +
+                                   std::to_string(env->version()));
+  }
+  // The verifier accepts a union whose value is absent; readers must not.
+  if (env->message_type() == wire::Message::NONE || env->message() == nullptr) {
+    return Status::Corruption("envelope carries no message");
+  }
+  if (env->attachment_size() > limits.max_attachment_bytes) {
+    return Status::InvalidArgument("announced attachment exceeds the limit");
+  }
+  return env;
+}
+
+Result<Invoke> DecodeInvoke(const wire::Envelope& e) {
+  const auto* m = e.message_as_Invoke();
+  if (m == nullptr) return WrongType(e, "Invoke");
+  return Invoke{m->task_id(), Str(m->stage()), Str(m->function()), Strings(m->inputs()),
+                Strings(m->args())};
+}
+
+Result<InvokeResult> DecodeResult(const wire::Envelope& e) {
+  const auto* m = e.message_as_Result();
+  if (m == nullptr) return WrongType(e, "Result");
+  return InvokeResult{m->task_id(), FromWire(m->status(), Str(m->error_message())),
+                      Strings(m->outputs())};
+}
+
+Result<Fetch> DecodeFetch(const wire::Envelope& e) {
+  const auto* m = e.message_as_Fetch();
+  if (m == nullptr) return WrongType(e, "Fetch");
+  return Fetch{Str(m->key()), m->offset(), m->length()};
+}
+
+Result<DataHeader> DecodeDataHeader(const wire::Envelope& e) {
+  const auto* m = e.message_as_Data();
+  if (m == nullptr) return WrongType(e, "Data");
+  return DataHeader{Str(m->key()), m->offset(), m->total()};
+}
+
+Result<Heartbeat> DecodeHeartbeat(const wire::Envelope& e) {
+  const auto* m = e.message_as_Heartbeat();
+  if (m == nullptr) return WrongType(e, "Heartbeat");
+  return Heartbeat{Str(m->sender()), m->sequence(), m->timestamp_ns()};
+}
+
+Status DecodeError(const wire::Envelope& e) {
+  const auto* m = e.message_as_Error();
+  if (m == nullptr) return WrongType(e, "Error");
+  Status s = FromWire(m->code(), Str(m->message()));
+  if (s.ok()) return Status::Corruption("Error message with code Ok");
+  return s;
+}
+
+}  // namespace overlay::transport

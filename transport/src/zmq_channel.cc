@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "zmq_channel.h"
+
+#include <unistd.h>
+
+#include <memory>
+#include <utility>
+#include <vector>
+#include <zmq.hpp>
+
+#include "received.h"
+
+namespace overlay::transport::detail {
+namespace {
+
+// All ZeroMQ channels of a process share one context, so inproc:// works between
+// them. Never destroyed: zmq_ctx_term at exit would wait for sockets still open.
+zmq::context_t& Context() {
+  static auto* ctx = new zmq::context_t(1);
+  return *ctx;
+}
+
+Status FromZmq(std::string_view what, const zmq::error_t& e) {
+  return Status::IOError(std::string(what) + ": " + e.what());
+}
+
+// A frame that references `blob`'s bytes and keeps its owner alive until ZeroMQ
+// has sent them: no copy of bulk data (zmq_msg_init_data).
+zmq::message_t Frame(const Blob& blob) {
+  auto* hold = new Blob(blob);
+  return zmq::message_t(
+      const_cast<char*>(hold->data()), hold->size(),
+      [](void*, void* hint) { delete static_cast<Blob*>(hint); }, hold);
+}
+
+Blob ToBlob(zmq::message_t&& msg) {
+  auto owned = std::make_shared<zmq::message_t>(std::move(msg));
+  std::string_view view(owned->data<char>(), owned->size());
+  return Blob(std::move(owned), view);
+}
+
+// Sends `msg` as one or two frames after the frames already queued with sndmore.
+void SendFrames(zmq::socket_t& socket, const Message& msg) {
+  bool more = !msg.attachment.empty();
+  socket.send(Frame(msg.envelope), more ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  if (more) socket.send(Frame(msg.attachment), zmq::send_flags::none);
+}
+
+// Waits up to `timeout` for `socket` to become readable; false on timeout.
+bool WaitReadable(zmq::socket_t& socket, std::chrono::milliseconds timeout) {
+  zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+  return zmq::poll(&item, 1, timeout) > 0;
+}
+
+// Reads every frame of one multipart message (bounded by the socket's limits).
+std::vector<zmq::message_t> RecvAll(zmq::socket_t& socket) {
+  std::vector<zmq::message_t> frames;
+  do {
+    zmq::message_t m;
+    if (!socket.recv(m, zmq::recv_flags::dontwait)) break;
+    frames.push_back(std::move(m));
+  } while (frames.back().more());
+  return frames;
+}
+
+void Configure(zmq::socket_t& s, const ChannelOptions& options) {
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::maxmsgsize,
+        static_cast<int64_t>(
+            std::max(options.limits.max_envelope_bytes, options.limits.max_attachment_bytes)));
+  s.set(zmq::sockopt::sndhwm, 0);
+  s.set(zmq::sockopt::rcvhwm, 0);
+}
+
+class ZmqClient final : public ClientChannel {
+ public:
+  ZmqClient(zmq::socket_t socket, std::string address, ChannelOptions options)
+      : socket_(std::move(socket)), address_(std::move(address)), options_(options) {}
+
+  Status Send(const Message& msg) override {
+    try {
+      SendFrames(socket_, msg);
+      return Status::OK();
+    } catch (const zmq::error_t& e) {
+      return FromZmq("zmq send to " + address_, e);
+    }
+  }
+
+  Result<Message> Receive(std::chrono::milliseconds timeout) override {
+    try {
+      if (!WaitReadable(socket_, timeout)) {
+        return Status::Timeout("no reply from " + address_ + " within " +
+                               std::to_string(timeout.count()) + " ms");
+      }
+      std::vector<zmq::message_t> frames = RecvAll(socket_);
+      if (frames.empty() || frames.size() > 2) {
+        return Status::Corruption("reply with " + std::to_string(frames.size()) + " frames");
+      }
+      Blob attachment = frames.size() == 2 ? ToBlob(std::move(frames[1])) : Blob();
+      return CheckReceived(ToBlob(std::move(frames[0])), std::move(attachment), options_.limits);
+    } catch (const zmq::error_t& e) {
+      return FromZmq("zmq receive from " + address_, e);
+    }
+  }
+
+  const std::string& address() const override { return address_; }
+
+ private:
+  zmq::socket_t socket_;
+  const std::string address_;
+  const ChannelOptions options_;
+};
+
+class ZmqServer final : public ServerChannel {
+ public:
+  ZmqServer(zmq::socket_t socket, std::string address, ChannelOptions options)
+      : socket_(std::move(socket)), address_(std::move(address)), options_(options) {}
+  ~ZmqServer() override {
+    socket_.close();
+    // ZeroMQ closes sockets asynchronously and may leave the ipc file behind.
+    if (address_.starts_with("ipc://")) ::unlink(address_.c_str() + 6);
+  }
+
+  Result<Request> Receive(std::chrono::milliseconds timeout) override {
+    try {
+      if (!WaitReadable(socket_, timeout)) return Status::Timeout("no request on " + address_);
+      std::vector<zmq::message_t> frames = RecvAll(socket_);
+      if (frames.empty()) return Status::Timeout("no request on " + address_);
+      std::string peer = frames[0].to_string();
+      Result<Message> msg =
+          Status::Corruption("request with " + std::to_string(frames.size() - 1) + " frames");
+      if (frames.size() == 2 || frames.size() == 3) {
+        Blob attachment = frames.size() == 3 ? ToBlob(std::move(frames[2])) : Blob();
+        msg = CheckReceived(ToBlob(std::move(frames[1])), std::move(attachment), options_.limits);
+      }
+      if (!msg.ok()) {
+        // Never trust a bad request; tell the sender why it was dropped.
+        OVERLAY_RETURN_IF_ERROR(Reply(peer, MakeMessage(EncodeError(0, msg.status()))));
+        return msg.status();
+      }
+      return Request{std::move(peer), std::move(msg).value()};
+    } catch (const zmq::error_t& e) {
+      return FromZmq("zmq receive on " + address_, e);
+    }
+  }
+
+  Status Reply(const std::string& peer, const Message& msg) override {
+    try {
+      socket_.send(zmq::buffer(peer), zmq::send_flags::sndmore);
+      SendFrames(socket_, msg);
+      return Status::OK();
+    } catch (const zmq::error_t& e) {
+      return FromZmq("zmq reply on " + address_, e);
+    }
+  }
+
+  const std::string& address() const override { return address_; }
+
+ private:
+  zmq::socket_t socket_;
+  const std::string address_;
+  const ChannelOptions options_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ClientChannel>> ConnectZmq(std::string_view address,
+                                                  const ChannelOptions& options) {
+  try {
+    zmq::socket_t s(Context(), zmq::socket_type::dealer);
+    Configure(s, options);
+    s.connect(std::string(address));
+    return std::unique_ptr<ClientChannel>(
+        std::make_unique<ZmqClient>(std::move(s), std::string(address), options));
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument("zmq connect to '" + std::string(address) + "': " + e.what());
+  }
+}
+
+Result<std::unique_ptr<ServerChannel>> ListenZmq(std::string_view address,
+                                                 const ChannelOptions& options) {
+  try {
+    zmq::socket_t s(Context(), zmq::socket_type::router);
+    Configure(s, options);
+    // Replies to a peer that went away are dropped, not errors.
+    s.set(zmq::sockopt::router_mandatory, false);
+    s.bind(WildcardPort(address));
+    std::string bound = s.get(zmq::sockopt::last_endpoint);
+    return std::unique_ptr<ServerChannel>(
+        std::make_unique<ZmqServer>(std::move(s), std::move(bound), options));
+  } catch (const zmq::error_t& e) {
+    return Status::IOError("zmq bind '" + std::string(address) + "': " + e.what());
+  }
+}
+
+}  // namespace overlay::transport::detail

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+// Internal: ZeroMQ channels (DEALER client, ROUTER server) behind channel.h.
+#ifndef OVERLAY_TRANSPORT_SRC_ZMQ_CHANNEL_H_
+#define OVERLAY_TRANSPORT_SRC_ZMQ_CHANNEL_H_
+
+#include "overlay/transport/channel.h"
+
+namespace overlay::transport::detail {
+
+Result<std::unique_ptr<ClientChannel>> ConnectZmq(std::string_view address,
+                                                  const ChannelOptions& options);
+Result<std::unique_ptr<ServerChannel>> ListenZmq(std::string_view address,
+                                                 const ChannelOptions& options);
+
+}  // namespace overlay::transport::detail
+
+#endif  // OVERLAY_TRANSPORT_SRC_ZMQ_CHANNEL_H_
