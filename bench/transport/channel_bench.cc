@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Transport benchmarks over request/reply channels, beside a raw TCP socket:
 //   rtt/<variant>/N   echo of an N-byte attachment (zero-copy send both ways)
-//   bw/<variant>/N    FetchObject of an N-byte object in 1 MiB chunks
+//   bw/<variant>/N    streaming: up to 1 MiB, kBurst fetches of a whole N-byte
+//                     object with kWindow in flight; above, one FetchObject in
+//                     1 MiB chunks (window 4). The TCP baseline pulls alike.
 // Variants: zmq_inproc, zmq_ipc, zmq_tcp, fabric_tcp (tcp;ofi_rxm), fabric_shm,
 // and baseline_tcp. Each channel pair is set up once and reused for every size.
 #include <benchmark/benchmark.h>
@@ -27,6 +29,9 @@ using transport::FabricProvider;
 using transport::ServerChannel;
 
 constexpr int64_t kSizes[] = {64, 4096, 65536, 1 << 20, 64 << 20};
+constexpr int64_t kChunk = 1 << 20;
+constexpr int kBurst = 8;
+constexpr int kWindow = 4;
 
 Blob Bytes(size_t n) { return Blob::FromString(std::string(n, 'x')); }
 
@@ -130,15 +135,37 @@ void Rtt(benchmark::State& state, const Variant* v) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n));
 }
 
+// kBurst whole-object fetches with kWindow in flight; false on any error.
+bool FetchBurst(ClientChannel& client, const std::string& key, size_t n) {
+  int sent = 0;
+  for (int received = 0; received < kBurst; ++received) {
+    for (; sent < kBurst && sent - received < kWindow; ++sent) {
+      auto fetch = transport::EncodeFetch(sent, transport::Fetch{key, 0, 0});
+      if (!client.Send(transport::MakeMessage(fetch)).ok()) return false;
+    }
+    auto reply = client.Receive(milliseconds(30000));
+    if (!reply.ok() || reply->attachment.size() != n) return false;
+  }
+  return true;
+}
+
 void Bandwidth(benchmark::State& state, const Variant* v) {
   Pair& pair = PairFor(*v);
   if (!pair.error().empty()) return state.SkipWithError(pair.error().c_str());
   const size_t n = static_cast<size_t>(state.range(0));
+  const std::string key = std::to_string(n);
   for (auto _ : state) {
-    auto got = transport::FetchObject(pair.client(), std::to_string(n));
-    if (!got.ok() || got->size() != n) return state.SkipWithError(got.status().ToString().c_str());
+    if (state.range(0) <= kChunk) {
+      if (!FetchBurst(pair.client(), key, n)) return state.SkipWithError("fetch burst failed");
+    } else {
+      auto got = transport::FetchObject(pair.client(), key);
+      if (!got.ok() || got->size() != n) {
+        return state.SkipWithError(got.status().ToString().c_str());
+      }
+    }
   }
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n));
+  const int64_t per_iteration = state.range(0) <= kChunk ? kBurst : 1;
+  state.SetBytesProcessed(state.iterations() * per_iteration * state.range(0));
 }
 
 TcpBaseline& Tcp() {
@@ -158,10 +185,13 @@ void RttTcp(benchmark::State& state) {
 void BandwidthTcp(benchmark::State& state) {
   if (!Tcp().ok()) return state.SkipWithError("loopback TCP set-up failed");
   std::string buf(static_cast<size_t>(state.range(0)), 'x');
+  const bool burst = state.range(0) <= kChunk;
   for (auto _ : state) {
-    if (!Tcp().Pull(buf.data(), buf.size())) return state.SkipWithError("tcp pull");
+    if (!Tcp().Pull(buf.data(), buf.size(), burst ? kBurst : 1, kWindow)) {
+      return state.SkipWithError("tcp pull");
+    }
   }
-  state.SetBytesProcessed(state.iterations() * state.range(0));
+  state.SetBytesProcessed(state.iterations() * (burst ? kBurst : 1) * state.range(0));
 }
 
 void Sizes(benchmark::internal::Benchmark* b) {

@@ -95,10 +95,16 @@ bool TcpBaseline::PingPong(char* buf, size_t n) {
          WriteAll(client_, buf, n) && ReadAll(client_, buf, n);
 }
 
-bool TcpBaseline::Pull(char* buf, size_t n) {
-  uint64_t word = n | kPullBit;
-  return WriteAll(client_, reinterpret_cast<const char*>(&word), sizeof(word)) &&
-         ReadAll(client_, buf, n);
+bool TcpBaseline::Pull(char* buf, size_t n, int count, int window) {
+  const uint64_t word = n | kPullBit;
+  int sent = 0;
+  for (int received = 0; received < count; ++received) {
+    for (; sent < count && sent - received < window; ++sent) {
+      if (!WriteAll(client_, reinterpret_cast<const char*>(&word), sizeof(word))) return false;
+    }
+    if (!ReadAll(client_, buf, n)) return false;
+  }
+  return true;
 }
 
 }  // namespace overlay::bench

@@ -23,8 +23,9 @@ class TcpBaseline {
   bool ok() const { return client_ >= 0; }
   // Sends `n` bytes, receives them back. False on a socket error.
   bool PingPong(char* buf, size_t n);
-  // Asks for `n` bytes and receives them into `buf`. False on a socket error.
-  bool Pull(char* buf, size_t n);
+  // Asks `count` times for `n` bytes, keeping up to `window` requests in flight,
+  // and receives each into `buf`. False on a socket error.
+  bool Pull(char* buf, size_t n, int count = 1, int window = 1);
 
  private:
   void Serve(int fd);

@@ -120,17 +120,20 @@ class Engine {
     OVERLAY_RETURN_IF_ERROR(send_error_);
     Op* op = NewOp(Op::Type::kSend, 0);
     op->hold = std::move(bytes);
+    ++sends_in_flight_;
     const auto deadline = Clock::now() + kPostTimeout;
     while (Clock::now() < deadline) {
       ssize_t rc =
           fi_tsend(ep_.ep(), op->hold.data(), op->hold.size(), nullptr, dest, tag, &op->ctx);
       if (rc == 0) return Status::OK();
       if (rc != -FI_EAGAIN) {
+        --sends_in_flight_;
         Drop(op);
         return Status::IOError(std::string("fi_tsend: ") + fi_strerror(-rc));
       }
       Poll();
     }
+    --sends_in_flight_;
     Drop(op);
     return Status::Unavailable("fabric peer is not accepting messages");
   }
@@ -150,17 +153,21 @@ class Engine {
   // Progresses until pred() or the deadline: spins first, then polls between
   // 50 µs naps, and after 10 ms of idleness between naps doubling up to 1 ms, so
   // a busy channel answers within tens of microseconds and an idle one costs
-  // about a thousand wake-ups a second. (Blocking on the CQ's wait object was
-  // measured worse here: with 1.17's manual progress, fi_cq_sread and poll() on
-  // the CQ descriptor woke late, adding milliseconds per message.)
+  // about a thousand wake-ups a second. While our own sends or exposed regions
+  // are in flight it keeps spinning (up to 100 ms): with manual progress, the
+  // provider moves their bytes only while someone polls. (Blocking on the CQ's
+  // wait object was measured worse here: fi_cq_sread and poll() on the CQ
+  // descriptor woke late, adding milliseconds per message.)
   bool WaitFor(const std::function<bool()>& pred, Clock::time_point deadline) {
     const auto start = Clock::now();
     const auto spin_until = std::min(deadline, start + options_.spin);
+    const auto busy_until = start + std::chrono::milliseconds(100);
     auto nap = std::chrono::microseconds(50);
     while (!pred()) {
       const auto now = Clock::now();
       if (now >= deadline) return false;
       if (Poll() || now < spin_until) continue;
+      if ((sends_in_flight_ > 0 || !regions_.empty()) && now < busy_until) continue;
       std::this_thread::sleep_for(std::min<Clock::duration>(nap, deadline - now));
       if (now - start > std::chrono::milliseconds(10)) {
         nap = std::min(nap * 2, std::chrono::microseconds(1000));
@@ -313,6 +320,7 @@ class Engine {
     op->tag = tag;
     switch (op->type) {
       case Op::Type::kSend:
+        --sends_in_flight_;
         if (error != 0) {
           send_error_ =
               Status::Unavailable(std::string("fabric send failed: ") + fi_strerror(error));
@@ -345,6 +353,7 @@ class Engine {
 
   const ChannelOptions options_;
   Status send_error_;
+  int sends_in_flight_ = 0;
   std::deque<Op*> headers_;
   std::deque<Op*> hellos_;
   std::unordered_map<Op*, std::unique_ptr<Op>> ops_;

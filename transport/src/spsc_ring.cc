@@ -2,6 +2,7 @@
 #include "spsc_ring.h"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,7 +71,11 @@ bool SpscRing::WaitNonEmpty(std::chrono::microseconds spin,
   for (uint32_t i = 0;; ++i) {
     if (tail.load(std::memory_order_acquire) != h) return true;
     CpuRelax();
-    if ((i & 63) == 63 && Clock::now() >= spin_until) break;
+    if ((i & 255) == 255) {
+      if (Clock::now() >= spin_until) break;
+      // When the peer shares our core (a loaded machine), let it run.
+      sched_yield();
+    }
   }
   for (;;) {
     waiters.store(1, std::memory_order_seq_cst);
