@@ -16,6 +16,7 @@
 #include "overlay/function.h"
 #include "overlay/object_store.h"
 #include "overlay/storage/data_container.h"
+#include "endpoint_command.h"
 #include "storage_commands.h"
 
 namespace overlay {
@@ -211,6 +212,14 @@ int main(int argc, char** argv) {
   run->add_flag("--no-store", no_store,
                 "pass data between stages in process memory instead of the data container");
 
+  std::string endpoint_name, endpoint_address;
+  auto* endpoint = app.add_subcommand(
+      "endpoint", "serve an ENDPOINT's functions and data container until SIGTERM/SIGINT");
+  endpoint->add_option("--config", cfg, "pipeline config file")->required();
+  endpoint->add_option("--name", endpoint_name, "the ENDPOINT block to serve")->required();
+  endpoint->add_option("--address", endpoint_address,
+                       "listen here instead of ENDPOINT address (e.g. tcp://127.0.0.1:5555)");
+
   auto* functions =
       app.add_subcommand("functions", "list the native functions and the command placeholders");
   int storage_exit = 0;
@@ -225,5 +234,6 @@ int main(int argc, char** argv) {
   if (validate->parsed()) return Validate(cfg);
   if (run->parsed()) return Run(cfg, run_opt, include, segment, !no_store, quiet);
   if (functions->parsed()) return ListFunctions();
+  if (endpoint->parsed()) return RunEndpoint(cfg, endpoint_name, endpoint_address);
   return storage_exit;
 }

@@ -44,6 +44,27 @@ TEST(WireTest, InvokeRoundTrip) {
   EXPECT_TRUE(DecodeResult(**env).status().IsInvalidArgument());
 }
 
+TEST(WireTest, InvokeAppendedFieldsRoundTrip) {
+  Invoke in{9, "qrs", "detect", {"k1"}, {}, "tcp://127.0.0.1:5000", "101", 17, true, {"a.txt"}};
+  Blob b = EncodeInvoke(1, in);
+  auto env = Verify(b);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  auto out = DecodeInvoke(**env);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->origin, "tcp://127.0.0.1:5000");
+  EXPECT_EQ(out->stream, "101");
+  EXPECT_EQ(out->seq, 17u);
+  EXPECT_TRUE(out->end_of_stream);
+  EXPECT_EQ(out->input_names, std::vector<std::string>{"a.txt"});
+
+  Blob r = EncodeResult(1, InvokeResult{9, Status::OK(), {"o1", "o2"}, {"x.txt", "y.txt"}});
+  auto renv = Verify(r);
+  ASSERT_TRUE(renv.ok());
+  auto res = DecodeResult(**renv);
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->output_names, (std::vector<std::string>{"x.txt", "y.txt"}));
+}
+
 TEST(WireTest, ResultRoundTripCarriesStatus) {
   Blob ok = EncodeResult(1, InvokeResult{5, Status::OK(), {"out"}});
   auto env = Verify(ok);

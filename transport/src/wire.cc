@@ -73,7 +73,11 @@ Blob EncodeInvoke(uint64_t request_id, const Invoke& m) {
   auto function = fbb.CreateString(m.function);
   auto inputs = fbb.CreateVectorOfStrings(m.inputs);
   auto args = fbb.CreateVectorOfStrings(m.args);
-  auto inv = wire::CreateInvoke(fbb, m.task_id, stage, function, inputs, args);
+  auto origin = fbb.CreateString(m.origin);
+  auto stream = fbb.CreateString(m.stream);
+  auto names = fbb.CreateVectorOfStrings(m.input_names);
+  auto inv = wire::CreateInvoke(fbb, m.task_id, stage, function, inputs, args, origin, stream,
+                                m.seq, m.end_of_stream, names);
   return Finish(fbb, request_id, wire::Message::Invoke, inv.Union(), 0);
 }
 
@@ -81,7 +85,8 @@ Blob EncodeResult(uint64_t request_id, const InvokeResult& m) {
   FlatBufferBuilder fbb(256);
   auto outputs = fbb.CreateVectorOfStrings(m.outputs);
   auto error = fbb.CreateString(m.status.message());
-  auto res = wire::CreateResult(fbb, m.task_id, ToWire(m.status.code()), outputs, error);
+  auto names = fbb.CreateVectorOfStrings(m.output_names);
+  auto res = wire::CreateResult(fbb, m.task_id, ToWire(m.status.code()), outputs, error, names);
   return Finish(fbb, request_id, wire::Message::Result, res.Union(), 0);
 }
 
@@ -154,15 +159,17 @@ Result<const wire::Envelope*> VerifyEnvelope(std::span<const std::byte> bytes,
 Result<Invoke> DecodeInvoke(const wire::Envelope& e) {
   const auto* m = e.message_as_Invoke();
   if (m == nullptr) return WrongType(e, "Invoke");
-  return Invoke{m->task_id(), Str(m->stage()), Str(m->function()), Strings(m->inputs()),
-                Strings(m->args())};
+  return Invoke{m->task_id(),        Str(m->stage()),         Str(m->function()),
+                Strings(m->inputs()), Strings(m->args()),      Str(m->origin()),
+                Str(m->stream()),     m->seq(),                m->end_of_stream(),
+                Strings(m->input_names())};
 }
 
 Result<InvokeResult> DecodeResult(const wire::Envelope& e) {
   const auto* m = e.message_as_Result();
   if (m == nullptr) return WrongType(e, "Result");
   return InvokeResult{m->task_id(), FromWire(m->status(), Str(m->error_message())),
-                      Strings(m->outputs())};
+                      Strings(m->outputs()), Strings(m->output_names())};
 }
 
 Result<Fetch> DecodeFetch(const wire::Envelope& e) {

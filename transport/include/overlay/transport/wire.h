@@ -38,12 +38,18 @@ struct Invoke {
   std::string function;
   std::vector<std::string> inputs;  // object keys
   std::vector<std::string> args;
+  std::string origin{};  // where the receiver may Fetch inputs it lacks; empty: nowhere
+  std::string stream{};  // stateful functions: the item's stream; empty: stateless
+  uint64_t seq = 0;
+  bool end_of_stream = false;            // EndStream(stream) instead of Process
+  std::vector<std::string> input_names{};  // file names, parallel to inputs (may be empty)
 };
 
 struct InvokeResult {
   uint64_t task_id = 0;
   Status status;
   std::vector<std::string> outputs;  // object keys
+  std::vector<std::string> output_names{};  // file names, parallel to outputs
 };
 
 struct Fetch {

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// EndpointServer: the endpoint daemon (`overlay endpoint`). It listens on an
+// ENDPOINT's address and serves
+//   Invoke     runs one of the config's FUNCTIONs on a pool of ENDPOINT.workers
+//              threads; inputs are object keys looked up in the endpoint's data
+//              container, and pulled from the Invoke's `origin` on a miss;
+//              outputs are put in the container and returned as keys
+//   Fetch      objects of its data container, in chunks
+//   Heartbeat  echoed with the endpoint's name
+// Anything else is answered with an Error. A repeated Invoke (same origin and
+// task id, e.g. a function manager's retry) is not run twice: it is answered
+// with the first run's result, or when that run ends.
+#ifndef OVERLAY_CORE_ENDPOINT_SERVER_H_
+#define OVERLAY_CORE_ENDPOINT_SERVER_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "overlay/config.h"
+#include "overlay/status.h"
+#include "overlay/transport/channel.h"
+
+namespace overlay {
+
+struct EndpointServerOptions {
+  // Listen here instead of ENDPOINT.address (e.g. "tcp://127.0.0.1:0").
+  // Default: empty, the config's address.
+  std::string address;
+  // Transport options of the listening channel and of origin connections.
+  transport::ChannelOptions channel;
+  // Longest wait for one chunk of an input pulled from an origin. Default: 10 s.
+  std::chrono::milliseconds fetch_timeout{10000};
+};
+
+// Thread-safety: Run on one thread; Stop and address() from any thread.
+// Ownership: owns its channel, worker threads, functions and data container.
+// The L1 segment is STORAGE.segment when the config sets it, else
+// "overlay-<endpoint name>", so endpoints on one host do not share a container.
+class EndpointServer {
+ public:
+  // Opens the data container, builds the FUNCTIONs and binds the address.
+  // Errors: NotFound (no such ENDPOINT), InvalidArgument (no address), and
+  // those of DataContainer::Open, MakeFunction and transport::Listen.
+  static Result<std::unique_ptr<EndpointServer>> Create(const PipelineSpec& spec,
+                                                        std::string_view endpoint,
+                                                        const EndpointServerOptions& options = {});
+  ~EndpointServer();
+
+  // Serves until Stop(); then stops accepting, lets queued and running tasks
+  // finish, sends their replies and returns.
+  Status Run();
+  // Makes Run return soon. Safe from any thread (not from a signal handler).
+  void Stop();
+  // The bound address (a port of 0 resolved).
+  const std::string& address() const;
+
+ private:
+  class Impl;
+  explicit EndpointServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace overlay
+
+#endif  // OVERLAY_CORE_ENDPOINT_SERVER_H_

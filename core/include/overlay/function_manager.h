@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+// FunctionManager: submits tasks to endpoint daemons and delivers each task's
+// outcome once.
+//
+//   Submit      sends an Invoke (task id = request id) to the task's endpoint;
+//               the inputs are keys in the manager's ObjectStore, which the
+//               manager serves to endpoints from its own data server (the
+//               Invoke's `origin`)
+//   Result      a future that completes with the endpoint's Result, or with
+//               Timeout/Unavailable once every retry is spent
+//   retries     when an attempt times out (or the endpoint reports
+//               Unavailable), the manager reconnects and resends the same task
+//               id, up to `retries` times; the endpoint answers a repeated task
+//               id without running it again, and a late duplicate Result for a
+//               finished task is dropped
+//   FetchOutput pulls an output object from the endpoint into the local store
+//
+// Thread-safety: every method may be called from any thread. Ownership: owns a
+// background I/O thread, the channels to endpoints and the data server; the
+// ObjectStore is borrowed and must outlive the manager.
+#ifndef OVERLAY_CORE_FUNCTION_MANAGER_H_
+#define OVERLAY_CORE_FUNCTION_MANAGER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "overlay/blob.h"
+#include "overlay/object_store.h"
+#include "overlay/status.h"
+#include "overlay/transport/channel.h"
+
+namespace overlay {
+
+struct TaskSpec {
+  std::string endpoint;                  // the endpoint daemon's address
+  std::string function;                  // a FUNCTION name of its config
+  std::vector<std::string> inputs;       // object keys in the manager's store
+  std::vector<std::string> input_names;  // file names, parallel to inputs (optional)
+  std::string stage;                     // for the endpoint's stream state and logs
+  std::string stream;                    // stateful functions: the item's stream
+  uint64_t seq = 0;
+  bool end_of_stream = false;            // run EndStream instead of Process
+};
+
+struct TaskOutcome {
+  Status status;
+  std::vector<std::string> outputs;       // object keys in the endpoint's container
+  std::vector<std::string> output_names;  // file names, parallel to outputs
+  int attempts = 0;                       // Invokes sent for this task
+};
+
+struct FunctionManagerOptions {
+  // Serves the inputs; FetchOutput stores outputs here. Not owned. Null: no
+  // inputs can be served and FetchOutput only returns the bytes.
+  ObjectStore* store = nullptr;
+  // Where the data server binds. Default: a free TCP port on loopback.
+  std::string data_address = "tcp://127.0.0.1:0";
+  // Longest wait for one attempt's Result. Default: 30 s.
+  std::chrono::milliseconds timeout{30000};
+  // Extra attempts after a timeout or an Unavailable result. Default: 3.
+  int retries = 3;
+  // Transport options for every channel (endpoints, data server, fetches).
+  transport::ChannelOptions channel;
+};
+
+class FunctionManager {
+ public:
+  // Binds the data server and starts the I/O thread. Errors: those of Listen.
+  static overlay::Result<std::unique_ptr<FunctionManager>> Create(const FunctionManagerOptions& options);
+  // Tasks still pending complete with Unavailable.
+  ~FunctionManager();
+
+  // Queues the task and returns its id (unique within this manager).
+  uint64_t Submit(TaskSpec task);
+  // Queues all tasks at once (one wake-up of the I/O thread); ids in order.
+  std::vector<uint64_t> SubmitBatch(std::vector<TaskSpec> tasks);
+
+  // Pulls `key` from the endpoint at `endpoint` and puts it in the store.
+  overlay::Result<Blob> FetchOutput(const std::string& endpoint, const std::string& key);
+
+  // The address endpoints fetch inputs from (sent as every Invoke's origin).
+  const std::string& data_address() const;
+  // Late Results dropped because their task had already completed.
+  uint64_t duplicates_dropped() const;
+
+  // The task's outcome; a ready NotFound outcome for an unknown id.
+  std::shared_future<TaskOutcome> Result(uint64_t task_id);
+
+ private:
+  class Impl;
+  explicit FunctionManager(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace overlay
+
+#endif  // OVERLAY_CORE_FUNCTION_MANAGER_H_

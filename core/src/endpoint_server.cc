@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "overlay/endpoint_server.h"
+
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "overlay/function.h"
+#include "overlay/storage/data_container.h"
+#include "overlay/transport/bulk.h"
+#include "overlay/transport/wire.h"
+
+namespace overlay {
+namespace {
+
+using transport::Message;
+using transport::ServerChannel;
+
+// Results remembered for answering repeated Invokes.
+constexpr size_t kRememberedResults = 4096;
+// How long the channel thread waits for a request before sending finished replies.
+constexpr std::chrono::milliseconds kPollInterval{1};
+
+std::string SegmentFor(std::string_view endpoint) {
+  std::string s = "overlay-";
+  for (char c : endpoint) s += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
+  return s;
+}
+
+// One stream of a stateful function; its mutex keeps the stream's items one at a time.
+struct StreamEntry {
+  std::mutex mu;
+  std::unique_ptr<StreamState> state;
+};
+
+// An Invoke seen before: running (reply to the latest asker when done) or done.
+struct TaskEntry {
+  bool done = false;
+  transport::InvokeResult result;
+  std::string peer;
+  uint64_t request_id = 0;
+};
+
+struct Job {
+  transport::Invoke invoke;
+  std::string task_key;
+};
+
+}  // namespace
+
+class EndpointServer::Impl {
+ public:
+  Status Init(const PipelineSpec& spec, std::string_view endpoint,
+              const EndpointServerOptions& options) {
+    const EndpointDecl* ep = spec.FindEndpoint(endpoint);
+    if (ep == nullptr) return Status::NotFound("no ENDPOINT named '" + std::string(endpoint) + "'");
+    name_ = ep->name;
+    options_ = options;
+    std::string address = options.address.empty() ? ep->address : options.address;
+    if (address.empty())
+      return Status::InvalidArgument("ENDPOINT '" + name_ + "' has no address to listen on");
+    StorageOptions storage = spec.storage.options;
+    if (!spec.storage.values.contains("segment")) storage.segment = SegmentFor(name_);
+    auto container = storage::DataContainer::Open(storage);
+    if (!container.ok()) return container.status();
+    container_ = std::move(*container);
+    for (const FunctionDecl& f : spec.functions) {
+      auto fn = MakeFunction(FunctionSpec{f.name, f.builtin, f.command, f.args, f.timeout_ms,
+                                          f.retries, "/dev/shm"});
+      if (!fn.ok()) return fn.status();
+      functions_[f.name] = std::move(*fn);
+    }
+    auto server = transport::Listen(address, options.channel);
+    if (!server.ok()) return server.status();
+    server_ = std::move(*server);
+    int workers = ep->workers > 0 ? ep->workers
+                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+    return Status::OK();
+  }
+
+  ~Impl() {
+    CloseQueue();
+    for (auto& t : workers_) t.join();
+  }
+
+  Status Run() {
+    while (!stop_.load()) {
+      FlushReplies();
+      auto req = server_->Receive(kPollInterval);
+      if (req.ok()) Dispatch(*req);  // a bad request was already answered by the channel
+    }
+    CloseQueue();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    FlushReplies();
+    return Status::OK();
+  }
+
+  void Stop() { stop_.store(true); }
+  const std::string& address() const { return server_->address(); }
+
+ private:
+  void Dispatch(const ServerChannel::Request& req) {
+    const wire::Envelope* env = req.message.envelope_view();
+    const uint64_t id = env->request_id();
+    switch (env->message_type()) {
+      case wire::Message::Invoke:
+        return AcceptInvoke(req, id);
+      case wire::Message::Fetch: {
+        auto fetch = transport::DecodeFetch(*env);
+        Result<Blob> object = Status::NotFound("no object");
+        if (fetch.ok()) {
+          auto key = storage::ObjectKey::FromHex(fetch->key);
+          object = key ? container_->Get(*key)
+                       : Result<Blob>(Status::InvalidArgument("malformed key '" + fetch->key + "'"));
+        }
+        (void)transport::ServeFetch(*server_, req, object);
+        return;
+      }
+      case wire::Message::Heartbeat: {
+        auto hb = transport::DecodeHeartbeat(*env);
+        auto now = std::chrono::system_clock::now().time_since_epoch();
+        transport::Heartbeat reply{name_, hb.ok() ? hb->sequence : 0,
+                                   static_cast<uint64_t>(
+                                       std::chrono::duration_cast<std::chrono::nanoseconds>(now).count())};
+        (void)server_->Reply(req.peer, transport::MakeMessage(transport::EncodeHeartbeat(id, reply)));
+        return;
+      }
+      default:
+        (void)server_->Reply(
+            req.peer, transport::MakeMessage(transport::EncodeError(
+                          id, Status::InvalidArgument(
+                                  std::string("an endpoint serves Invoke, Fetch and Heartbeat, not ") +
+                                  wire::EnumNameMessage(env->message_type())))));
+    }
+  }
+
+  void AcceptInvoke(const ServerChannel::Request& req, uint64_t id) {
+    auto inv = transport::DecodeInvoke(*req.message.envelope_view());
+    if (!inv.ok()) {
+      (void)server_->Reply(req.peer, transport::MakeMessage(transport::EncodeError(id, inv.status())));
+      return;
+    }
+    std::string key = inv->origin + '#' + std::to_string(inv->task_id);
+    {
+      std::lock_guard lock(tasks_mu_);
+      auto it = tasks_.find(key);
+      if (it != tasks_.end()) {
+        if (it->second.done) {
+          (void)server_->Reply(
+              req.peer, transport::MakeMessage(transport::EncodeResult(id, it->second.result)));
+        } else {
+          it->second.peer = req.peer;
+          it->second.request_id = id;
+        }
+        return;
+      }
+      tasks_[key] = TaskEntry{false, {}, req.peer, id};
+    }
+    std::lock_guard lock(queue_mu_);
+    queue_.push_back(Job{std::move(*inv), std::move(key)});
+    queue_cv_.notify_one();
+  }
+
+  void CloseQueue() {
+    std::lock_guard lock(queue_mu_);
+    closed_ = true;
+    queue_cv_.notify_all();
+  }
+
+  void WorkerLoop() {
+    // Channels are single-threaded, so each worker keeps its own origin connections.
+    std::map<std::string, std::unique_ptr<transport::ClientChannel>> origins;
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(queue_mu_);
+        queue_cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      transport::InvokeResult result;
+      result.task_id = job.invoke.task_id;
+      result.status = Execute(job.invoke, origins, &result);
+      Finish(job.task_key, std::move(result));
+    }
+  }
+
+  void Finish(const std::string& key, transport::InvokeResult result) {
+    std::string peer;
+    uint64_t id = 0;
+    {
+      std::lock_guard lock(tasks_mu_);
+      TaskEntry& e = tasks_[key];
+      e.done = true;
+      e.result = result;
+      peer = e.peer;
+      id = e.request_id;
+      done_order_.push_back(key);
+      if (done_order_.size() > kRememberedResults) {
+        tasks_.erase(done_order_.front());
+        done_order_.pop_front();
+      }
+    }
+    std::lock_guard lock(reply_mu_);
+    replies_.emplace_back(std::move(peer), transport::MakeMessage(transport::EncodeResult(id, result)));
+  }
+
+  void FlushReplies() {
+    std::vector<std::pair<std::string, Message>> out;
+    {
+      std::lock_guard lock(reply_mu_);
+      out.swap(replies_);
+    }
+    for (auto& [peer, msg] : out) (void)server_->Reply(peer, msg);
+  }
+
+  // The input's bytes: from the container, else pulled from `origin` and stored.
+  Result<Blob> Input(const std::string& hex, const std::string& origin,
+                     std::map<std::string, std::unique_ptr<transport::ClientChannel>>& origins) {
+    auto key = storage::ObjectKey::FromHex(hex);
+    if (!key) return Status::InvalidArgument("malformed input key '" + hex + "'");
+    auto local = container_->Get(*key);
+    if (local.ok() || !local.status().IsNotFound() || origin.empty()) return local;
+    auto& ch = origins[origin];
+    if (!ch) {
+      auto c = transport::Connect(origin, options_.channel);
+      if (!c.ok()) return Status::Unavailable("origin " + origin + ": " + std::string(c.status().message()));
+      ch = std::move(*c);
+    }
+    transport::BulkOptions bulk;
+    bulk.timeout = options_.fetch_timeout;
+    auto bytes = transport::FetchObject(*ch, hex, bulk);
+    if (!bytes.ok()) {
+      origins.erase(origin);  // replies may still be pending on it
+      if (bytes.status().IsNotFound()) return bytes.status();
+      return Status::Unavailable("fetching input " + hex + " from " + origin + ": " +
+                                 std::string(bytes.status().message()));
+    }
+    if (!(storage::ObjectKey::Of(bytes->view()) == *key))
+      return Status::Corruption("input " + hex + " from " + origin + " does not match its key");
+    auto put = container_->Put(bytes->view());
+    if (!put.ok()) return put.status();
+    return bytes;
+  }
+
+  std::shared_ptr<StreamEntry> Stream(const std::string& key, const Function& fn,
+                                      const std::string& stream) {
+    std::lock_guard lock(streams_mu_);
+    auto& e = streams_[key];
+    if (!e) {
+      e = std::make_shared<StreamEntry>();
+      e->state = fn.NewStream(stream);
+    }
+    return e;
+  }
+
+  Status Execute(const transport::Invoke& inv,
+                 std::map<std::string, std::unique_ptr<transport::ClientChannel>>& origins,
+                 transport::InvokeResult* result) {
+    auto fit = functions_.find(inv.function);
+    if (fit == functions_.end())
+      return Status::NotFound("endpoint '" + name_ + "' has no FUNCTION '" + inv.function + "'");
+    const Function& fn = *fit->second;
+    Task task;
+    task.stream = inv.stream;
+    task.seq = inv.seq;
+    for (size_t i = 0; i < inv.inputs.size(); ++i) {
+      auto bytes = Input(inv.inputs[i], inv.origin, origins);
+      if (!bytes.ok()) return bytes.status();
+      std::string name = i < inv.input_names.size() ? inv.input_names[i] : inv.inputs[i];
+      task.inputs.push_back(NamedBlob{std::move(name), std::move(*bytes)});
+    }
+    Status s;
+    if (inv.stream.empty()) {
+      std::unique_ptr<StreamState> state = fn.NewStream("");
+      task.state = state.get();
+      s = inv.end_of_stream ? fn.EndStream(task) : fn.Process(task);
+    } else {
+      std::string key = inv.origin + '\0' + inv.stage + '\0' + inv.function + '\0' + inv.stream;
+      std::shared_ptr<StreamEntry> entry = Stream(key, fn, inv.stream);
+      std::lock_guard lock(entry->mu);
+      task.state = entry->state.get();
+      s = inv.end_of_stream ? fn.EndStream(task) : fn.Process(task);
+      if (inv.end_of_stream) {
+        std::lock_guard slock(streams_mu_);
+        streams_.erase(key);
+      }
+    }
+    if (!s.ok()) return s;
+    for (const NamedBlob& out : task.outputs) {
+      auto key = container_->Put(out.data.view());
+      if (!key.ok()) return key.status();
+      result->outputs.push_back(key->ToHex());
+      result->output_names.push_back(out.name);
+    }
+    return Status::OK();
+  }
+
+  std::string name_;
+  EndpointServerOptions options_;
+  std::unique_ptr<storage::DataContainer> container_;
+  std::map<std::string, std::unique_ptr<Function>> functions_;
+  std::unique_ptr<ServerChannel> server_;
+  std::atomic<bool> stop_{false};
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Job> queue_;
+  bool closed_ = false;
+  std::vector<std::thread> workers_;
+
+  std::mutex reply_mu_;
+  std::vector<std::pair<std::string, Message>> replies_;
+
+  std::mutex tasks_mu_;
+  std::map<std::string, TaskEntry> tasks_;
+  std::deque<std::string> done_order_;
+
+  std::mutex streams_mu_;
+  std::map<std::string, std::shared_ptr<StreamEntry>> streams_;
+};
+
+Result<std::unique_ptr<EndpointServer>> EndpointServer::Create(const PipelineSpec& spec,
+                                                               std::string_view endpoint,
+                                                               const EndpointServerOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  OVERLAY_RETURN_IF_ERROR(impl->Init(spec, endpoint, options));
+  return std::unique_ptr<EndpointServer>(new EndpointServer(std::move(impl)));
+}
+
+EndpointServer::EndpointServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EndpointServer::~EndpointServer() = default;
+Status EndpointServer::Run() { return impl_->Run(); }
+void EndpointServer::Stop() { impl_->Stop(); }
+const std::string& EndpointServer::address() const { return impl_->address(); }
+
+}  // namespace overlay
