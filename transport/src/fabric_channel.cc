@@ -164,9 +164,12 @@ class Engine {
     const auto busy_until = start + std::chrono::milliseconds(100);
     auto nap = std::chrono::microseconds(50);
     while (!pred()) {
+      // Poll before the deadline check, so a zero timeout still progresses.
+      const bool progressed = Poll();
+      if (pred()) return true;
       const auto now = Clock::now();
       if (now >= deadline) return false;
-      if (Poll() || now < spin_until) continue;
+      if (progressed || now < spin_until) continue;
       if ((sends_in_flight_ > 0 || !regions_.empty()) && now < busy_until) continue;
       std::this_thread::sleep_for(std::min<Clock::duration>(nap, deadline - now));
       if (now - start > std::chrono::milliseconds(10)) {

@@ -36,20 +36,20 @@
 namespace overlay {
 
 struct TaskSpec {
-  std::string endpoint;                  // the endpoint daemon's address
-  std::string function;                  // a FUNCTION name of its config
-  std::vector<std::string> inputs;       // object keys in the manager's store
-  std::vector<std::string> input_names;  // file names, parallel to inputs (optional)
-  std::string stage;                     // for the endpoint's stream state and logs
-  std::string stream;                    // stateful functions: the item's stream
+  std::string endpoint{};                  // the endpoint daemon's address
+  std::string function{};                  // a FUNCTION name of its config
+  std::vector<std::string> inputs{};       // object keys in the manager's store
+  std::vector<std::string> input_names{};  // file names, parallel to inputs (optional)
+  std::string stage{};                     // for the endpoint's stream state and logs
+  std::string stream{};                    // stateful functions: the item's stream
   uint64_t seq = 0;
   bool end_of_stream = false;            // run EndStream instead of Process
 };
 
 struct TaskOutcome {
-  Status status;
-  std::vector<std::string> outputs;       // object keys in the endpoint's container
-  std::vector<std::string> output_names;  // file names, parallel to outputs
+  Status status{};
+  std::vector<std::string> outputs{};       // object keys in the endpoint's container
+  std::vector<std::string> output_names{};  // file names, parallel to outputs
   int attempts = 0;                       // Invokes sent for this task
 };
 

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: Apache-2.0
+// The endpoint daemon and the function manager on loopback: the QRS detector
+// run remotely must give the bytes it gives locally, over ZeroMQ and libfabric,
+// with the daemon in-process and as a real `overlay endpoint` child process.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "overlay/config.h"
+#include "overlay/endpoint_server.h"
+#include "overlay/function.h"
+#include "overlay/function_manager.h"
+#include "overlay/storage/data_container.h"
+#include "overlay/storage/shm_cache.h"
+#include "overlay/transport/wire.h"
+
+extern char** environ;
+
+namespace overlay {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kWait = 20s;  // bound of every wait for a result
+
+std::string Unique(const std::string& what) {
+  return "ovl-ept-" + what + "-" + std::to_string(::getpid());
+}
+
+// The client's data container as the manager's ObjectStore.
+class ClientStore : public ObjectStore {
+ public:
+  explicit ClientStore(const std::string& segment) : segment_(segment) {
+    StorageOptions o;
+    o.segment = segment;
+    o.memory = 32ull << 20;
+    auto c = storage::DataContainer::Open(o);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    if (c.ok()) container_ = std::move(*c);
+  }
+  ~ClientStore() override {
+    container_.reset();
+    (void)storage::ShmCache::Remove(segment_);
+  }
+  bool ok() const { return container_ != nullptr; }
+  Result<std::string> Put(std::string_view name, std::string_view bytes) override {
+    storage::PutOptions put;
+    put.name = std::string(name);
+    auto key = container_->Put(bytes, put);
+    if (!key.ok()) return key.status();
+    return key->ToHex();
+  }
+  Result<Blob> Get(const std::string& key) override {
+    auto k = storage::ObjectKey::FromHex(key);
+    if (!k) return Status::InvalidArgument("bad key");
+    return container_->Get(*k);
+  }
+
+ private:
+  std::string segment_;
+  std::unique_ptr<storage::DataContainer> container_;
+};
+
+const char kPatient[] =
+    "# overlay-synthetic-ecg\nduration_s = 30\nhr_bpm = 80\nseed = 5\nnoise_mv = 0.03\n";
+
+// Chunk files of one synthetic patient, as the sensor simulator writes them.
+std::vector<NamedBlob> Chunks(const std::string& stream) {
+  auto sim = MakeFunction(FunctionSpec{"sim", "sensor_simulator", "", {"1000"}});
+  EXPECT_TRUE(sim.ok());
+  Task t;
+  t.stream = stream;
+  t.inputs.push_back({"patient.txt", Blob::FromString(kPatient)});
+  EXPECT_TRUE((*sim)->Process(t).ok());
+  return t.outputs;
+}
+
+// What the QRS detector gives locally: per chunk, then at the end of the stream.
+std::vector<std::vector<NamedBlob>> LocalQrs(const std::string& stream,
+                                             const std::vector<NamedBlob>& chunks) {
+  auto fn = MakeFunction(FunctionSpec{"qrs", "qrs_detector", "", {}});
+  EXPECT_TRUE(fn.ok());
+  auto state = (*fn)->NewStream(stream);
+  std::vector<std::vector<NamedBlob>> out;
+  uint64_t seq = 0;
+  for (const auto& c : chunks) {
+    Task t;
+    t.stream = stream;
+    t.seq = seq++;
+    t.state = state.get();
+    t.inputs.push_back(c);
+    EXPECT_TRUE((*fn)->Process(t).ok());
+    out.push_back(t.outputs);
+  }
+  Task end;
+  end.stream = stream;
+  end.seq = seq;
+  end.state = state.get();
+  EXPECT_TRUE((*fn)->EndStream(end).ok());
+  out.push_back(end.outputs);
+  return out;
+}
+
+std::string Config(const std::string& endpoint, const std::string& address) {
+  return "[FUNCTION]\nname = qrs\nbuiltin = qrs_detector\n[END]\n"
+         "[ENDPOINT]\nname = " + endpoint + "\naddress = " + address + "\nworkers = 2\n[END]\n"
+         "[STORAGE]\nmemory = 32MiB\n[END]\n";
+}
+
+// A TCP port free at the time of the call (the daemon binds it next).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+// Waits (bounded) for the task's outcome; Timeout when none came.
+TaskOutcome Wait(FunctionManager& fm, uint64_t id) {
+  auto f = fm.Result(id);
+  if (f.wait_for(kWait) != std::future_status::ready)
+    return TaskOutcome{Status::Timeout("test gave up waiting"), {}, {}, 0};
+  return f.get();
+}
+
+// Checks the remote outcome against the local outputs, fetching the bytes.
+void ExpectSameOutputs(FunctionManager& fm, const std::string& endpoint, const TaskOutcome& got,
+                       const std::vector<NamedBlob>& want) {
+  ASSERT_TRUE(got.status.ok()) << got.status.ToString();
+  ASSERT_EQ(got.outputs.size(), want.size());
+  ASSERT_EQ(got.output_names.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got.output_names[i], want[i].name);
+    auto bytes = fm.FetchOutput(endpoint, got.outputs[i]);
+    ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+    EXPECT_EQ(bytes->view(), want[i].data.view()) << want[i].name;
+  }
+}
+
+// Runs one patient's stream through `fm` on `endpoint`, item by item (in
+// stream order, as the executor does), and compares with the local run.
+void RunStreamRemotely(FunctionManager& fm, ObjectStore& store, const std::string& endpoint,
+                       const std::string& stream) {
+  std::vector<NamedBlob> chunks = Chunks(stream);
+  ASSERT_GT(chunks.size(), 10u);
+  auto local = LocalQrs(stream, chunks);
+  for (size_t i = 0; i <= chunks.size(); ++i) {
+    TaskSpec t{endpoint, "qrs", {}, {}, "qrs", stream, i, i == chunks.size()};
+    if (i < chunks.size()) {
+      auto key = store.Put("", chunks[i].data.view());
+      ASSERT_TRUE(key.ok());
+      t.inputs = {*key};
+      t.input_names = {chunks[i].name};
+    }
+    TaskOutcome got = Wait(fm, fm.Submit(t));
+    ASSERT_NO_FATAL_FAILURE(ExpectSameOutputs(fm, endpoint, got, local[i])) << "item " << i;
+  }
+}
+
+// ---- in-process daemon ------------------------------------------------------
+
+class InProcessEndpoint {
+ public:
+  InProcessEndpoint(const std::string& name, const std::string& listen) {
+    auto spec = ParseConfigText(Config(name, listen), "<test>", ".");
+    EXPECT_TRUE(spec.ok()) << spec.status().ToString();
+    segment_ = "overlay-" + name;
+    EndpointServerOptions o;
+    auto s = EndpointServer::Create(*spec, name, o);
+    status_ = s.status();
+    if (!s.ok()) return;
+    server_ = std::move(*s);
+    thread_ = std::thread([this] { (void)server_->Run(); });
+  }
+  ~InProcessEndpoint() {
+    if (server_) {
+      server_->Stop();
+      thread_.join();
+      server_.reset();
+    }
+    (void)storage::ShmCache::Remove(segment_);
+  }
+  const Status& status() const { return status_; }
+  const std::string& address() const { return server_->address(); }
+
+ private:
+  Status status_;
+  std::string segment_;
+  std::unique_ptr<EndpointServer> server_;
+  std::thread thread_;
+};
+
+struct Transport {
+  std::string name;
+  std::string listen;  // daemon address, port 0
+  std::string data;    // manager's data server address
+};
+
+class RemoteInvoke : public testing::TestWithParam<Transport> {};
+
+TEST_P(RemoteInvoke, InProcessQrsStreamEqualsLocalRun) {
+  InProcessEndpoint ep(Unique("fog-" + GetParam().name), GetParam().listen);
+  if (ep.status().IsUnavailable()) GTEST_SKIP() << "transport unavailable: " << ep.status().ToString();
+  ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();
+  ClientStore store(Unique("client"));
+  ASSERT_TRUE(store.ok());
+  FunctionManagerOptions o;
+  o.store = &store;
+  o.data_address = GetParam().data;
+  auto fm = FunctionManager::Create(o);
+  ASSERT_TRUE(fm.ok()) << fm.status().ToString();
+  RunStreamRemotely(**fm, store, ep.address(), "ward/patient");
+}
+
+TEST_P(RemoteInvoke, BatchOfStreamsEqualsLocalRun) {
+  InProcessEndpoint ep(Unique("batch-" + GetParam().name), GetParam().listen);
+  if (ep.status().IsUnavailable()) GTEST_SKIP() << "transport unavailable: " << ep.status().ToString();
+  ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();
+  ClientStore store(Unique("client"));
+  ASSERT_TRUE(store.ok());
+  FunctionManagerOptions o;
+  o.store = &store;
+  o.data_address = GetParam().data;
+  auto fm = FunctionManager::Create(o);
+  ASSERT_TRUE(fm.ok()) << fm.status().ToString();
+  // One item per stream, so the batch may run in any order.
+  std::vector<NamedBlob> chunks = Chunks("s");
+  std::vector<TaskSpec> batch;
+  std::vector<std::vector<NamedBlob>> want;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    std::string stream = "s" + std::to_string(i);
+    want.push_back(LocalQrs(stream, {chunks[i]}).front());
+    auto key = store.Put("", chunks[i].data.view());
+    ASSERT_TRUE(key.ok());
+    batch.push_back(TaskSpec{ep.address(), "qrs", {*key}, {chunks[i].name}, "qrs", stream, 0});
+  }
+  std::vector<uint64_t> ids = (*fm)->SubmitBatch(batch);
+  ASSERT_EQ(ids.size(), chunks.size());
+  for (size_t i = 0; i < ids.size(); ++i)
+    ASSERT_NO_FATAL_FAILURE(ExpectSameOutputs(**fm, ep.address(), Wait(**fm, ids[i]), want[i]));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Transports, RemoteInvoke,
+    testing::Values(Transport{"zmq_tcp", "tcp://127.0.0.1:0", "tcp://127.0.0.1:0"},
+                    Transport{"fabric_tcp", "fabric://127.0.0.1:0", "fabric://127.0.0.1:0"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(EndpointErrors, UnknownFunctionAndBadKeyAreAnsweredWithErrors) {
+  InProcessEndpoint ep(Unique("err"), "tcp://127.0.0.1:0");
+  ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();
+  ClientStore store(Unique("client"));
+  FunctionManagerOptions o;
+  o.store = &store;
+  auto fm = FunctionManager::Create(o);
+  ASSERT_TRUE(fm.ok());
+  TaskOutcome unknown = Wait(**fm, (*fm)->Submit(TaskSpec{ep.address(), "nope", {}}));
+  EXPECT_TRUE(unknown.status.IsNotFound()) << unknown.status.ToString();
+  TaskOutcome bad = Wait(**fm, (*fm)->Submit(TaskSpec{ep.address(), "qrs", {"not-a-key"}}));
+  EXPECT_TRUE(bad.status.IsInvalidArgument()) << bad.status.ToString();
+  // A key the origin does not have either.
+  TaskOutcome missing =
+      Wait(**fm, (*fm)->Submit(TaskSpec{ep.address(), "qrs", {std::string(32, 'a')}}));
+  EXPECT_TRUE(missing.status.IsNotFound()) << missing.status.ToString();
+  EXPECT_TRUE((*fm)->Result(999999).get().status.IsNotFound());
+}
+
+TEST(EndpointErrors, MalformedRequestAndWrongMessageGetErrorReplies) {
+  InProcessEndpoint ep(Unique("raw"), "tcp://127.0.0.1:0");
+  ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();
+  zmq::context_t ctx;
+  zmq::socket_t raw(ctx, zmq::socket_type::dealer);
+  raw.set(zmq::sockopt::rcvtimeo, 10000);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.connect(ep.address());
+  const std::string garbage = "this is not a flatbuffer at all";
+  raw.send(zmq::buffer(garbage), zmq::send_flags::none);
+  zmq::message_t reply;
+  ASSERT_TRUE(raw.recv(reply).has_value()) << "no answer to a malformed request";
+  // Copy into aligned memory before verifying.
+  std::vector<uint64_t> aligned((reply.size() + 7) / 8);
+  std::memcpy(aligned.data(), reply.data(), reply.size());
+  auto env = transport::VerifyEnvelope(
+      std::as_bytes(std::span(reinterpret_cast<const char*>(aligned.data()), reply.size())), {});
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ((*env)->message_type(), wire::Message::Error);
+
+  auto ch = transport::Connect(ep.address());
+  ASSERT_TRUE(ch.ok());
+  auto data = (*ch)->Call(
+      transport::MakeMessage(transport::EncodeData(5, {"k", 0, 1}, std::as_bytes(std::span("x", 1)), 0)),
+      kWait);
+  ASSERT_TRUE(data.ok()) << data.status().ToString();
+  EXPECT_TRUE(transport::ReplyStatus(*data).IsInvalidArgument());
+  auto hb = (*ch)->Call(
+      transport::MakeMessage(transport::EncodeHeartbeat(6, transport::Heartbeat{"test", 41, 0})),
+      kWait);
+  ASSERT_TRUE(hb.ok()) << hb.status().ToString();
+  auto beat = transport::DecodeHeartbeat(*hb->envelope_view());
+  ASSERT_TRUE(beat.ok());
+  EXPECT_EQ(beat->sequence, 41u);
+  EXPECT_EQ(beat->sender, Unique("raw"));
+}
+
+// ---- the daemon as a child process --------------------------------------------
+
+class ChildEndpoint {
+ public:
+  ChildEndpoint(std::string name, std::string address)
+      : name_(std::move(name)), address_(std::move(address)) {
+    dir_ = std::filesystem::temp_directory_path() / Unique("cfg-" + name_);
+    std::filesystem::create_directories(dir_);
+    config_ = (dir_ / "endpoint.cfg").string();
+    std::ofstream(config_) << Config(name_, address_);
+  }
+  ~ChildEndpoint() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    (void)storage::ShmCache::Remove("overlay-" + name_);
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Starts `overlay endpoint` and waits (bounded) until it answers a heartbeat.
+  ::testing::AssertionResult Start() {
+    std::string bin = std::string(OVERLAY_BINARY_DIR) + "/core/overlay";
+    std::vector<std::string> args = {bin, "endpoint", "--config", config_, "--name", name_};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, bin.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
+      return ::testing::AssertionFailure() << "cannot spawn " << bin;
+    for (int i = 0; i < 100; ++i) {
+      auto ch = transport::Connect(address_);
+      if (ch.ok()) {
+        auto hb = (*ch)->Call(
+            transport::MakeMessage(transport::EncodeHeartbeat(1, transport::Heartbeat{"t", 1, 0})),
+            200ms);
+        if (hb.ok()) return ::testing::AssertionSuccess();
+      }
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return ::testing::AssertionFailure() << "endpoint exited during start-up";
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return ::testing::AssertionFailure() << "endpoint never answered a heartbeat";
+  }
+
+  // Sends `sig` and waits (bounded) for the exit; returns the wait status or -1.
+  int Signal(int sig) {
+    kill(pid_, sig);
+    for (int i = 0; i < 200; ++i) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return -1;
+  }
+
+  void Pause() { kill(pid_, SIGSTOP); }
+  const std::string& address() const { return address_; }
+
+ private:
+  std::string name_, address_, config_;
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+};
+
+class ChildProcess : public testing::TestWithParam<Transport> {};
+
+TEST_P(ChildProcess, QrsStreamEqualsLocalRunAndSigtermExitsZero) {
+  const std::string scheme = GetParam().listen.substr(0, GetParam().listen.find("://"));
+  ChildEndpoint ep(Unique("child-" + GetParam().name),
+                   scheme + "://127.0.0.1:" + std::to_string(FreePort()));
+  {
+    auto probe = transport::Listen(GetParam().data);
+    if (probe.status().IsUnavailable())
+      GTEST_SKIP() << "transport unavailable: " << probe.status().ToString();
+  }
+  ASSERT_TRUE(ep.Start());
+  ClientStore store(Unique("client"));
+  ASSERT_TRUE(store.ok());
+  FunctionManagerOptions o;
+  o.store = &store;
+  o.data_address = GetParam().data;
+  auto fm = FunctionManager::Create(o);
+  ASSERT_TRUE(fm.ok()) << fm.status().ToString();
+  RunStreamRemotely(**fm, store, ep.address(), "ward/child");
+  int status = ep.Signal(SIGTERM);
+  ASSERT_NE(status, -1) << "endpoint did not exit after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status)) << "wait status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Transports, ChildProcess,
+    testing::Values(Transport{"zmq_tcp", "tcp://", "tcp://127.0.0.1:0"},
+                    Transport{"fabric_tcp", "fabric://", "fabric://127.0.0.1:0"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(ChildProcessRestart, KilledEndpointRestartedEveryResultExactlyOnce) {
+  ChildEndpoint ep(Unique("restart"), "tcp://127.0.0.1:" + std::to_string(FreePort()));
+  ASSERT_TRUE(ep.Start());
+  ClientStore store(Unique("client"));
+  ASSERT_TRUE(store.ok());
+  FunctionManagerOptions o;
+  o.store = &store;
+  o.timeout = 1500ms;
+  o.retries = 8;
+  auto fm = FunctionManager::Create(o);
+  ASSERT_TRUE(fm.ok()) << fm.status().ToString();
+  std::vector<NamedBlob> chunks = Chunks("r");
+  std::vector<std::vector<NamedBlob>> want;
+  std::vector<TaskSpec> first, second;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    std::string stream = "r" + std::to_string(i);
+    want.push_back(LocalQrs(stream, {chunks[i]}).front());
+    auto key = store.Put("", chunks[i].data.view());
+    ASSERT_TRUE(key.ok());
+    (i < chunks.size() / 2 ? first : second)
+        .push_back(TaskSpec{ep.address(), "qrs", {*key}, {chunks[i].name}, "qrs", stream, 0});
+  }
+  std::vector<uint64_t> ids = (*fm)->SubmitBatch(first);
+  for (uint64_t id : ids) ASSERT_TRUE(Wait(**fm, id).status.ok());
+  // The second half reaches a stopped endpoint that is then killed, so those
+  // Invokes are lost for certain and only a retry can deliver them.
+  ep.Pause();
+  for (uint64_t id : (*fm)->SubmitBatch(second)) ids.push_back(id);
+  std::this_thread::sleep_for(200ms);
+  int status = ep.Signal(SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  ASSERT_TRUE(ep.Start());
+  int retried = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    TaskOutcome got = Wait(**fm, ids[i]);
+    retried += got.attempts > 1;
+    ASSERT_NO_FATAL_FAILURE(ExpectSameOutputs(**fm, ep.address(), got, want[i])) << "task " << i;
+  }
+  EXPECT_GE(retried, static_cast<int>(second.size()));
+  std::printf("%zu tasks, %d resent, %llu late duplicates dropped\n", ids.size(), retried,
+              static_cast<unsigned long long>((*fm)->duplicates_dropped()));
+  EXPECT_EQ(ep.Signal(SIGTERM) & 0xffff, 0);
+}
+
+}  // namespace
+}  // namespace overlay
