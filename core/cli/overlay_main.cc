@@ -14,7 +14,9 @@
 #include "overlay/dag.h"
 #include "overlay/executor.h"
 #include "overlay/function.h"
+#include "overlay/function_manager.h"
 #include "overlay/object_store.h"
+#include "overlay/remote_function.h"
 #include "overlay/storage/data_container.h"
 #include "endpoint_command.h"
 #include "storage_commands.h"
@@ -135,6 +137,23 @@ int Run(const std::string& path, const ExecutorOptions& base, const std::string&
     container = std::move(*c);
     store = std::make_unique<ContainerStore>(container.get());
     opt.store = store.get();
+  }
+  std::unique_ptr<FunctionManager> manager;
+  if (HasRemoteStages(*spec)) {
+    if (store == nullptr) {
+      fmt::print(stderr, "overlay run: stages on remote endpoints need the data container; "
+                         "drop --no-store\n");
+      return kExitUsage;
+    }
+    FunctionManagerOptions fm;
+    fm.store = store.get();
+    auto m = FunctionManager::Create(fm);
+    if (!m.ok()) {
+      fmt::print(stderr, "overlay run: function manager: {}\n", m.status().ToString());
+      return kExitUsage;
+    }
+    manager = std::move(*m);
+    opt.make_stage_function = RemoteStageFactory(*spec, manager.get(), store.get());
   }
   ProgressPrinter progress;
   if (!quiet) opt.on_progress = [&](const Progress& p) { progress.Update(p); };

@@ -153,13 +153,16 @@ class Execution {
       if (decl == nullptr)
         return Status::InvalidArgument(fmt::format("stage '{}': unknown function '{}'", s.name,
                                                    s.transformation));
-      Result<std::unique_ptr<Function>> fn = Status::OK();
-      if (opt_.make_function) {
-        fn = opt_.make_function(*decl);
-      } else {
-        FunctionSpec fs{decl->name, decl->builtin, decl->command, decl->args, decl->timeout_ms,
-                        decl->retries};
-        fn = MakeFunction(fs);
+      Result<std::unique_ptr<Function>> fn = std::unique_ptr<Function>();
+      if (opt_.make_stage_function) fn = opt_.make_stage_function(s, *decl);
+      if (fn.ok() && *fn == nullptr) {
+        if (opt_.make_function) {
+          fn = opt_.make_function(*decl);
+        } else {
+          FunctionSpec fs{decl->name, decl->builtin, decl->command, decl->args, decl->timeout_ms,
+                          decl->retries};
+          fn = MakeFunction(fs);
+        }
       }
       if (!fn.ok())
         return Status::InvalidArgument(fmt::format("{}:{}: function '{}': {}", decl->loc.file,

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <memory>
 #include <span>
 #include <string>
@@ -24,11 +26,14 @@
 
 #include "overlay/config.h"
 #include "overlay/endpoint_server.h"
+#include "overlay/executor.h"
 #include "overlay/function.h"
 #include "overlay/function_manager.h"
+#include "overlay/remote_function.h"
 #include "overlay/storage/data_container.h"
 #include "overlay/storage/shm_cache.h"
 #include "overlay/transport/wire.h"
+#include "overlay/process_runner.h"
 
 extern char** environ;
 
@@ -394,6 +399,104 @@ class ChildEndpoint {
   std::filesystem::path dir_;
   pid_t pid_ = -1;
 };
+
+// ---- the executor with a remote stage ------------------------------------------
+
+// Every file under `dir`, by relative path.
+std::map<std::string, std::string> Tree(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    files[std::filesystem::relative(e.path(), dir).string()] = ss.str();
+  }
+  return files;
+}
+
+// A two-stage ECG pipeline: the simulator locally, the detector on `endpoint`
+// (or locally when `address` is empty).
+std::string PipelineConfig(const std::string& input, const std::string& address) {
+  std::string cfg =
+      "[FUNCTION]\nname = sim\nbuiltin = sensor_simulator\nargs = 1000\n[END]\n"
+      "[FUNCTION]\nname = qrs\nbuiltin = qrs_detector\n[END]\n"
+      "[STAGE]\nname = sensor\nsource = " + input + "\ntransformation = sim\n[END]\n"
+      "[STAGE]\nname = detect\nsource = sensor\ntransformation = qrs\n";
+  if (address.empty()) return cfg + "[END]\n";
+  return cfg + "endpoint = fog\n[END]\n[ENDPOINT]\nname = fog\naddress = " + address +
+         "\nworkers = 2\n[END]\n";
+}
+
+class RemotePipeline : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / Unique("pipeline");
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "in");
+    for (int seed : {1, 2}) {
+      std::ofstream(dir_ / "in" / ("p" + std::to_string(seed) + ".txt"))
+          << "# overlay-synthetic-ecg\nduration_s = 20\nhr_bpm = 70\nseed = " << seed << "\n";
+    }
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Runs the pipeline in-process and returns the result files.
+  std::map<std::string, std::string> Run(const std::string& address, const std::string& out) {
+    auto spec = ParseConfigText(PipelineConfig((dir_ / "in").string(), address), "<test>", ".");
+    EXPECT_TRUE(spec.ok()) << spec.status().ToString();
+    ClientStore store(Unique("pipeline-client"));
+    FunctionManagerOptions fo;
+    fo.store = &store;
+    auto fm = FunctionManager::Create(fo);
+    EXPECT_TRUE(fm.ok());
+    ExecutorOptions o;
+    o.out_dir = (dir_ / out).string();
+    o.store = &store;
+    o.make_stage_function = RemoteStageFactory(*spec, fm->get(), &store);
+    auto report = RunPipeline(*spec, o);
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    if (report.ok()) {
+      EXPECT_TRUE(report->ok());
+      for (const auto& f : report->failures) ADD_FAILURE() << f.stage << " " << f.status.ToString();
+    }
+    // Task ids start at 1: a first task exists only when a stage ran remotely.
+    remote_tasks_ = (*fm)->Result(1).get().status.ok();
+    return Tree(dir_ / out);
+  }
+
+  std::filesystem::path dir_;
+  bool remote_tasks_ = false;
+};
+
+TEST_F(RemotePipeline, ExecutorRemoteStageEqualsLocalRun) {
+  auto local = Run("", "local");
+  ASSERT_GT(local.size(), 2u);
+  EXPECT_FALSE(remote_tasks_);
+  InProcessEndpoint ep(Unique("pipe"), "tcp://127.0.0.1:0");
+  ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();
+  auto remote = Run(ep.address(), "remote");
+  EXPECT_TRUE(remote_tasks_);
+  EXPECT_EQ(remote, local);
+}
+
+TEST_F(RemotePipeline, OverlayRunCliUsesChildEndpoint) {
+  auto local = Run("", "local");
+  ChildEndpoint ep(Unique("cli"), "tcp://127.0.0.1:" + std::to_string(FreePort()));
+  ASSERT_TRUE(ep.Start());
+  std::string cfg = (dir_ / "remote.cfg").string();
+  std::ofstream(cfg) << PipelineConfig((dir_ / "in").string(), ep.address())
+                     << "[STORAGE]\nsegment = " << Unique("cli-client") << "\nmemory = 32MiB\n[END]\n";
+  RunOptions run;
+  run.argv = {std::string(OVERLAY_BINARY_DIR) + "/core/overlay", "run", cfg, "--out",
+              (dir_ / "cli").string(), "-q"};
+  run.timeout_ms = 60000;
+  auto r = RunProcess(run);
+  (void)storage::ShmCache::Remove(Unique("cli-client"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->success()) << r->Describe() << "\n" << r->StderrTail();
+  EXPECT_EQ(Tree(dir_ / "cli"), local);
+}
 
 class ChildProcess : public testing::TestWithParam<Transport> {};
 

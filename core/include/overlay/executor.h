@@ -52,6 +52,10 @@ struct RunReport {
 };
 
 using FunctionFactory = std::function<Result<std::unique_ptr<Function>>(const FunctionDecl&)>;
+// Builds the function of one stage (e.g. a remote one for a stage on an endpoint
+// with an address); nullptr defers to ExecutorOptions::make_function.
+using StageFunctionFactory = std::function<Result<std::unique_ptr<Function>>(
+    const StageDecl&, const FunctionDecl&)>;
 
 struct ExecutorOptions {
   // Replaces every directory source of the pipeline. Default: the config's.
@@ -70,6 +74,9 @@ struct ExecutorOptions {
   ObjectStore* store = nullptr;
   // Builds each FUNCTION. Default: MakeFunction (builtins and commands).
   FunctionFactory make_function;
+  // When set, consulted first for every stage; a null result falls back to
+  // make_function.
+  StageFunctionFactory make_stage_function;
   // Called after every task, from the task's thread; keep it cheap.
   std::function<void(const Progress&)> on_progress;
 };

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "overlay/remote_function.h"
+
+#include <utility>
+
+namespace overlay {
+
+RemoteFunction::RemoteFunction(FunctionManager* manager, ObjectStore* store, std::string endpoint,
+                               std::string function, std::string stage)
+    : manager_(manager),
+      store_(store),
+      endpoint_(std::move(endpoint)),
+      function_(std::move(function)),
+      stage_(std::move(stage)) {}
+
+Status RemoteFunction::Process(Task& task) const { return Run(task, false); }
+Status RemoteFunction::EndStream(Task& task) const { return Run(task, true); }
+
+Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
+  TaskSpec spec;
+  spec.endpoint = endpoint_;
+  spec.function = function_;
+  spec.stage = stage_;
+  spec.stream = task.stream;
+  spec.seq = task.seq;
+  spec.end_of_stream = end_of_stream;
+  for (const NamedBlob& in : task.inputs) {
+    // Content-addressed: an input already in the store is not stored twice.
+    auto key = store_->Put("", in.data.view());
+    if (!key.ok()) return key.status();
+    spec.inputs.push_back(*key);
+    spec.input_names.push_back(in.name);
+  }
+  // The manager bounds the wait: per-attempt timeout times (retries + 1).
+  TaskOutcome outcome = manager_->Result(manager_->Submit(std::move(spec))).get();
+  if (!outcome.status.ok()) return outcome.status;
+  for (size_t i = 0; i < outcome.outputs.size(); ++i) {
+    auto bytes = manager_->FetchOutput(endpoint_, outcome.outputs[i]);
+    if (!bytes.ok()) return bytes.status();
+    std::string name = i < outcome.output_names.size() ? outcome.output_names[i] : outcome.outputs[i];
+    task.outputs.push_back(NamedBlob{std::move(name), std::move(*bytes)});
+  }
+  return Status::OK();
+}
+
+bool HasRemoteStages(const PipelineSpec& spec) {
+  for (const StageDecl& s : spec.stages) {
+    const EndpointDecl* ep = s.endpoint.empty() ? nullptr : spec.FindEndpoint(s.endpoint);
+    if (ep != nullptr && !ep->address.empty()) return true;
+  }
+  return false;
+}
+
+StageFunctionFactory RemoteStageFactory(const PipelineSpec& spec, FunctionManager* manager,
+                                        ObjectStore* store) {
+  return [&spec, manager, store](const StageDecl& stage,
+                                 const FunctionDecl& fn) -> Result<std::unique_ptr<Function>> {
+    const EndpointDecl* ep = stage.endpoint.empty() ? nullptr : spec.FindEndpoint(stage.endpoint);
+    if (ep == nullptr || ep->address.empty()) return std::unique_ptr<Function>();
+    if (store == nullptr)
+      return Status::InvalidArgument("stage '" + stage.name + "' runs on endpoint '" + ep->name +
+                                     "', which needs the data container (drop --no-store)");
+    return std::unique_ptr<Function>(
+        std::make_unique<RemoteFunction>(manager, store, ep->address, fn.name, stage.name));
+  };
+}
+
+}  // namespace overlay
