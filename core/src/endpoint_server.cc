@@ -29,7 +29,8 @@ constexpr std::chrono::milliseconds kPollInterval{1};
 
 std::string SegmentFor(std::string_view endpoint) {
   std::string s = "overlay-";
-  for (char c : endpoint) s += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
+  for (char c : endpoint)
+    s += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
   return s;
 }
 
@@ -71,16 +72,17 @@ class EndpointServer::Impl {
     if (!container.ok()) return container.status();
     container_ = std::move(*container);
     for (const FunctionDecl& f : spec.functions) {
-      auto fn = MakeFunction(FunctionSpec{f.name, f.builtin, f.command, f.args, f.timeout_ms,
-                                          f.retries, "/dev/shm"});
+      auto fn = MakeFunction(
+          FunctionSpec{f.name, f.builtin, f.command, f.args, f.timeout_ms, f.retries, "/dev/shm"});
       if (!fn.ok()) return fn.status();
       functions_[f.name] = std::move(*fn);
     }
     auto server = transport::Listen(address, options.channel);
     if (!server.ok()) return server.status();
     server_ = std::move(*server);
-    int workers = ep->workers > 0 ? ep->workers
-                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    int workers = ep->workers > 0
+                      ? ep->workers
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
     return Status::OK();
   }
@@ -118,8 +120,9 @@ class EndpointServer::Impl {
         Result<Blob> object = Status::NotFound("no object");
         if (fetch.ok()) {
           auto key = storage::ObjectKey::FromHex(fetch->key);
-          object = key ? container_->Get(*key)
-                       : Result<Blob>(Status::InvalidArgument("malformed key '" + fetch->key + "'"));
+          object =
+              key ? container_->Get(*key)
+                  : Result<Blob>(Status::InvalidArgument("malformed key '" + fetch->key + "'"));
         }
         (void)transport::ServeFetch(*server_, req, object);
         return;
@@ -127,25 +130,29 @@ class EndpointServer::Impl {
       case wire::Message::Heartbeat: {
         auto hb = transport::DecodeHeartbeat(*env);
         auto now = std::chrono::system_clock::now().time_since_epoch();
-        transport::Heartbeat reply{name_, hb.ok() ? hb->sequence : 0,
-                                   static_cast<uint64_t>(
-                                       std::chrono::duration_cast<std::chrono::nanoseconds>(now).count())};
-        (void)server_->Reply(req.peer, transport::MakeMessage(transport::EncodeHeartbeat(id, reply)));
+        transport::Heartbeat reply{
+            name_, hb.ok() ? hb->sequence : 0,
+            static_cast<uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(now).count())};
+        (void)server_->Reply(req.peer,
+                             transport::MakeMessage(transport::EncodeHeartbeat(id, reply)));
         return;
       }
       default:
         (void)server_->Reply(
-            req.peer, transport::MakeMessage(transport::EncodeError(
-                          id, Status::InvalidArgument(
-                                  std::string("an endpoint serves Invoke, Fetch and Heartbeat, not ") +
-                                  wire::EnumNameMessage(env->message_type())))));
+            req.peer,
+            transport::MakeMessage(transport::EncodeError(
+                id, Status::InvalidArgument(
+                        std::string("an endpoint serves Invoke, Fetch and Heartbeat, not ") +
+                        wire::EnumNameMessage(env->message_type())))));
     }
   }
 
   void AcceptInvoke(const ServerChannel::Request& req, uint64_t id) {
     auto inv = transport::DecodeInvoke(*req.message.envelope_view());
     if (!inv.ok()) {
-      (void)server_->Reply(req.peer, transport::MakeMessage(transport::EncodeError(id, inv.status())));
+      (void)server_->Reply(req.peer,
+                           transport::MakeMessage(transport::EncodeError(id, inv.status())));
       return;
     }
     std::string key = inv->origin + '#' + std::to_string(inv->task_id);
@@ -211,7 +218,8 @@ class EndpointServer::Impl {
       }
     }
     std::lock_guard lock(reply_mu_);
-    replies_.emplace_back(std::move(peer), transport::MakeMessage(transport::EncodeResult(id, result)));
+    replies_.emplace_back(std::move(peer),
+                          transport::MakeMessage(transport::EncodeResult(id, result)));
   }
 
   void FlushReplies() {
@@ -233,7 +241,8 @@ class EndpointServer::Impl {
     auto& ch = origins[origin];
     if (!ch) {
       auto c = transport::Connect(origin, options_.channel);
-      if (!c.ok()) return Status::Unavailable("origin " + origin + ": " + std::string(c.status().message()));
+      if (!c.ok())
+        return Status::Unavailable("origin " + origin + ": " + std::string(c.status().message()));
       ch = std::move(*c);
     }
     transport::BulkOptions bulk;
@@ -329,9 +338,8 @@ class EndpointServer::Impl {
   std::map<std::string, std::shared_ptr<StreamEntry>> streams_;
 };
 
-Result<std::unique_ptr<EndpointServer>> EndpointServer::Create(const PipelineSpec& spec,
-                                                               std::string_view endpoint,
-                                                               const EndpointServerOptions& options) {
+Result<std::unique_ptr<EndpointServer>> EndpointServer::Create(
+    const PipelineSpec& spec, std::string_view endpoint, const EndpointServerOptions& options) {
   auto impl = std::make_unique<Impl>();
   OVERLAY_RETURN_IF_ERROR(impl->Init(spec, endpoint, options));
   return std::unique_ptr<EndpointServer>(new EndpointServer(std::move(impl)));

@@ -57,8 +57,8 @@ class FunctionManager::Impl {
     if (io_.joinable()) io_.join();
     for (auto& [id, p] : incoming_) pending_.emplace(id, std::move(p));
     for (auto& [id, p] : pending_)
-      p.promise.set_value(TaskOutcome{Status::Unavailable("function manager shut down"), {}, {},
-                                      p.attempts});
+      p.promise.set_value(
+          TaskOutcome{Status::Unavailable("function manager shut down"), {}, {}, p.attempts});
   }
 
   std::vector<uint64_t> Submit(std::vector<TaskSpec> tasks) {
@@ -184,20 +184,23 @@ class FunctionManager::Impl {
     Pending& p = it->second;
     if (p.attempts > options_.retries) {
       Status last = p.last_error.ok() ? Status::Timeout("no result") : p.last_error;
-      return Complete(it, TaskOutcome{last.IsTimeout()
-                                          ? Status::Timeout("no result from " + p.spec.endpoint +
-                                                            " after " + std::to_string(p.attempts) +
-                                                            " attempts")
-                                          : last,
-                                      {}, {}, 0});
+      return Complete(
+          it, TaskOutcome{last.IsTimeout()
+                              ? Status::Timeout("no result from " + p.spec.endpoint + " after " +
+                                                std::to_string(p.attempts) + " attempts")
+                              : last,
+                          {},
+                          {},
+                          0});
     }
     ++p.attempts;
-    transport::Invoke inv{it->first,     p.spec.stage,  p.spec.function, p.spec.inputs,
-                          {},            data_->address(), p.spec.stream,  p.spec.seq,
-                          p.spec.end_of_stream, p.spec.input_names};
+    transport::Invoke inv{
+        it->first,        p.spec.stage,  p.spec.function, p.spec.inputs,        {},
+        data_->address(), p.spec.stream, p.spec.seq,      p.spec.end_of_stream, p.spec.input_names};
     Status s;
     ClientChannel* ch = Channel(p.spec.endpoint, &s);
-    if (ch != nullptr) s = ch->Send(transport::MakeMessage(transport::EncodeInvoke(it->first, inv)));
+    if (ch != nullptr)
+      s = ch->Send(transport::MakeMessage(transport::EncodeInvoke(it->first, inv)));
     if (!s.ok()) {
       p.last_error = Status::Unavailable(p.spec.endpoint + ": " + std::string(s.message()));
       p.in_flight = false;
@@ -239,9 +242,10 @@ class FunctionManager::Impl {
   void ServeData(const transport::ServerChannel::Request& req) {
     const wire::Envelope* env = req.message.envelope_view();
     if (env->message_type() != wire::Message::Fetch) {
-      (void)data_->Reply(req.peer, transport::MakeMessage(transport::EncodeError(
-                                       env->request_id(),
-                                       Status::InvalidArgument("a data server serves Fetch only"))));
+      (void)data_->Reply(
+          req.peer,
+          transport::MakeMessage(transport::EncodeError(
+              env->request_id(), Status::InvalidArgument("a data server serves Fetch only"))));
       return;
     }
     auto fetch = transport::DecodeFetch(*env);
@@ -261,8 +265,9 @@ class FunctionManager::Impl {
     for (auto it = pending_.begin(); it != pending_.end();) {
       auto next = std::next(it);
       Pending& p = it->second;
-      bool resend = !p.in_flight ? p.deadline <= now
-                                 : std::find(lost.begin(), lost.end(), p.spec.endpoint) != lost.end();
+      bool resend = !p.in_flight
+                        ? p.deadline <= now
+                        : std::find(lost.begin(), lost.end(), p.spec.endpoint) != lost.end();
       if (resend) {
         if (p.in_flight) p.last_error = Status::Timeout("no result");
         Send(it);

@@ -37,7 +37,8 @@ Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
   for (size_t i = 0; i < outcome.outputs.size(); ++i) {
     auto bytes = manager_->FetchOutput(endpoint_, outcome.outputs[i]);
     if (!bytes.ok()) return bytes.status();
-    std::string name = i < outcome.output_names.size() ? outcome.output_names[i] : outcome.outputs[i];
+    std::string name =
+        i < outcome.output_names.size() ? outcome.output_names[i] : outcome.outputs[i];
     task.outputs.push_back(NamedBlob{std::move(name), std::move(*bytes)});
   }
   return Status::OK();

@@ -16,9 +16,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <memory>
 #include <span>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,11 +29,11 @@
 #include "overlay/executor.h"
 #include "overlay/function.h"
 #include "overlay/function_manager.h"
+#include "overlay/process_runner.h"
 #include "overlay/remote_function.h"
 #include "overlay/storage/data_container.h"
 #include "overlay/storage/shm_cache.h"
 #include "overlay/transport/wire.h"
-#include "overlay/process_runner.h"
 
 extern char** environ;
 
@@ -124,7 +124,9 @@ std::vector<std::vector<NamedBlob>> LocalQrs(const std::string& stream,
 
 std::string Config(const std::string& endpoint, const std::string& address) {
   return "[FUNCTION]\nname = qrs\nbuiltin = qrs_detector\n[END]\n"
-         "[ENDPOINT]\nname = " + endpoint + "\naddress = " + address + "\nworkers = 2\n[END]\n"
+         "[ENDPOINT]\nname = " +
+         endpoint + "\naddress = " + address +
+         "\nworkers = 2\n[END]\n"
          "[STORAGE]\nmemory = 32MiB\n[END]\n";
 }
 
@@ -228,7 +230,8 @@ class RemoteInvoke : public testing::TestWithParam<Transport> {};
 
 TEST_P(RemoteInvoke, InProcessQrsStreamEqualsLocalRun) {
   InProcessEndpoint ep(Unique("fog-" + GetParam().name), GetParam().listen);
-  if (ep.status().IsUnavailable()) GTEST_SKIP() << "transport unavailable: " << ep.status().ToString();
+  if (ep.status().IsUnavailable())
+    GTEST_SKIP() << "transport unavailable: " << ep.status().ToString();
   ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();
   ClientStore store(Unique("client"));
   ASSERT_TRUE(store.ok());
@@ -242,7 +245,8 @@ TEST_P(RemoteInvoke, InProcessQrsStreamEqualsLocalRun) {
 
 TEST_P(RemoteInvoke, BatchOfStreamsEqualsLocalRun) {
   InProcessEndpoint ep(Unique("batch-" + GetParam().name), GetParam().listen);
-  if (ep.status().IsUnavailable()) GTEST_SKIP() << "transport unavailable: " << ep.status().ToString();
+  if (ep.status().IsUnavailable())
+    GTEST_SKIP() << "transport unavailable: " << ep.status().ToString();
   ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();
   ClientStore store(Unique("client"));
   ASSERT_TRUE(store.ok());
@@ -315,9 +319,9 @@ TEST(EndpointErrors, MalformedRequestAndWrongMessageGetErrorReplies) {
 
   auto ch = transport::Connect(ep.address());
   ASSERT_TRUE(ch.ok());
-  auto data = (*ch)->Call(
-      transport::MakeMessage(transport::EncodeData(5, {"k", 0, 1}, std::as_bytes(std::span("x", 1)), 0)),
-      kWait);
+  auto data = (*ch)->Call(transport::MakeMessage(transport::EncodeData(
+                              5, {"k", 0, 1}, std::as_bytes(std::span("x", 1)), 0)),
+                          kWait);
   ASSERT_TRUE(data.ok()) << data.status().ToString();
   EXPECT_TRUE(transport::ReplyStatus(*data).IsInvalidArgument());
   auto hb = (*ch)->Call(
@@ -421,7 +425,9 @@ std::string PipelineConfig(const std::string& input, const std::string& address)
   std::string cfg =
       "[FUNCTION]\nname = sim\nbuiltin = sensor_simulator\nargs = 1000\n[END]\n"
       "[FUNCTION]\nname = qrs\nbuiltin = qrs_detector\n[END]\n"
-      "[STAGE]\nname = sensor\nsource = " + input + "\ntransformation = sim\n[END]\n"
+      "[STAGE]\nname = sensor\nsource = " +
+      input +
+      "\ntransformation = sim\n[END]\n"
       "[STAGE]\nname = detect\nsource = sensor\ntransformation = qrs\n";
   if (address.empty()) return cfg + "[END]\n";
   return cfg + "endpoint = fog\n[END]\n[ENDPOINT]\nname = fog\naddress = " + address +
@@ -486,10 +492,15 @@ TEST_F(RemotePipeline, OverlayRunCliUsesChildEndpoint) {
   ASSERT_TRUE(ep.Start());
   std::string cfg = (dir_ / "remote.cfg").string();
   std::ofstream(cfg) << PipelineConfig((dir_ / "in").string(), ep.address())
-                     << "[STORAGE]\nsegment = " << Unique("cli-client") << "\nmemory = 32MiB\n[END]\n";
+                     << "[STORAGE]\nsegment = " << Unique("cli-client")
+                     << "\nmemory = 32MiB\n[END]\n";
   RunOptions run;
-  run.argv = {std::string(OVERLAY_BINARY_DIR) + "/core/overlay", "run", cfg, "--out",
-              (dir_ / "cli").string(), "-q"};
+  run.argv = {std::string(OVERLAY_BINARY_DIR) + "/core/overlay",
+              "run",
+              cfg,
+              "--out",
+              (dir_ / "cli").string(),
+              "-q"};
   run.timeout_ms = 60000;
   auto r = RunProcess(run);
   (void)storage::ShmCache::Remove(Unique("cli-client"));
@@ -524,11 +535,11 @@ TEST_P(ChildProcess, QrsStreamEqualsLocalRunAndSigtermExitsZero) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Transports, ChildProcess,
-    testing::Values(Transport{"zmq_tcp", "tcp://", "tcp://127.0.0.1:0"},
-                    Transport{"fabric_tcp", "fabric://", "fabric://127.0.0.1:0"}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Transports, ChildProcess,
+                         testing::Values(Transport{"zmq_tcp", "tcp://", "tcp://127.0.0.1:0"},
+                                         Transport{"fabric_tcp", "fabric://",
+                                                   "fabric://127.0.0.1:0"}),
+                         [](const auto& info) { return info.param.name; });
 
 TEST(ChildProcessRestart, KilledEndpointRestartedEveryResultExactlyOnce) {
   ChildEndpoint ep(Unique("restart"), "tcp://127.0.0.1:" + std::to_string(FreePort()));

@@ -43,14 +43,14 @@ struct TaskSpec {
   std::string stage{};                     // for the endpoint's stream state and logs
   std::string stream{};                    // stateful functions: the item's stream
   uint64_t seq = 0;
-  bool end_of_stream = false;            // run EndStream instead of Process
+  bool end_of_stream = false;  // run EndStream instead of Process
 };
 
 struct TaskOutcome {
   Status status{};
   std::vector<std::string> outputs{};       // object keys in the endpoint's container
   std::vector<std::string> output_names{};  // file names, parallel to outputs
-  int attempts = 0;                       // Invokes sent for this task
+  int attempts = 0;                         // Invokes sent for this task
 };
 
 struct FunctionManagerOptions {
@@ -70,7 +70,8 @@ struct FunctionManagerOptions {
 class FunctionManager {
  public:
   // Binds the data server and starts the I/O thread. Errors: those of Listen.
-  static overlay::Result<std::unique_ptr<FunctionManager>> Create(const FunctionManagerOptions& options);
+  static overlay::Result<std::unique_ptr<FunctionManager>> Create(
+      const FunctionManagerOptions& options);
   // Tasks still pending complete with Unavailable.
   ~FunctionManager();
 
