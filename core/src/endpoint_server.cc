@@ -305,6 +305,7 @@ class EndpointServer::Impl {
       }
     }
     if (!s.ok()) return s;
+    result->counters = std::move(task.counters);
     for (const NamedBlob& out : task.outputs) {
       auto key = container_->Put(out.data.view());
       if (!key.ok()) return key.status();

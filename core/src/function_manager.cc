@@ -58,7 +58,7 @@ class FunctionManager::Impl {
     for (auto& [id, p] : incoming_) pending_.emplace(id, std::move(p));
     for (auto& [id, p] : pending_)
       p.promise.set_value(
-          TaskOutcome{Status::Unavailable("function manager shut down"), {}, {}, p.attempts});
+          TaskOutcome{Status::Unavailable("function manager shut down"), {}, {}, {}, p.attempts});
   }
 
   std::vector<uint64_t> Submit(std::vector<TaskSpec> tasks) {
@@ -82,7 +82,7 @@ class FunctionManager::Impl {
     auto it = futures_.find(id);
     if (it != futures_.end()) return it->second;
     std::promise<TaskOutcome> p;
-    p.set_value(TaskOutcome{Status::NotFound("no task " + std::to_string(id)), {}, {}, 0});
+    p.set_value(TaskOutcome{Status::NotFound("no task " + std::to_string(id))});
     return p.get_future().share();
   }
 
@@ -191,6 +191,7 @@ class FunctionManager::Impl {
                               : last,
                           {},
                           {},
+                          {},
                           0});
     }
     ++p.attempts;
@@ -219,7 +220,8 @@ class FunctionManager::Impl {
       auto r = transport::DecodeResult(*env);
       if (!r.ok()) return;
       id = r->task_id;
-      outcome = TaskOutcome{r->status, std::move(r->outputs), std::move(r->output_names), 0};
+      outcome = TaskOutcome{r->status, std::move(r->outputs), std::move(r->output_names),
+                            std::move(r->counters), 0};
     } else if (env->message_type() == wire::Message::Error) {
       outcome.status = transport::DecodeError(*env);
     } else {

@@ -34,6 +34,7 @@ Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
   // The manager bounds the wait: per-attempt timeout times (retries + 1).
   TaskOutcome outcome = manager_->Result(manager_->Submit(std::move(spec))).get();
   if (!outcome.status.ok()) return outcome.status;
+  for (const auto& [name, value] : outcome.counters) task.counters[name] += value;
   for (size_t i = 0; i < outcome.outputs.size(); ++i) {
     auto bytes = manager_->FetchOutput(endpoint_, outcome.outputs[i]);
     if (!bytes.ok()) return bytes.status();

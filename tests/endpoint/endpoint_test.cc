@@ -149,7 +149,7 @@ int FreePort() {
 TaskOutcome Wait(FunctionManager& fm, uint64_t id) {
   auto f = fm.Result(id);
   if (f.wait_for(kWait) != std::future_status::ready)
-    return TaskOutcome{Status::Timeout("test gave up waiting"), {}, {}, 0};
+    return TaskOutcome{Status::Timeout("test gave up waiting")};
   return f.get();
 }
 
@@ -465,6 +465,7 @@ class RemotePipeline : public testing::Test {
     if (report.ok()) {
       EXPECT_TRUE(report->ok());
       for (const auto& f : report->failures) ADD_FAILURE() << f.stage << " " << f.status.ToString();
+      counters_ = report->counters;
     }
     // Task ids start at 1: a first task exists only when a stage ran remotely.
     remote_tasks_ = (*fm)->Result(1).get().status.ok();
@@ -473,17 +474,21 @@ class RemotePipeline : public testing::Test {
 
   std::filesystem::path dir_;
   bool remote_tasks_ = false;
+  std::map<std::string, int64_t> counters_;  // of the last Run
 };
 
 TEST_F(RemotePipeline, ExecutorRemoteStageEqualsLocalRun) {
   auto local = Run("", "local");
   ASSERT_GT(local.size(), 2u);
   EXPECT_FALSE(remote_tasks_);
+  auto local_counters = counters_;
+  ASSERT_GT(local_counters["beats"], 0);
   InProcessEndpoint ep(Unique("pipe"), "tcp://127.0.0.1:0");
   ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();
   auto remote = Run(ep.address(), "remote");
   EXPECT_TRUE(remote_tasks_);
   EXPECT_EQ(remote, local);
+  EXPECT_EQ(counters_, local_counters);
 }
 
 TEST_F(RemotePipeline, OverlayRunCliUsesChildEndpoint) {

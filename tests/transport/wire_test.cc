@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 #include <random>
 #include <vector>
 
@@ -57,12 +58,15 @@ TEST(WireTest, InvokeAppendedFieldsRoundTrip) {
   EXPECT_TRUE(out->end_of_stream);
   EXPECT_EQ(out->input_names, std::vector<std::string>{"a.txt"});
 
-  Blob r = EncodeResult(1, InvokeResult{9, Status::OK(), {"o1", "o2"}, {"x.txt", "y.txt"}});
+  Blob r = EncodeResult(
+      1,
+      InvokeResult{9, Status::OK(), {"o1", "o2"}, {"x.txt", "y.txt"}, {{"beats", -3}, {"n", 7}}});
   auto renv = Verify(r);
   ASSERT_TRUE(renv.ok());
   auto res = DecodeResult(**renv);
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->output_names, (std::vector<std::string>{"x.txt", "y.txt"}));
+  EXPECT_EQ(res->counters, (std::map<std::string, int64_t>{{"beats", -3}, {"n", 7}}));
 }
 
 TEST(WireTest, ResultRoundTripCarriesStatus) {

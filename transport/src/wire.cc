@@ -3,6 +3,7 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -86,7 +87,16 @@ Blob EncodeResult(uint64_t request_id, const InvokeResult& m) {
   auto outputs = fbb.CreateVectorOfStrings(m.outputs);
   auto error = fbb.CreateString(m.status.message());
   auto names = fbb.CreateVectorOfStrings(m.output_names);
-  auto res = wire::CreateResult(fbb, m.task_id, ToWire(m.status.code()), outputs, error, names);
+  std::vector<std::string> counter_names;
+  std::vector<int64_t> counter_values;
+  for (const auto& [name, value] : m.counters) {
+    counter_names.push_back(name);
+    counter_values.push_back(value);
+  }
+  auto cnames = fbb.CreateVectorOfStrings(counter_names);
+  auto cvalues = fbb.CreateVector(counter_values);
+  auto res = wire::CreateResult(fbb, m.task_id, ToWire(m.status.code()), outputs, error, names,
+                                cnames, cvalues);
   return Finish(fbb, request_id, wire::Message::Result, res.Union(), 0);
 }
 
@@ -168,8 +178,13 @@ Result<Invoke> DecodeInvoke(const wire::Envelope& e) {
 Result<InvokeResult> DecodeResult(const wire::Envelope& e) {
   const auto* m = e.message_as_Result();
   if (m == nullptr) return WrongType(e, "Result");
-  return InvokeResult{m->task_id(), FromWire(m->status(), Str(m->error_message())),
-                      Strings(m->outputs()), Strings(m->output_names())};
+  InvokeResult r{m->task_id(), FromWire(m->status(), Str(m->error_message())),
+                 Strings(m->outputs()), Strings(m->output_names())};
+  std::vector<std::string> names = Strings(m->counter_names());
+  const auto* values = m->counter_values();
+  const size_t n = values == nullptr ? 0 : std::min<size_t>(names.size(), values->size());
+  for (size_t i = 0; i < n; ++i) r.counters[names[i]] += values->Get(i);
+  return r;
 }
 
 Result<Fetch> DecodeFetch(const wire::Envelope& e) {

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,7 @@ struct TaskOutcome {
   Status status{};
   std::vector<std::string> outputs{};       // object keys in the endpoint's container
   std::vector<std::string> output_names{};  // file names, parallel to outputs
+  std::map<std::string, int64_t> counters{};  // the task's counters, e.g. {"beats", 12}
   int attempts = 0;                         // Invokes sent for this task
 };
 

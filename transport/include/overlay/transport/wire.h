@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -50,6 +51,7 @@ struct InvokeResult {
   Status status;
   std::vector<std::string> outputs;  // object keys
   std::vector<std::string> output_names{};  // file names, parallel to outputs
+  std::map<std::string, int64_t> counters{};  // the task's counters, e.g. {"beats", 12}
 };
 
 struct Fetch {
