@@ -179,6 +179,10 @@ class FunctionManager::Impl {
     pending_.erase(it);
   }
 
+  std::chrono::milliseconds Timeout(const TaskSpec& t) const {
+    return t.timeout.count() > 0 ? t.timeout : options_.timeout;
+  }
+
   // Sends (or resends) the task, or fails it when its attempts are spent.
   void Send(std::map<uint64_t, Pending>::iterator it) {
     Pending& p = it->second;
@@ -205,11 +209,11 @@ class FunctionManager::Impl {
     if (!s.ok()) {
       p.last_error = Status::Unavailable(p.spec.endpoint + ": " + std::string(s.message()));
       p.in_flight = false;
-      p.deadline = Clock::now() + std::min(options_.timeout, kBackoff);
+      p.deadline = Clock::now() + std::min(Timeout(p.spec), kBackoff);
       return;
     }
     p.in_flight = true;
-    p.deadline = Clock::now() + options_.timeout;
+    p.deadline = Clock::now() + Timeout(p.spec);
   }
 
   void OnReply(const Message& m) {

@@ -297,6 +297,21 @@ TEST(EndpointErrors, UnknownFunctionAndBadKeyAreAnsweredWithErrors) {
   EXPECT_TRUE((*fm)->Result(999999).get().status.IsNotFound());
 }
 
+TEST(FunctionManagerTimeout, SilentEndpointGivesTimeoutAfterEveryRetry) {
+  // Bound but never served: every Invoke goes unanswered.
+  auto silent = transport::Listen("tcp://127.0.0.1:0");
+  ASSERT_TRUE(silent.ok());
+  FunctionManagerOptions o;
+  o.retries = 2;
+  auto fm = FunctionManager::Create(o);
+  ASSERT_TRUE(fm.ok());
+  TaskSpec t{(*silent)->address(), "qrs"};
+  t.timeout = 100ms;
+  TaskOutcome got = Wait(**fm, (*fm)->Submit(t));
+  EXPECT_TRUE(got.status.IsTimeout()) << got.status.ToString();
+  EXPECT_EQ(got.attempts, 3);
+}
+
 TEST(EndpointErrors, MalformedRequestAndWrongMessageGetErrorReplies) {
   InProcessEndpoint ep(Unique("raw"), "tcp://127.0.0.1:0");
   ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();

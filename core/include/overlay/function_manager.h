@@ -45,6 +45,8 @@ struct TaskSpec {
   std::string stream{};                    // stateful functions: the item's stream
   uint64_t seq = 0;
   bool end_of_stream = false;  // run EndStream instead of Process
+  // Longest wait for one attempt's Result; 0: FunctionManagerOptions::timeout.
+  std::chrono::milliseconds timeout{0};
 };
 
 struct TaskOutcome {
