@@ -51,10 +51,10 @@ struct TaskSpec {
 
 struct TaskOutcome {
   Status status{};
-  std::vector<std::string> outputs{};       // object keys in the endpoint's container
-  std::vector<std::string> output_names{};  // file names, parallel to outputs
+  std::vector<std::string> outputs{};         // object keys in the endpoint's container
+  std::vector<std::string> output_names{};    // file names, parallel to outputs
   std::map<std::string, int64_t> counters{};  // the task's counters, e.g. {"beats", 12}
-  int attempts = 0;                         // Invokes sent for this task
+  int attempts = 0;                           // Invokes sent for this task
 };
 
 struct FunctionManagerOptions {
