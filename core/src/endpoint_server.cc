@@ -155,7 +155,10 @@ class EndpointServer::Impl {
                            transport::MakeMessage(transport::EncodeError(id, inv.status())));
       return;
     }
-    std::string key = inv->origin + '#' + std::to_string(inv->task_id);
+    // Task ids are unique per requester: its origin, else (no retries
+    // possible) the connection it came on.
+    std::string key = (inv->origin.empty() ? "peer:" + req.peer : inv->origin) + '#' +
+                      std::to_string(inv->task_id);
     {
       std::lock_guard lock(tasks_mu_);
       auto it = tasks_.find(key);

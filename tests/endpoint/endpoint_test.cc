@@ -297,6 +297,28 @@ TEST(EndpointErrors, UnknownFunctionAndBadKeyAreAnsweredWithErrors) {
   EXPECT_TRUE((*fm)->Result(999999).get().status.IsNotFound());
 }
 
+TEST(EndpointErrors, ClientsWithoutOriginDoNotShareTaskIds) {
+  InProcessEndpoint ep(Unique("ids"), "tcp://127.0.0.1:0");
+  ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();
+  auto a = transport::Connect(ep.address());
+  auto b = transport::Connect(ep.address());
+  ASSERT_TRUE(a.ok() && b.ok());
+  transport::Invoke inv;
+  inv.task_id = 1;
+  inv.function = "nope";
+  auto ra = (*a)->Call(transport::MakeMessage(transport::EncodeInvoke(1, inv)), kWait);
+  inv.function = "qrs";
+  inv.inputs = {std::string(32, 'b')};
+  auto rb = (*b)->Call(transport::MakeMessage(transport::EncodeInvoke(1, inv)), kWait);
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  auto da = transport::DecodeResult(*ra->envelope_view());
+  auto db = transport::DecodeResult(*rb->envelope_view());
+  ASSERT_TRUE(da.ok() && db.ok());
+  EXPECT_NE(da->status.message().find("nope"), std::string_view::npos) << da->status.ToString();
+  EXPECT_NE(db->status.message().find(std::string(32, 'b')), std::string_view::npos)
+      << db->status.ToString();
+}
+
 TEST(FunctionManagerTimeout, SilentEndpointGivesTimeoutAfterEveryRetry) {
   // Bound but never served: every Invoke goes unanswered.
   auto silent = transport::Listen("tcp://127.0.0.1:0");

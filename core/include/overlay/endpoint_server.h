@@ -9,7 +9,12 @@
 //   Heartbeat  echoed with the endpoint's name
 // Anything else is answered with an Error. A repeated Invoke (same origin and
 // task id, e.g. a function manager's retry) is not run twice: it is answered
-// with the first run's result, or when that run ends.
+// with the first run's result, or when that run ends. The last 4096 results
+// are remembered for this.
+//
+// Stream state lives in the daemon's memory: items of a stream must arrive one
+// at a time in order (the executor sends them so), and a restarted daemon
+// starts its streams afresh.
 #ifndef OVERLAY_CORE_ENDPOINT_SERVER_H_
 #define OVERLAY_CORE_ENDPOINT_SERVER_H_
 
