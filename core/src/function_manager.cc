@@ -86,6 +86,11 @@ class FunctionManager::Impl {
     return p.get_future().share();
   }
 
+  void Release(uint64_t id) {
+    std::lock_guard lock(mu_);
+    futures_.erase(id);
+  }
+
   overlay::Result<Blob> FetchOutput(const std::string& endpoint, const std::string& key) {
     std::unique_ptr<ClientChannel> ch;
     {
@@ -329,6 +334,8 @@ overlay::Result<Blob> FunctionManager::FetchOutput(const std::string& endpoint,
 
 const std::string& FunctionManager::data_address() const { return impl_->data_address(); }
 uint64_t FunctionManager::duplicates_dropped() const { return impl_->duplicates(); }
+
+void FunctionManager::Release(uint64_t task_id) { impl_->Release(task_id); }
 
 std::shared_future<TaskOutcome> FunctionManager::Result(uint64_t task_id) {
   return impl_->Outcome(task_id);

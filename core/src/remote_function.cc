@@ -32,7 +32,9 @@ Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
     spec.input_names.push_back(in.name);
   }
   // The manager bounds the wait: per-attempt timeout times (retries + 1).
-  TaskOutcome outcome = manager_->Result(manager_->Submit(std::move(spec))).get();
+  const uint64_t id = manager_->Submit(std::move(spec));
+  TaskOutcome outcome = manager_->Result(id).get();
+  manager_->Release(id);
   if (!outcome.status.ok()) return outcome.status;
   for (const auto& [name, value] : outcome.counters) task.counters[name] += value;
   for (size_t i = 0; i < outcome.outputs.size(); ++i) {

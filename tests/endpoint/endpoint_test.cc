@@ -332,6 +332,8 @@ TEST(FunctionManagerTimeout, SilentEndpointGivesTimeoutAfterEveryRetry) {
   TaskOutcome got = Wait(**fm, (*fm)->Submit(t));
   EXPECT_TRUE(got.status.IsTimeout()) << got.status.ToString();
   EXPECT_EQ(got.attempts, 3);
+  (*fm)->Release(1);
+  EXPECT_TRUE((*fm)->Result(1).get().status.IsNotFound());
 }
 
 TEST(EndpointErrors, MalformedRequestAndWrongMessageGetErrorReplies) {
@@ -496,7 +498,13 @@ class RemotePipeline : public testing::Test {
     ExecutorOptions o;
     o.out_dir = (dir_ / out).string();
     o.store = &store;
-    o.make_stage_function = RemoteStageFactory(*spec, fm->get(), &store);
+    remote_stages_ = 0;
+    o.make_stage_function = [&, remote = RemoteStageFactory(*spec, fm->get(), &store)](
+                                const StageDecl& stage, const FunctionDecl& fn) {
+      auto built = remote(stage, fn);
+      if (built.ok() && *built != nullptr) ++remote_stages_;
+      return built;
+    };
     auto report = RunPipeline(*spec, o);
     EXPECT_TRUE(report.ok()) << report.status().ToString();
     if (report.ok()) {
@@ -504,26 +512,24 @@ class RemotePipeline : public testing::Test {
       for (const auto& f : report->failures) ADD_FAILURE() << f.stage << " " << f.status.ToString();
       counters_ = report->counters;
     }
-    // Task ids start at 1: a first task exists only when a stage ran remotely.
-    remote_tasks_ = (*fm)->Result(1).get().status.ok();
     return Tree(dir_ / out);
   }
 
   std::filesystem::path dir_;
-  bool remote_tasks_ = false;
+  int remote_stages_ = 0;                    // stages of the last Run given a RemoteFunction
   std::map<std::string, int64_t> counters_;  // of the last Run
 };
 
 TEST_F(RemotePipeline, ExecutorRemoteStageEqualsLocalRun) {
   auto local = Run("", "local");
   ASSERT_GT(local.size(), 2u);
-  EXPECT_FALSE(remote_tasks_);
+  EXPECT_EQ(remote_stages_, 0);
   auto local_counters = counters_;
   ASSERT_GT(local_counters["beats"], 0);
   InProcessEndpoint ep(Unique("pipe"), "tcp://127.0.0.1:0");
   ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();
   auto remote = Run(ep.address(), "remote");
-  EXPECT_TRUE(remote_tasks_);
+  EXPECT_EQ(remote_stages_, 1);
   EXPECT_EQ(remote, local);
   EXPECT_EQ(counters_, local_counters);
 }

@@ -92,7 +92,11 @@ class FunctionManager {
   // Late Results dropped because their task had already completed.
   uint64_t duplicates_dropped() const;
 
-  // The task's outcome; a ready NotFound outcome for an unknown id.
+  // Frees the manager's record of the task (copies of its future stay valid);
+  // Result then reports NotFound. Long runs call it once they hold the outcome.
+  void Release(uint64_t task_id);
+
+  // The task's outcome; a ready NotFound outcome for an unknown or released id.
   std::shared_future<TaskOutcome> Result(uint64_t task_id);
 
  private:
