@@ -377,12 +377,13 @@ TEST(EndpointErrors, MalformedRequestAndWrongMessageGetErrorReplies) {
 
 class ChildEndpoint {
  public:
-  ChildEndpoint(std::string name, std::string address)
+  // `config` defaults to Config(name, address).
+  ChildEndpoint(std::string name, std::string address, const std::string& config = "")
       : name_(std::move(name)), address_(std::move(address)) {
     dir_ = std::filesystem::temp_directory_path() / Unique("cfg-" + name_);
     std::filesystem::create_directories(dir_);
     config_ = (dir_ / "endpoint.cfg").string();
-    std::ofstream(config_) << Config(name_, address_);
+    std::ofstream(config_) << (config.empty() ? Config(name_, address_) : config);
   }
   ~ChildEndpoint() {
     if (pid_ > 0) {
@@ -588,6 +589,31 @@ INSTANTIATE_TEST_SUITE_P(Transports, ChildProcess,
                                          Transport{"fabric_tcp", "fabric://",
                                                    "fabric://127.0.0.1:0"}),
                          [](const auto& info) { return info.param.name; });
+
+TEST(ChildProcessSigterm, QueuedAndRunningTasksFinishBeforeExit) {
+  // One worker and a 300 ms command: at SIGTERM one task runs and two wait.
+  const std::string name = Unique("drain");
+  const std::string address = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  ChildEndpoint ep(name, address,
+                   "[FUNCTION]\nname = slow\ncommand = sleep 0.3\n[END]\n"
+                   "[ENDPOINT]\nname = " +
+                       name + "\naddress = " + address + "\nworkers = 1\n[END]\n");
+  ASSERT_TRUE(ep.Start());
+  FunctionManagerOptions o;
+  o.retries = 0;
+  auto fm = FunctionManager::Create(o);
+  ASSERT_TRUE(fm.ok());
+  std::vector<uint64_t> ids = (*fm)->SubmitBatch(
+      {TaskSpec{address, "slow"}, TaskSpec{address, "slow"}, TaskSpec{address, "slow"}});
+  std::this_thread::sleep_for(150ms);
+  int status = ep.Signal(SIGTERM);
+  ASSERT_NE(status, -1) << "endpoint did not exit after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+  for (uint64_t id : ids) {
+    TaskOutcome got = Wait(**fm, id);
+    EXPECT_TRUE(got.status.ok()) << "task " << id << ": " << got.status.ToString();
+  }
+}
 
 TEST(ChildProcessRestart, KilledEndpointRestartedEveryResultExactlyOnce) {
   ChildEndpoint ep(Unique("restart"), "tcp://127.0.0.1:" + std::to_string(FreePort()));
