@@ -26,6 +26,9 @@ struct Transport {
 
 std::string PrintName(const testing::TestParamInfo<Transport>& info) { return info.param.name; }
 
+// Keeps test listings (and ctest's log) to the transport's name, not a byte dump.
+void PrintTo(const Transport& t, std::ostream* os) { *os << t.name << " " << t.address; }
+
 std::string Pattern(size_t n) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + i / 4096) & 0xff);
