@@ -61,19 +61,7 @@ std::unique_ptr<RedisServer> RedisServer::Start(const std::string& dir) {
   return nullptr;
 }
 
-RedisServer::~RedisServer() {
-  kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  int st = 0;
-  while (waitpid(pid_, &st, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &st, 0);
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
+RedisServer::~RedisServer() { storage::testing::StopChild(pid_); }
 
 RedisClient::RedisClient(int port) : fd_(Connect(port)) {}
 

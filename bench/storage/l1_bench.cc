@@ -25,22 +25,11 @@ namespace {
 using storage::ObjectKey;
 using storage::ObjectMeta;
 using storage::ShmCache;
+using storage::testing::RandomBytes;
 using Chm = tbb::concurrent_hash_map<std::string, std::string>;
 
 constexpr uint64_t kWorkingSet = 32ull << 20;  // bytes per object size
 constexpr size_t kMaxObjects = 32768;
-
-std::string Payload(size_t n, uint64_t seed) {
-  std::string s(n, '\0');
-  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (size_t i = 0; i < n; i += 8) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    std::memcpy(s.data() + i, &x, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
 
 std::string KeyString(const ObjectKey& k) {
   std::string s(16, '\0');
@@ -91,7 +80,7 @@ GetFixture& Fixture(size_t size, bool hot) {
   f = std::make_unique<GetFixture>();
   const size_t n = hot ? 64 : std::clamp<size_t>(kWorkingSet / size, 8, kMaxObjects);
   for (size_t i = 0; i < n; ++i) {
-    std::string data = Payload(size, size * 1000003 + i + (hot ? 1u << 30 : 0));
+    std::string data = RandomBytes(size, size * 1000003 + i + (hot ? 1u << 30 : 0));
     ObjectKey k = ObjectKey::Of(data);
     (void)GetCache()->Put(k, data, ObjectMeta{data.size(), 0, 0});
     f->keys.push_back(k);
@@ -148,7 +137,7 @@ void L1PutOverlay(benchmark::State& state) {
   static std::shared_ptr<ShmCache> cache = OpenSegment("put", 128ull << 20);
   static std::atomic<uint64_t> counter{0};
   const size_t size = static_cast<size_t>(state.range(0));
-  const std::string tmpl = Payload(size, 42);
+  const std::string tmpl = RandomBytes(size, 42);
   for (auto _ : state) {
     Result<storage::WriteLoan> loan = cache->Loan(size);
     if (!loan.ok()) {
@@ -170,7 +159,7 @@ void L1PutTbb(benchmark::State& state) {
   static std::atomic<uint64_t> counter{0};
   const size_t size = static_cast<size_t>(state.range(0));
   const size_t window = std::clamp<size_t>((128ull << 20) / size, 8, kMaxObjects);
-  const std::string tmpl = Payload(size, 42);
+  const std::string tmpl = RandomBytes(size, 42);
   for (auto _ : state) {
     const uint64_t c = counter.fetch_add(1, std::memory_order_relaxed);
     std::string key(16, '\0');

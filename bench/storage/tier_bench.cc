@@ -25,20 +25,9 @@ namespace {
 
 using storage::ObjectKey;
 using storage::ObjectMeta;
+using storage::testing::RandomBytes;
 
 constexpr uint64_t kWorkingSet = 16ull << 20;  // fits the 64 MiB block cache: warm gets
-
-std::string Payload(size_t n, uint64_t seed) {
-  std::string s(n, '\0');
-  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (size_t i = 0; i < n; i += 8) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    std::memcpy(s.data() + i, &x, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
 
 size_t Pick(uint64_t i, size_t n) { return static_cast<size_t>((i * 2654435761u) % n); }
 
@@ -78,7 +67,7 @@ const std::vector<ObjectKey>& L2Keys(size_t size) {
   if (!keys.empty() || !s.tier || !s.raw) return keys;
   const size_t n = std::clamp<size_t>(kWorkingSet / size, 8, 4096);
   for (size_t i = 0; i < n; ++i) {
-    std::string data = Payload(size, size * 7919 + i);
+    std::string data = RandomBytes(size, size * 7919 + i);
     ObjectKey k = ObjectKey::Of(data);
     (void)s.tier->Put(k, data, ObjectMeta{data.size(), 0, 0});
     (void)s.raw->Put(rocksdb::WriteOptions(), rocksdb::Slice(reinterpret_cast<const char*>(&k), 16),
@@ -161,7 +150,7 @@ const std::vector<ObjectKey>* L3Keys(size_t size) {
   if (!keys.empty()) return &keys;
   const size_t n = std::clamp<size_t>(kWorkingSet / size, 8, 256);
   for (size_t i = 0; i < n; ++i) {
-    std::string data = Payload(size, size * 104729 + i);
+    std::string data = RandomBytes(size, size * 104729 + i);
     ObjectKey k = ObjectKey::Of(data);
     if (!s->tier->Put(k, data, ObjectMeta{data.size(), 0, 0}).ok()) return nullptr;
     keys.push_back(k);

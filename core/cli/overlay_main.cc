@@ -18,6 +18,7 @@
 #include "overlay/object_store.h"
 #include "overlay/remote_function.h"
 #include "overlay/storage/data_container.h"
+#include "overlay/transport/channel.h"
 #include "endpoint_command.h"
 #include "storage_commands.h"
 
@@ -184,6 +185,17 @@ int Run(const std::string& path, const ExecutorOptions& base, const std::string&
   return r.ok() ? 0 : kExitItemsFailed;
 }
 
+int KeyGen() {
+  auto pair = transport::NewCurveKeyPair();
+  if (!pair.ok()) {
+    fmt::print(stderr, "overlay keygen: {}\n", pair.status().message());
+    return kExitItemsFailed;
+  }
+  fmt::print("curve_public = {}\n# secret key: store it alone in the endpoint's curve_secret_file\n{}\n",
+             pair->first, pair->second);
+  return 0;
+}
+
 int ListFunctions() {
   fmt::print("native functions (FUNCTION: builtin = NAME, args = …):\n");
   for (const auto& b : ListBuiltins())
@@ -241,6 +253,8 @@ int main(int argc, char** argv) {
 
   auto* functions =
       app.add_subcommand("functions", "list the native functions and the command placeholders");
+  auto* keygen = app.add_subcommand(
+      "keygen", "print a new ZeroMQ CURVE key pair for an ENDPOINT (curve_public / secret file)");
   int storage_exit = 0;
   AddStorageCommands(app, &storage_exit);
 
@@ -253,6 +267,7 @@ int main(int argc, char** argv) {
   if (validate->parsed()) return Validate(cfg);
   if (run->parsed()) return Run(cfg, run_opt, include, segment, !no_store, quiet);
   if (functions->parsed()) return ListFunctions();
+  if (keygen->parsed()) return KeyGen();
   if (endpoint->parsed()) return RunEndpoint(cfg, endpoint_name, endpoint_address);
   return storage_exit;
 }

@@ -39,6 +39,13 @@ bool ParseInt(std::string_view v, int lo, int hi, int* out) {
   return true;
 }
 
+// ZeroMQ's Z85 alphabet; a CURVE key is 32 bytes, 40 characters.
+bool IsZ85Key(std::string_view key) {
+  static constexpr std::string_view kZ85 =
+      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+  return key.size() == 40 && key.find_first_not_of(kZ85) == std::string_view::npos;
+}
+
 std::vector<std::string> SplitList(std::string_view v, std::string_view seps) {
   std::vector<std::string> out;
   while (!v.empty()) {
@@ -197,6 +204,15 @@ class Parser {
           it != kv.end() && !ParseInt(it->second.first, 1, 4096, &e.workers))
         Error(it->second.second, fmt::format("workers '{}' is not a number from 1 to 4096",
                                              it->second.first));
+      e.curve_public = get("curve_public");
+      e.curve_secret_file = get("curve_secret_file");
+      if (!e.curve_public.empty() && !IsZ85Key(e.curve_public))
+        Error(lines["curve_public"], fmt::format("curve_public '{}' is not a 40-character Z85 key "
+                                                 "(make one with `overlay keygen`)",
+                                                 e.curve_public));
+      if (e.curve_public.empty() != e.curve_secret_file.empty())
+        Error(block_line, fmt::format("endpoint '{}' needs both curve_public and "
+                                      "curve_secret_file, or neither", e.name));
       if (!e.address.empty()) {
         static const std::vector<std::string> kSchemes = {"tcp", "ipc", "fabric"};
         size_t k = e.address.find("://");
@@ -243,7 +259,9 @@ class Parser {
 const std::vector<std::string>& BlockKeys(std::string_view block) {
   static const std::vector<std::string> kFunction = {"name", "command", "builtin", "args",
                                                      "timeout", "retries"};
-  static const std::vector<std::string> kEndpoint = {"name", "id", "address", "workers"};
+  static const std::vector<std::string> kEndpoint = {"name",         "id",
+                                                     "address",      "workers",
+                                                     "curve_public", "curve_secret_file"};
   static const std::vector<std::string> kStage = {"name", "source", "transformation", "endpoint",
                                                   "include"};
   static const std::vector<std::string> kStorage = StorageOptionKeys();

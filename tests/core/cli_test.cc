@@ -107,6 +107,12 @@ TEST_F(CliTest, FunctionsListsBuiltins) {
     EXPECT_THAT(r.out.tail, HasSubstr(fn));
 }
 
+TEST_F(CliTest, KeygenPrintsACurvePair) {
+  RunResult r = Overlay({"keygen"});
+  EXPECT_EQ(r.exit_code, 0) << r.err.tail;
+  EXPECT_THAT(r.out.tail, ::testing::MatchesRegex("curve_public = \\S{40}\n#[^\n]*\n\\S{40}\n"));
+}
+
 // A bad file fails its own item; the other streams produce beats and SVGs.
 TEST_F(CliTest, RunIsolatesABadFileAndDrawsTheRest) {
   WritePatient("p1.ecg", 30, 70, 1);

@@ -194,6 +194,21 @@ TEST(ConfigParser, OptionalKeys) {
   EXPECT_EQ(spec->stages[0].include, "*.txt");
 }
 
+TEST(ConfigParser, CurveKeys) {
+  const std::string pub = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+  auto spec = ParseConfigText("[ENDPOINT]\nname = e\naddress = tcp://127.0.0.1:5555\n"
+                              "curve_public = " + pub + "\ncurve_secret_file = /etc/e.key\n[END]\n",
+                              "t.cfg", ".");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->endpoints[0].curve_public, pub);
+  EXPECT_EQ(spec->endpoints[0].curve_secret_file, "/etc/e.key");
+  Status bad = Check("[ENDPOINT]\nname = e\ncurve_public = short\n[END]\n");
+  EXPECT_THAT(std::string(bad.message()),
+              HasSubstr("test.cfg:3: curve_public 'short' is not a 40-character Z85 key"));
+  EXPECT_THAT(std::string(bad.message()),
+              HasSubstr("test.cfg:1: endpoint 'e' needs both curve_public and curve_secret_file"));
+}
+
 TEST(ConfigParser, BadAddressScheme) {
   Status s = Check("[ENDPOINT]\nname = e\naddress = tpc://h:1\n[END]\n");
   EXPECT_THAT(std::string(s.message()),

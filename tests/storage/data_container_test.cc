@@ -18,19 +18,7 @@ namespace {
 
 using testing::NginxServer;
 using testing::UniqueSegment;
-
-// Pseudo-random bytes, 8 at a time (xorshift64), so 256 MiB takes well under a second.
-std::string Bytes(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (size_t i = 0; i < n; i += 8) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    std::memcpy(s.data() + i, &x, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
+using testing::RandomBytes;
 
 class DataContainerTest : public ::testing::Test {
  protected:
@@ -89,7 +77,7 @@ TEST_P(RoundTripTest, EveryTierReturnsTheBytes) {
   o.memory = 64 << 20;
   OpenContainer(o);
   const size_t n = GetParam();
-  const std::string data = Bytes(n, static_cast<uint32_t>(n));
+  const std::string data = RandomBytes(n, static_cast<uint32_t>(n));
   Result<ObjectKey> key = container_->Put(data, PutOptions{"round/trip", std::nullopt, false});
   ASSERT_TRUE(key.ok()) << key.status().ToString();
   EXPECT_EQ(*key, ObjectKey::Of(data));
@@ -131,7 +119,7 @@ TEST_P(DemotionTest, EvictionDemotesToL2AndGetPromotesBack) {
   std::vector<std::string> objs;
   std::vector<ObjectKey> keys;
   for (uint32_t i = 0; i < 10; ++i) {
-    objs.push_back(Bytes(900 << 10, i));
+    objs.push_back(RandomBytes(900 << 10, i));
     Result<ObjectKey> k = container_->Put(objs.back());
     ASSERT_TRUE(k.ok()) << k.status().ToString();
     keys.push_back(*k);
@@ -164,7 +152,7 @@ INSTANTIATE_TEST_SUITE_P(Policies, DemotionTest,
 
 TEST_F(DataContainerTest, LoanCommitAndCatalog) {
   OpenContainer(Options(false));
-  const std::string data = Bytes(10000, 7);
+  const std::string data = RandomBytes(10000, 7);
   Result<PutLoan> loan = container_->Loan(data.size());
   ASSERT_TRUE(loan.ok());
   std::memcpy(loan->data().data(), data.data(), data.size());
@@ -200,7 +188,7 @@ TEST_F(DataContainerTest, MemoryOnlyRejectsWhatCannotFit) {
   o.disk.clear();
   o.write = WriteMode::kMemory;
   OpenContainer(o);
-  Result<ObjectKey> big = container_->Put(Bytes(5 << 20, 1));
+  Result<ObjectKey> big = container_->Put(RandomBytes(5 << 20, 1));
   EXPECT_TRUE(big.status().IsInvalidArgument()) << big.status().ToString();
   StorageOptions bad = Options(false);
   bad.disk.clear();
@@ -211,11 +199,11 @@ TEST_F(DataContainerTest, TtlExpiryRemovesFromEveryTier) {
   StartNginx();
   if (IsSkipped()) return;
   OpenContainer(Options(true));
-  const std::string data = Bytes(3000, 3);
+  const std::string data = RandomBytes(3000, 3);
   const uint64_t start = NowUnixMs();
   Result<ObjectKey> key = container_->Put(data, PutOptions{"short/lived", uint64_t{400}, false});
   ASSERT_TRUE(key.ok());
-  ObjectKey keep = *container_->Put(Bytes(3000, 4));
+  ObjectKey keep = *container_->Put(RandomBytes(3000, 4));
   ASSERT_TRUE(container_->DrainJournal(std::chrono::seconds(10)).ok());
   ASSERT_TRUE(container_->l3()->Head(*key).ok());
   if (NowUnixMs() < start + 400) {
@@ -251,7 +239,7 @@ TEST_F(DataContainerTest, JournalDrainsAfterTheCdnComesBack) {
   std::vector<std::string> objs;
   std::vector<ObjectKey> keys;
   for (uint32_t i = 0; i < 20; ++i) {
-    objs.push_back(Bytes(1000 + i * 3000, 100 + i));
+    objs.push_back(RandomBytes(1000 + i * 3000, 100 + i));
     Result<ObjectKey> k = container_->Put(objs.back());
     ASSERT_TRUE(k.ok()) << k.status().ToString();
     keys.push_back(*k);
@@ -276,7 +264,7 @@ TEST_F(DataContainerTest, JournalSurvivesReopen) {
   StorageOptions o = Options(true);
   nginx_->Stop();
   OpenContainer(o);
-  const std::string data = Bytes(7777, 9);
+  const std::string data = RandomBytes(7777, 9);
   ObjectKey k = *container_->Put(data);
   container_.reset();  // the process "goes away" with the push still pending
   ASSERT_TRUE(nginx_->Restart().ok());
@@ -289,7 +277,7 @@ TEST_F(DataContainerTest, FlippedByteInL2IsServedFromL3AndRepaired) {
   StartNginx();
   if (IsSkipped()) return;
   OpenContainer(Options(true));
-  const std::string data = Bytes(64 << 10, 11);
+  const std::string data = RandomBytes(64 << 10, 11);
   ObjectKey k = *container_->Put(data);
   ASSERT_TRUE(container_->DrainJournal(std::chrono::seconds(10)).ok());
   ASSERT_TRUE(container_->Evict(k).ok());
@@ -307,7 +295,7 @@ TEST_F(DataContainerTest, FlippedByteInL3IsDetectedAndL2Serves) {
   StartNginx();
   if (IsSkipped()) return;
   OpenContainer(Options(true));
-  const std::string data = Bytes(20000, 12);
+  const std::string data = RandomBytes(20000, 12);
   ObjectKey k = *container_->Put(data);
   ASSERT_TRUE(container_->DrainJournal(std::chrono::seconds(10)).ok());
   {

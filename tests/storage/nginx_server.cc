@@ -10,7 +10,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -131,19 +133,35 @@ Status NginxServer::Launch() {
   return Status::Timeout("nginx did not listen within 10 s");
 }
 
-void NginxServer::Stop() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::string s(n, '\0');
+  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (size_t i = 0; i < n; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(s.data() + i, &x, std::min<size_t>(8, n - i));
+  }
+  return s;
+}
+
+void StopChild(pid_t pid) {
+  kill(pid, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   int st = 0;
-  while (waitpid(pid_, &st, WNOHANG) == 0) {
+  while (waitpid(pid, &st, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &st, 0);
-      break;
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      return;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+void NginxServer::Stop() {
+  if (pid_ <= 0) return;
+  StopChild(pid_);
   pid_ = -1;
   // The master is gone; make sure the port no longer answers before returning.
   const auto closed_by = std::chrono::steady_clock::now() + std::chrono::seconds(5);

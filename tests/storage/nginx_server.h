@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -31,6 +33,13 @@ int FreePort();
 
 // A per-test unique shared-memory segment name.
 std::string UniqueSegment(const std::string& tag);
+
+// `n` pseudo-random bytes (xorshift64, 8 at a time, so 256 MiB takes well under
+// a second); the same `seed` gives the same bytes.
+std::string RandomBytes(size_t n, uint64_t seed);
+
+// Stops a child server: SIGTERM, SIGKILL after 5 s, and reaps it.
+void StopChild(pid_t pid);
 
 // Thread-safety: one thread. Ownership: owns the nginx child; stops it on destruction.
 class NginxServer {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <tuple>
 #include <utility>
 #include <vector>
 #include <zmq.hpp>
@@ -18,6 +19,36 @@ namespace {
 zmq::context_t& Context() {
   static auto* ctx = new zmq::context_t(1);
   return *ctx;
+}
+
+// A Z85 CURVE key: 40 characters that decode to 32 bytes.
+bool IsCurveKey(const std::string& key) {
+  uint8_t raw[32];
+  return key.size() == 40 && zmq_z85_decode(raw, key.c_str()) != nullptr;
+}
+
+Status ConfigureCurve(zmq::socket_t& s, const ChannelOptions& o, bool server) {
+  for (const std::string* key : {&o.curve_server_key, &o.curve_public_key, &o.curve_secret_key})
+    if (!key->empty() && !IsCurveKey(*key))
+      return Status::InvalidArgument("CURVE key '" + key->substr(0, 8) +
+                                     "…' is not a 40-character Z85 key");
+  if (server) {
+    if (o.curve_secret_key.empty()) return Status::OK();
+    s.set(zmq::sockopt::curve_server, true);
+    s.set(zmq::sockopt::curve_secretkey, o.curve_secret_key);
+    return Status::OK();
+  }
+  if (o.curve_server_key.empty()) return Status::OK();
+  std::string pub = o.curve_public_key, sec = o.curve_secret_key;
+  if (pub.empty() || sec.empty()) {
+    auto pair = NewCurveKeyPair();
+    if (!pair.ok()) return pair.status();
+    std::tie(pub, sec) = *pair;
+  }
+  s.set(zmq::sockopt::curve_serverkey, o.curve_server_key);
+  s.set(zmq::sockopt::curve_publickey, pub);
+  s.set(zmq::sockopt::curve_secretkey, sec);
+  return Status::OK();
 }
 
 Status FromZmq(std::string_view what, const zmq::error_t& e) {
@@ -169,6 +200,7 @@ Result<std::unique_ptr<ClientChannel>> ConnectZmq(std::string_view address,
   try {
     zmq::socket_t s(Context(), zmq::socket_type::dealer);
     Configure(s, options);
+    OVERLAY_RETURN_IF_ERROR(ConfigureCurve(s, options, /*server=*/false));
     s.connect(std::string(address));
     return std::unique_ptr<ClientChannel>(
         std::make_unique<ZmqClient>(std::move(s), std::string(address), options));
@@ -182,6 +214,7 @@ Result<std::unique_ptr<ServerChannel>> ListenZmq(std::string_view address,
   try {
     zmq::socket_t s(Context(), zmq::socket_type::router);
     Configure(s, options);
+    OVERLAY_RETURN_IF_ERROR(ConfigureCurve(s, options, /*server=*/true));
     // Replies to a peer that went away are dropped, not errors.
     s.set(zmq::sockopt::router_mandatory, false);
     s.bind(WildcardPort(address));
@@ -194,3 +227,15 @@ Result<std::unique_ptr<ServerChannel>> ListenZmq(std::string_view address,
 }
 
 }  // namespace overlay::transport::detail
+
+namespace overlay::transport {
+
+Result<std::pair<std::string, std::string>> NewCurveKeyPair() {
+  char pub[41], sec[41];
+  if (zmq_curve_keypair(pub, sec) != 0)
+    return Status::Unavailable(std::string("CURVE keys: ") + zmq_strerror(zmq_errno()) +
+                               " (libzmq built without CURVE?)");
+  return std::make_pair(std::string(pub), std::string(sec));
+}
+
+}  // namespace overlay::transport

@@ -40,6 +40,13 @@ struct EndpointDecl {
   std::string id;                  // ENDPOINT.id: a UUID, normalized to lower case
   std::string address;             // ENDPOINT.address: empty = embedded in the client
   int workers = 0;                 // ENDPOINT.workers: 0 = one per core
+  // ENDPOINT.curve_public: the endpoint's ZeroMQ CURVE public key (Z85, 40
+  // characters). When set, clients encrypt and authenticate the endpoint, and
+  // the endpoint refuses clients that lack this key. Default: plain text.
+  std::string curve_public;
+  // ENDPOINT.curve_secret_file: file holding the matching secret key; read only
+  // by the endpoint itself, so the shared config carries no secret.
+  std::string curve_secret_file;
   SourceLoc loc;
   std::map<std::string, int> key_lines;
 };

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "overlay/blob.h"
 #include "overlay/status.h"
@@ -60,7 +61,19 @@ struct ChannelOptions {
   // the completion queue this long, then naps between polls (20 µs doubling to
   // 1 ms), so an idle channel costs little CPU. Default: 50 µs.
   std::chrono::microseconds spin{50};
+
+  // ZeroMQ CURVE (Z85 keys of 40 characters; ignored by fabric:// channels).
+  // A server given its secret key accepts only CURVE clients that know its
+  // public key; a client given the server's public key encrypts the channel and
+  // authenticates the server (it uses `curve_public_key`/`curve_secret_key` as
+  // its own pair, or a fresh one when they are empty). Default: plain text.
+  std::string curve_server_key;  // client: the server's public key
+  std::string curve_public_key;  // client: its own public key (optional)
+  std::string curve_secret_key;  // server: its secret key; client: its own (optional)
 };
+
+// A new CURVE key pair, Z85-encoded: {public, secret}.
+Result<std::pair<std::string, std::string>> NewCurveKeyPair();
 
 // The client side of a request/reply channel: Send requests, Receive replies in
 // the order the server sends them (match them by envelope request_id).
