@@ -17,6 +17,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <span>
 #include <sstream>
 #include <string>
@@ -225,6 +226,9 @@ struct Transport {
   std::string listen;  // daemon address, port 0
   std::string data;    // manager's data server address
 };
+
+// Names the transport in test listings (instead of the struct's bytes).
+void PrintTo(const Transport& t, std::ostream* os) { *os << t.name; }
 
 class RemoteInvoke : public testing::TestWithParam<Transport> {};
 
