@@ -148,6 +148,8 @@ int Run(const std::string& path, const ExecutorOptions& base, const std::string&
     }
     FunctionManagerOptions fm;
     fm.store = store.get();
+    for (const auto& e : spec->endpoints)
+      if (!e.address.empty() && !e.curve_public.empty()) fm.curve_server_keys[e.address] = e.curve_public;
     auto m = FunctionManager::Create(fm);
     if (!m.ok()) {
       fmt::print(stderr, "overlay run: function manager: {}\n", m.status().ToString());

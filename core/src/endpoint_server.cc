@@ -5,6 +5,7 @@
 #include <cctype>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -55,6 +56,14 @@ struct Job {
 
 }  // namespace
 
+// The secret key alone in its file, surrounding white space ignored.
+Result<std::string> ReadCurveSecret(const std::string& path) {
+  std::ifstream in(path);
+  std::string key;
+  if (!(in >> key)) return Status::IOError("cannot read curve_secret_file '" + path + "'");
+  return key;
+}
+
 class EndpointServer::Impl {
  public:
   Status Init(const PipelineSpec& spec, std::string_view endpoint,
@@ -77,7 +86,13 @@ class EndpointServer::Impl {
       if (!fn.ok()) return fn.status();
       functions_[f.name] = std::move(*fn);
     }
-    auto server = transport::Listen(address, options.channel);
+    transport::ChannelOptions channel = options.channel;
+    if (!ep->curve_secret_file.empty() && channel.curve_secret_key.empty()) {
+      auto secret = ReadCurveSecret(ep->curve_secret_file);
+      if (!secret.ok()) return secret.status();
+      channel.curve_secret_key = std::move(*secret);
+    }
+    auto server = transport::Listen(address, channel);
     if (!server.ok()) return server.status();
     server_ = std::move(*server);
     int workers = ep->workers > 0

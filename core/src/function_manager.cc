@@ -15,6 +15,14 @@
 namespace overlay {
 namespace {
 
+// The channel options for one endpoint: CURVE when it has a key.
+transport::ChannelOptions ChannelFor(const FunctionManagerOptions& o, const std::string& endpoint) {
+  transport::ChannelOptions c = o.channel;
+  if (auto it = o.curve_server_keys.find(endpoint); it != o.curve_server_keys.end())
+    c.curve_server_key = it->second;
+  return c;
+}
+
 using Clock = std::chrono::steady_clock;
 using transport::ClientChannel;
 using transport::Message;
@@ -102,7 +110,7 @@ class FunctionManager::Impl {
       }
     }
     if (!ch) {
-      auto c = transport::Connect(endpoint, options_.channel);
+      auto c = transport::Connect(endpoint, ChannelFor(options_, endpoint));
       if (!c.ok()) return c.status();
       ch = std::move(*c);
     }
@@ -167,7 +175,7 @@ class FunctionManager::Impl {
   ClientChannel* Channel(const std::string& endpoint, Status* error) {
     auto& ch = channels_[endpoint];
     if (!ch) {
-      auto c = transport::Connect(endpoint, options_.channel);
+      auto c = transport::Connect(endpoint, ChannelFor(options_, endpoint));
       if (!c.ok()) {
         channels_.erase(endpoint);
         *error = c.status();

@@ -323,6 +323,44 @@ TEST(EndpointErrors, ClientsWithoutOriginDoNotShareTaskIds) {
       << db->status.ToString();
 }
 
+// An endpoint with CURVE keys answers only managers that know its public key.
+TEST(EndpointCurve, OnlyManagersWithTheEndpointKeyAreAnswered) {
+  auto keys = transport::NewCurveKeyPair();
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  const std::string secret_file = "/tmp/" + Unique("curve") + ".key";
+  std::ofstream(secret_file) << keys->second << "\n";
+  const std::string name = Unique("curve-ep");
+  auto spec = ParseConfigText("[ENDPOINT]\nname = " + name +
+                                  "\naddress = tcp://127.0.0.1:0\ncurve_public = " + keys->first +
+                                  "\ncurve_secret_file = " + secret_file + "\n[END]\n",
+                              "<test>", ".");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  auto server = EndpointServer::Create(*spec, name, {});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  std::thread run([&] { (void)(*server)->Run(); });
+  const std::string address = (*server)->address();
+
+  auto ask = [&](bool with_key) {
+    FunctionManagerOptions o;
+    o.retries = 0;
+    if (with_key) o.curve_server_keys[address] = keys->first;
+    auto fm = FunctionManager::Create(o);
+    EXPECT_TRUE(fm.ok());
+    TaskSpec t{address, "no_such_function"};
+    t.timeout = 1500ms;
+    return Wait(**fm, (*fm)->Submit(t)).status;
+  };
+  // An answer at all (here: the function is unknown) proves the channel works.
+  EXPECT_TRUE(ask(true).IsNotFound()) << ask(true).ToString();
+  EXPECT_TRUE(ask(false).IsTimeout()) << "a manager without the key was answered";
+
+  (*server)->Stop();
+  run.join();
+  server->reset();
+  (void)storage::ShmCache::Remove("overlay-" + name);
+  std::remove(secret_file.c_str());
+}
+
 TEST(FunctionManagerTimeout, SilentEndpointGivesTimeoutAfterEveryRetry) {
   // Bound but never served: every Invoke goes unanswered.
   auto silent = transport::Listen("tcp://127.0.0.1:0");

@@ -69,6 +69,9 @@ struct FunctionManagerOptions {
   int retries = 3;
   // Transport options for every channel (endpoints, data server, fetches).
   transport::ChannelOptions channel;
+  // CURVE public keys of endpoints that require it, by endpoint address
+  // (ENDPOINT.curve_public); channels to them are encrypted and authenticated.
+  std::map<std::string, std::string> curve_server_keys;
 };
 
 class FunctionManager {
