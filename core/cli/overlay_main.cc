@@ -17,6 +17,7 @@
 #include "overlay/function_manager.h"
 #include "overlay/object_store.h"
 #include "overlay/remote_function.h"
+#include "overlay/storage/container_store.h"
 #include "overlay/storage/data_container.h"
 #include "overlay/transport/channel.h"
 #include "endpoint_command.h"
@@ -39,29 +40,6 @@ int Validate(const std::string& path) {
              spec->endpoints.size(), spec->stages.size(), dag->Describe(*spec));
   return 0;
 }
-
-// The node's data container as the executor's ObjectStore.
-class ContainerStore : public ObjectStore {
- public:
-  explicit ContainerStore(storage::DataContainer* container) : c_(container) {}
-
-  Result<std::string> Put(std::string_view name, std::string_view bytes) override {
-    storage::PutOptions put;
-    put.name = std::string(name);
-    auto key = c_->Put(bytes, put);
-    if (!key.ok()) return key.status();
-    return key->ToHex();
-  }
-
-  Result<Blob> Get(const std::string& key) override {
-    auto k = storage::ObjectKey::FromHex(key);
-    if (!k) return Status::InvalidArgument("malformed object key '" + key + "'");
-    return c_->Get(*k);
-  }
-
- private:
-  storage::DataContainer* c_;
-};
 
 // Rewrites one status line on a terminal; elsewhere (logs, CI) prints a line
 // every few seconds so the log stays readable.
@@ -121,7 +99,7 @@ int Run(const std::string& path, const ExecutorOptions& base, const std::string&
     return kExitUsage;
   }
   std::unique_ptr<storage::DataContainer> container;
-  std::unique_ptr<ContainerStore> store;
+  std::unique_ptr<storage::ContainerStore> store;
   if (use_store) {
     if (!segment.empty()) {
       Status s = SetStorageOption(&spec->storage.options, "segment", segment);
@@ -136,7 +114,7 @@ int Run(const std::string& path, const ExecutorOptions& base, const std::string&
       return kExitUsage;
     }
     container = std::move(*c);
-    store = std::make_unique<ContainerStore>(container.get());
+    store = std::make_unique<storage::ContainerStore>(container.get());
     opt.store = store.get();
   }
   std::unique_ptr<FunctionManager> manager;

@@ -32,6 +32,7 @@
 #include "overlay/function_manager.h"
 #include "overlay/process_runner.h"
 #include "overlay/remote_function.h"
+#include "overlay/storage/container_store.h"
 #include "overlay/storage/data_container.h"
 #include "overlay/storage/shm_cache.h"
 #include "overlay/transport/wire.h"
@@ -49,34 +50,23 @@ std::string Unique(const std::string& what) {
   return "ovl-ept-" + what + "-" + std::to_string(::getpid());
 }
 
-// The client's data container as the manager's ObjectStore.
-class ClientStore : public ObjectStore {
+// The client's own data container as the manager's ObjectStore.
+class ClientStore : public storage::ContainerStore {
  public:
-  explicit ClientStore(const std::string& segment) : segment_(segment) {
+  explicit ClientStore(const std::string& segment) : ContainerStore(nullptr), segment_(segment) {
     StorageOptions o;
     o.segment = segment;
     o.memory = 32ull << 20;
     auto c = storage::DataContainer::Open(o);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     if (c.ok()) container_ = std::move(*c);
+    set_container(container_.get());
   }
   ~ClientStore() override {
     container_.reset();
     (void)storage::ShmCache::Remove(segment_);
   }
   bool ok() const { return container_ != nullptr; }
-  Result<std::string> Put(std::string_view name, std::string_view bytes) override {
-    storage::PutOptions put;
-    put.name = std::string(name);
-    auto key = container_->Put(bytes, put);
-    if (!key.ok()) return key.status();
-    return key->ToHex();
-  }
-  Result<Blob> Get(const std::string& key) override {
-    auto k = storage::ObjectKey::FromHex(key);
-    if (!k) return Status::InvalidArgument("bad key");
-    return container_->Get(*k);
-  }
 
  private:
   std::string segment_;
@@ -230,35 +220,33 @@ struct Transport {
 // Names the transport in test listings (instead of the struct's bytes).
 void PrintTo(const Transport& t, std::ostream* os) { *os << t.name; }
 
-class RemoteInvoke : public testing::TestWithParam<Transport> {};
+// An in-process endpoint, the client's store and a function manager using it.
+class RemoteInvoke : public testing::TestWithParam<Transport> {
+ protected:
+  void SetUp() override {
+    ep_ = std::make_unique<InProcessEndpoint>(Unique("fog-" + GetParam().name), GetParam().listen);
+    if (ep_->status().IsUnavailable())
+      GTEST_SKIP() << "transport unavailable: " << ep_->status().ToString();
+    ASSERT_TRUE(ep_->status().ok()) << ep_->status().ToString();
+    ASSERT_TRUE(store_.ok());
+    FunctionManagerOptions o;
+    o.store = &store_;
+    o.data_address = GetParam().data;
+    auto fm = FunctionManager::Create(o);
+    ASSERT_TRUE(fm.ok()) << fm.status().ToString();
+    fm_ = std::move(*fm);
+  }
+
+  std::unique_ptr<InProcessEndpoint> ep_;
+  ClientStore store_{Unique("client")};
+  std::unique_ptr<FunctionManager> fm_;
+};
 
 TEST_P(RemoteInvoke, InProcessQrsStreamEqualsLocalRun) {
-  InProcessEndpoint ep(Unique("fog-" + GetParam().name), GetParam().listen);
-  if (ep.status().IsUnavailable())
-    GTEST_SKIP() << "transport unavailable: " << ep.status().ToString();
-  ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();
-  ClientStore store(Unique("client"));
-  ASSERT_TRUE(store.ok());
-  FunctionManagerOptions o;
-  o.store = &store;
-  o.data_address = GetParam().data;
-  auto fm = FunctionManager::Create(o);
-  ASSERT_TRUE(fm.ok()) << fm.status().ToString();
-  RunStreamRemotely(**fm, store, ep.address(), "ward/patient");
+  RunStreamRemotely(*fm_, store_, ep_->address(), "ward/patient");
 }
 
 TEST_P(RemoteInvoke, BatchOfStreamsEqualsLocalRun) {
-  InProcessEndpoint ep(Unique("batch-" + GetParam().name), GetParam().listen);
-  if (ep.status().IsUnavailable())
-    GTEST_SKIP() << "transport unavailable: " << ep.status().ToString();
-  ASSERT_TRUE(ep.status().ok()) << ep.status().ToString();
-  ClientStore store(Unique("client"));
-  ASSERT_TRUE(store.ok());
-  FunctionManagerOptions o;
-  o.store = &store;
-  o.data_address = GetParam().data;
-  auto fm = FunctionManager::Create(o);
-  ASSERT_TRUE(fm.ok()) << fm.status().ToString();
   // One item per stream, so the batch may run in any order.
   std::vector<NamedBlob> chunks = Chunks("s");
   std::vector<TaskSpec> batch;
@@ -266,14 +254,14 @@ TEST_P(RemoteInvoke, BatchOfStreamsEqualsLocalRun) {
   for (size_t i = 0; i < chunks.size(); ++i) {
     std::string stream = "s" + std::to_string(i);
     want.push_back(LocalQrs(stream, {chunks[i]}).front());
-    auto key = store.Put("", chunks[i].data.view());
+    auto key = store_.Put("", chunks[i].data.view());
     ASSERT_TRUE(key.ok());
-    batch.push_back(TaskSpec{ep.address(), "qrs", {*key}, {chunks[i].name}, "qrs", stream, 0});
+    batch.push_back(TaskSpec{ep_->address(), "qrs", {*key}, {chunks[i].name}, "qrs", stream, 0});
   }
-  std::vector<uint64_t> ids = (*fm)->SubmitBatch(batch);
+  std::vector<uint64_t> ids = fm_->SubmitBatch(batch);
   ASSERT_EQ(ids.size(), chunks.size());
   for (size_t i = 0; i < ids.size(); ++i)
-    ASSERT_NO_FATAL_FAILURE(ExpectSameOutputs(**fm, ep.address(), Wait(**fm, ids[i]), want[i]));
+    ASSERT_NO_FATAL_FAILURE(ExpectSameOutputs(*fm_, ep_->address(), Wait(*fm_, ids[i]), want[i]));
 }
 
 INSTANTIATE_TEST_SUITE_P(
