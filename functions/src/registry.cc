@@ -6,6 +6,7 @@
 
 #include "command_function.h"
 #include "ecg_functions.h"
+#include "identity.h"
 #include "overlay/function.h"
 #include "overlay/suggest.h"
 
@@ -25,6 +26,8 @@ const std::vector<Builtin>& Table() {
         "SVG strip chart of an ECG stream with detected beats and a heart-rate trend",
         "[strip_seconds=60]"},
        ecg::NewEcgVisualizer},
+      {{"identity", "passes its inputs through unchanged (fan-out; invocation overhead)", ""},
+       NewIdentity},
       {{"qrs_detector",
         "streaming Pan-Tompkins QRS detector: beats with time, RR interval, heart rate", ""},
        ecg::NewQrsDetector},

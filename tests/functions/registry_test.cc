@@ -22,6 +22,7 @@ TEST(RegistryTest, ListsTheEcgBuiltinsSorted) {
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
   EXPECT_THAT(names, Contains("sensor_simulator"));
   EXPECT_THAT(names, Contains("qrs_detector"));
+  EXPECT_THAT(names, Contains("identity"));
   EXPECT_THAT(names, Contains("ecg_visualizer"));
 }
 
@@ -71,6 +72,22 @@ TEST(RegistryTest, NeitherCommandNorBuiltinIsAnError) {
   Result<std::unique_ptr<Function>> fn = MakeFunction(spec);
   ASSERT_FALSE(fn.ok());
   EXPECT_THAT(std::string(fn.status().message()), HasSubstr("'empty'"));
+}
+
+TEST(RegistryTest, IdentityPassesInputsThrough) {
+  FunctionSpec spec;
+  spec.name = "id";
+  spec.builtin = "identity";
+  auto fn = MakeFunction(spec);
+  ASSERT_TRUE(fn.ok()) << fn.status().ToString();
+  Task t;
+  t.inputs.push_back({"a.txt", Blob::FromString("bytes")});
+  ASSERT_TRUE((*fn)->Process(t).ok());
+  ASSERT_EQ(t.outputs.size(), 1u);
+  EXPECT_EQ(t.outputs[0].name, "a.txt");
+  EXPECT_EQ(t.outputs[0].data.data(), t.inputs[0].data.data());  // no copy
+  spec.args = {"x"};
+  EXPECT_TRUE(MakeFunction(spec).status().IsInvalidArgument());
 }
 
 }  // namespace

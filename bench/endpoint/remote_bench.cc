@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+// remote_rtt/…: one no-op task through the function manager and an in-process
+// endpoint daemon over ZeroMQ tcp, beside a bare ZeroMQ REQ/REP round trip.
+// remote_batch/…/N: N no-op tasks submitted as one batch, beside N messages
+// pipelined over a bare DEALER/ROUTER pair (items/s).
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "overlay/config.h"
+#include "overlay/endpoint_server.h"
+#include "overlay/function_manager.h"
+#include "overlay/storage/shm_cache.h"
+
+namespace overlay::bench {
+namespace {
+
+// A daemon serving the `identity` builtin, run on its own thread while in scope.
+class NoopEndpoint {
+ public:
+  NoopEndpoint() : segment_("overlay-bench-ep-" + std::to_string(::getpid())) {
+    auto spec = ParseConfigText(
+        "[FUNCTION]\nname = noop\nbuiltin = identity\n[END]\n"
+        "[ENDPOINT]\nname = bench\naddress = tcp://127.0.0.1:0\nworkers = 1\n[END]\n"
+        "[STORAGE]\nmemory = 16MiB\nsegment = " + segment_ + "\n[END]\n",
+        "<bench>", ".");
+    if (!spec.ok()) {
+      status_ = spec.status();
+      return;
+    }
+    auto server = EndpointServer::Create(*spec, "bench", {});
+    status_ = server.status();
+    if (!server.ok()) return;
+    server_ = std::move(*server);
+    thread_ = std::thread([this] { (void)server_->Run(); });
+  }
+  ~NoopEndpoint() {
+    if (server_) {
+      server_->Stop();
+      thread_.join();
+    }
+    (void)storage::ShmCache::Remove(segment_);
+  }
+  const Status& status() const { return status_; }
+  const std::string& address() const { return server_->address(); }
+
+ private:
+  std::string segment_;
+  Status status_;
+  std::unique_ptr<EndpointServer> server_;
+  std::thread thread_;
+};
+
+// Both sides' set-up, or why it failed (reported as a skipped benchmark).
+struct Rig {
+  NoopEndpoint endpoint;
+  std::unique_ptr<FunctionManager> manager;
+  Status status;
+  Rig() {
+    status = endpoint.status();
+    if (!status.ok()) return;
+    auto fm = FunctionManager::Create({});
+    status = fm.status();
+    if (fm.ok()) manager = std::move(*fm);
+  }
+};
+
+void BM_RemoteNoop(benchmark::State& state) {
+  Rig rig;
+  if (!rig.status.ok()) return state.SkipWithError(rig.status.ToString().c_str());
+  TaskSpec task{rig.endpoint.address(), "noop"};
+  for (auto _ : state) {
+    uint64_t id = rig.manager->Submit(task);
+    TaskOutcome out = rig.manager->Result(id).get();
+    rig.manager->Release(id);
+    if (!out.status.ok()) return state.SkipWithError(out.status.ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_RemoteBatch(benchmark::State& state) {
+  Rig rig;
+  if (!rig.status.ok()) return state.SkipWithError(rig.status.ToString().c_str());
+  const std::vector<TaskSpec> batch(state.range(0), TaskSpec{rig.endpoint.address(), "noop"});
+  for (auto _ : state) {
+    std::vector<uint64_t> ids = rig.manager->SubmitBatch(batch);
+    for (uint64_t id : ids) {
+      TaskOutcome out = rig.manager->Result(id).get();
+      rig.manager->Release(id);
+      if (!out.status.ok()) return state.SkipWithError(out.status.ToString().c_str());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+// A bare ZeroMQ echo server (ROUTER, so it serves REQ and DEALER alike).
+class ZmqEcho {
+ public:
+  ZmqEcho() : ctx_(1), router_(ctx_, zmq::socket_type::router) {
+    router_.set(zmq::sockopt::linger, 0);
+    router_.bind("tcp://127.0.0.1:*");
+    address_ = router_.get(zmq::sockopt::last_endpoint);
+    thread_ = std::thread([this] {
+      zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+      while (!stop_) {
+        if (zmq::poll(&item, 1, std::chrono::milliseconds(20)) == 0) continue;
+        std::vector<zmq::message_t> frames;
+        (void)zmq::recv_multipart(router_, std::back_inserter(frames));
+        zmq::send_multipart(router_, frames);
+      }
+    });
+  }
+  ~ZmqEcho() {
+    stop_ = true;
+    thread_.join();
+  }
+  zmq::context_t& context() { return ctx_; }
+  const std::string& address() const { return address_; }
+
+ private:
+  zmq::context_t ctx_;
+  zmq::socket_t router_;
+  std::string address_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+void BM_ZmqReqRep(benchmark::State& state) {
+  ZmqEcho echo;
+  zmq::socket_t req(echo.context(), zmq::socket_type::req);
+  req.set(zmq::sockopt::linger, 0);
+  req.connect(echo.address());
+  const std::string payload(64, 'x');
+  for (auto _ : state) {
+    req.send(zmq::buffer(payload), zmq::send_flags::none);
+    zmq::message_t reply;
+    if (!req.recv(reply)) return state.SkipWithError("no reply");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_ZmqPipelined(benchmark::State& state) {
+  ZmqEcho echo;
+  zmq::socket_t dealer(echo.context(), zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(echo.address());
+  const std::string payload(64, 'x');
+  for (auto _ : state) {
+    for (int64_t i = 0; i < state.range(0); ++i)
+      dealer.send(zmq::buffer(payload), zmq::send_flags::none);
+    for (int64_t i = 0; i < state.range(0); ++i) {
+      zmq::message_t reply;
+      if (!dealer.recv(reply)) return state.SkipWithError("no reply");
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+BENCHMARK(BM_ZmqReqRep)->Name("remote_rtt/baseline_zmq_reqrep")->UseRealTime();
+BENCHMARK(BM_RemoteNoop)->Name("remote_rtt/overlay_fm_zmq_tcp")->UseRealTime();
+BENCHMARK(BM_ZmqPipelined)->Name("remote_batch/baseline_zmq_pipelined")->Arg(1000)->UseRealTime();
+BENCHMARK(BM_RemoteBatch)->Name("remote_batch/overlay_fm_zmq_tcp")->Arg(1000)->UseRealTime();
+
+}  // namespace
+}  // namespace overlay::bench
