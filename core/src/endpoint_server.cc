@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "overlay/function.h"
 #include "overlay/storage/data_container.h"
 #include "overlay/transport/bulk.h"
+#include "overlay/transport/poller.h"
 #include "overlay/transport/wire.h"
 
 namespace overlay {
@@ -25,20 +27,27 @@ using transport::ServerChannel;
 
 // Results remembered for answering repeated Invokes.
 constexpr size_t kRememberedResults = 4096;
-// How long the channel thread waits for a request before sending finished replies.
-constexpr std::chrono::milliseconds kPollInterval{1};
+// Requests taken per loop turn before finished replies are sent.
+constexpr int kBurst = 64;
+// Longest sleep of the idle channel thread; workers and Stop wake it sooner.
+constexpr std::chrono::microseconds kMaxWait{100000};
+// Its nap when the channel cannot be waited on (fabric://).
+constexpr std::chrono::microseconds kNap{200};
 
-std::string SegmentFor(std::string_view endpoint) {
-  std::string s = "overlay-";
+// The endpoint name with characters unsafe in segment and file names replaced.
+std::string SafeName(std::string_view endpoint) {
+  std::string s;
   for (char c : endpoint)
     s += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
   return s;
 }
 
-// One stream of a stateful function; its mutex keeps the stream's items one at a time.
+// One stream of a function; its mutex keeps the stream's items one at a time.
+// `position` counts the items the state has seen (stateful functions only).
 struct StreamEntry {
   std::mutex mu;
   std::unique_ptr<StreamState> state;
+  uint64_t position = 0;
 };
 
 // An Invoke seen before: running (reply to the latest asker when done) or done.
@@ -72,11 +81,14 @@ class EndpointServer::Impl {
     if (ep == nullptr) return Status::NotFound("no ENDPOINT named '" + std::string(endpoint) + "'");
     name_ = ep->name;
     options_ = options;
+    incarnation_ = std::random_device{}() | uint64_t{std::random_device{}()} << 32;
     std::string address = options.address.empty() ? ep->address : options.address;
     if (address.empty())
       return Status::InvalidArgument("ENDPOINT '" + name_ + "' has no address to listen on");
     StorageOptions storage = spec.storage.options;
-    if (!spec.storage.values.contains("segment")) storage.segment = SegmentFor(name_);
+    if (!spec.storage.values.contains("segment")) storage.segment = "overlay-" + SafeName(name_);
+    // RocksDB locks its directory, and one config serves every node.
+    if (!storage.disk.empty()) storage.disk += "-" + SafeName(name_);
     auto container = storage::DataContainer::Open(storage);
     if (!container.ok()) return container.status();
     container_ = std::move(*container);
@@ -95,6 +107,9 @@ class EndpointServer::Impl {
     auto server = transport::Listen(address, channel);
     if (!server.ok()) return server.status();
     server_ = std::move(*server);
+    auto poller = transport::Poller::Create();
+    if (!poller.ok()) return poller.status();
+    poller_ = std::move(*poller);
     int workers = ep->workers > 0
                       ? ep->workers
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -108,10 +123,16 @@ class EndpointServer::Impl {
   }
 
   Status Run() {
+    transport::ServerChannel* servers[] = {server_.get()};
     while (!stop_.load()) {
       FlushReplies();
-      auto req = server_->Receive(kPollInterval);
-      if (req.ok()) Dispatch(*req);  // a bad request was already answered by the channel
+      int taken = 0;
+      for (; taken < kBurst; ++taken) {
+        auto req = server_->Receive(std::chrono::milliseconds(0));
+        if (!req.ok()) break;  // nothing waiting; a bad request was answered by the channel
+        Dispatch(*req);
+      }
+      if (taken == 0) poller_->Wait({}, servers, kMaxWait, kNap);
     }
     CloseQueue();
     for (auto& t : workers_) t.join();
@@ -120,7 +141,10 @@ class EndpointServer::Impl {
     return Status::OK();
   }
 
-  void Stop() { stop_.store(true); }
+  void Stop() {
+    stop_.store(true);
+    poller_->Notify();
+  }
   const std::string& address() const { return server_->address(); }
 
  private:
@@ -148,7 +172,8 @@ class EndpointServer::Impl {
         transport::Heartbeat reply{
             name_, hb.ok() ? hb->sequence : 0,
             static_cast<uint64_t>(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(now).count())};
+                std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()),
+            incarnation_};
         (void)server_->Reply(req.peer,
                              transport::MakeMessage(transport::EncodeHeartbeat(id, reply)));
         return;
@@ -235,9 +260,14 @@ class EndpointServer::Impl {
         done_order_.pop_front();
       }
     }
-    std::lock_guard lock(reply_mu_);
-    replies_.emplace_back(std::move(peer),
-                          transport::MakeMessage(transport::EncodeResult(id, result)));
+    bool wake = false;
+    {
+      std::lock_guard lock(reply_mu_);
+      wake = replies_.empty();  // else a wake-up is already on its way
+      replies_.emplace_back(std::move(peer),
+                            transport::MakeMessage(transport::EncodeResult(id, result)));
+    }
+    if (wake) poller_->Notify();
   }
 
   void FlushReplies() {
@@ -315,14 +345,26 @@ class EndpointServer::Impl {
       std::string key = inv.origin + '\0' + inv.stage + '\0' + inv.function + '\0' + inv.stream;
       std::shared_ptr<StreamEntry> entry = Stream(key, fn, inv.stream);
       std::lock_guard lock(entry->mu);
+      if (entry->state != nullptr && inv.position != entry->position) {
+        if (inv.position != 0 || inv.end_of_stream) {
+          result->stream_mismatch = true;
+          result->stream_position = entry->position;
+          return Status::Failed("stream '" + inv.stream + "' of stage '" + inv.stage +
+                                "': endpoint state has seen " + std::to_string(entry->position) +
+                                " items, the task expects " + std::to_string(inv.position));
+        }
+        entry->state = fn.NewStream(inv.stream);  // the sender starts the stream afresh
+        entry->position = 0;
+      }
       task.state = entry->state.get();
       s = inv.end_of_stream ? fn.EndStream(task) : fn.Process(task);
+      ++entry->position;  // a failed item has been seen too: the sender counts it
       if (inv.end_of_stream) {
         std::lock_guard slock(streams_mu_);
         streams_.erase(key);
       }
     }
-    if (!s.ok()) return s;
+    if (!s.ok() || inv.replay) return s;
     result->counters = std::move(task.counters);
     for (const NamedBlob& out : task.outputs) {
       auto key = container_->Put(out.data.view());
@@ -334,10 +376,12 @@ class EndpointServer::Impl {
   }
 
   std::string name_;
+  uint64_t incarnation_ = 0;
   EndpointServerOptions options_;
   std::unique_ptr<storage::DataContainer> container_;
   std::map<std::string, std::unique_ptr<Function>> functions_;
   std::unique_ptr<ServerChannel> server_;
+  std::unique_ptr<transport::Poller> poller_;
   std::atomic<bool> stop_{false};
 
   std::mutex queue_mu_;

@@ -3,13 +3,14 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 
 #include "overlay/transport/bulk.h"
+#include "overlay/transport/poller.h"
 #include "overlay/transport/wire.h"
 
 namespace overlay {
@@ -31,16 +32,29 @@ using transport::Message;
 constexpr int kBurst = 64;
 // Wait before resending after a failed connect or an Unavailable result.
 constexpr std::chrono::milliseconds kBackoff{100};
-// Longest nap of the idle I/O thread; replies wait at most this long.
+// Longest nap of the idle I/O thread when some channel cannot be waited on.
 constexpr std::chrono::microseconds kMaxNap{1000};
+// Longest sleep of the idle I/O thread otherwise (it wakes for any message).
+constexpr std::chrono::microseconds kMaxWait{100000};
 
 struct Pending {
   TaskSpec spec;
   std::promise<TaskOutcome> promise;
-  int attempts = 0;
+  int attempts = 0;  // counted against options.retries
+  int sent = 0;      // Invokes sent, resends of an attempt included
   bool in_flight = false;  // else waiting to be (re)sent at `deadline`
   Clock::time_point deadline;
   Status last_error;
+};
+
+// One endpoint as the I/O thread sees it.
+struct Peer {
+  std::unique_ptr<ClientChannel> channel;
+  uint64_t incarnation = 0;  // from its last Heartbeat reply; 0: none yet
+  uint64_t heartbeats = 0;
+  Clock::time_point next_heartbeat{};
+  // Since when a Heartbeat waits for any message from the endpoint; max(): none.
+  Clock::time_point unanswered_since = Clock::time_point::max();
 };
 
 }  // namespace
@@ -52,6 +66,9 @@ class FunctionManager::Impl {
     auto server = transport::Listen(options.data_address, options.channel);
     if (!server.ok()) return server.status();
     data_ = std::move(*server);
+    auto poller = transport::Poller::Create();
+    if (!poller.ok()) return poller.status();
+    poller_ = std::move(*poller);
     io_ = std::thread([this] { Loop(); });
     return Status::OK();
   }
@@ -60,28 +77,35 @@ class FunctionManager::Impl {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
-      cv_.notify_all();
     }
+    if (poller_) poller_->Notify();
     if (io_.joinable()) io_.join();
     for (auto& [id, p] : incoming_) pending_.emplace(id, std::move(p));
-    for (auto& [id, p] : pending_)
-      p.promise.set_value(
-          TaskOutcome{Status::Unavailable("function manager shut down"), {}, {}, {}, p.attempts});
+    for (auto& [id, p] : pending_) {
+      TaskOutcome out;
+      out.status = Status::Unavailable("function manager shut down");
+      out.attempts = p.sent;
+      p.promise.set_value(std::move(out));
+    }
   }
 
   std::vector<uint64_t> Submit(std::vector<TaskSpec> tasks) {
     std::vector<uint64_t> ids;
     ids.reserve(tasks.size());
-    std::lock_guard lock(mu_);
-    for (auto& t : tasks) {
-      uint64_t id = next_id_++;
-      Pending p;
-      p.spec = std::move(t);
-      futures_.emplace(id, p.promise.get_future().share());
-      incoming_.emplace_back(id, std::move(p));
-      ids.push_back(id);
+    bool wake = false;
+    {
+      std::lock_guard lock(mu_);
+      wake = incoming_.empty();  // else a wake-up is already on its way
+      for (auto& t : tasks) {
+        uint64_t id = next_id_++;
+        Pending p;
+        p.spec = std::move(t);
+        futures_.emplace(id, p.promise.get_future().share());
+        incoming_.emplace_back(id, std::move(p));
+        ids.push_back(id);
+      }
     }
-    cv_.notify_one();
+    if (wake) poller_->Notify();
     return ids;
   }
 
@@ -135,17 +159,13 @@ class FunctionManager::Impl {
  private:
   void Loop() {
     int idle_turns = 0;
+    std::vector<ClientChannel*> clients;
+    std::vector<transport::ServerChannel*> servers{data_.get()};
     for (;;) {
       std::vector<std::pair<uint64_t, Pending>> fresh;
       {
-        std::unique_lock lock(mu_);
+        std::lock_guard lock(mu_);
         if (stop_) return;
-        if (idle_turns > 0) {
-          auto nap = std::min<std::chrono::microseconds>(
-              std::chrono::microseconds(25 << std::min(idle_turns, 6)), kMaxNap);
-          cv_.wait_for(lock, nap, [&] { return stop_ || !incoming_.empty(); });
-          if (stop_) return;
-        }
         fresh.swap(incoming_);
       }
       bool busy = !fresh.empty();
@@ -153,12 +173,12 @@ class FunctionManager::Impl {
         auto [it, inserted] = pending_.emplace(id, std::move(p));
         Send(it);
       }
-      for (auto& [address, ch] : channels_) {
-        for (int i = 0; i < kBurst; ++i) {
-          auto m = ch->Receive(std::chrono::milliseconds(0));
+      for (auto& [address, peer] : peers_) {
+        for (int i = 0; i < kBurst && peer.channel; ++i) {
+          auto m = peer.channel->Receive(std::chrono::milliseconds(0));
           if (!m.ok()) break;
           busy = true;
-          OnReply(*m);
+          OnReply(address, peer, *m);
         }
       }
       for (int i = 0; i < kBurst; ++i) {
@@ -167,27 +187,37 @@ class FunctionManager::Impl {
         busy = true;
         ServeData(*req);
       }
-      CheckDeadlines();
+      const Clock::time_point wake = CheckEndpoints();
       idle_turns = busy ? 0 : idle_turns + 1;
+      if (busy) continue;
+      clients.clear();
+      for (auto& [address, peer] : peers_)
+        if (peer.channel) clients.push_back(peer.channel.get());
+      auto until = std::chrono::duration_cast<std::chrono::microseconds>(wake - Clock::now());
+      auto nap = std::min<std::chrono::microseconds>(
+          std::chrono::microseconds(25 << std::min(idle_turns, 6)), kMaxNap);
+      poller_->Wait(clients, servers,
+                    std::clamp(until, std::chrono::microseconds(0), kMaxWait), nap);
     }
   }
 
   ClientChannel* Channel(const std::string& endpoint, Status* error) {
-    auto& ch = channels_[endpoint];
-    if (!ch) {
+    Peer& peer = peers_[endpoint];
+    if (!peer.channel) {
       auto c = transport::Connect(endpoint, ChannelFor(options_, endpoint));
       if (!c.ok()) {
-        channels_.erase(endpoint);
+        peers_.erase(endpoint);
         *error = c.status();
         return nullptr;
       }
-      ch = std::move(*c);
+      peer = Peer{};
+      peer.channel = std::move(*c);
     }
-    return ch.get();
+    return peer.channel.get();
   }
 
   void Complete(std::map<uint64_t, Pending>::iterator it, TaskOutcome outcome) {
-    outcome.attempts = it->second.attempts;
+    outcome.attempts = it->second.sent;
     it->second.promise.set_value(std::move(outcome));
     pending_.erase(it);
   }
@@ -196,25 +226,26 @@ class FunctionManager::Impl {
     return t.timeout.count() > 0 ? t.timeout : options_.timeout;
   }
 
-  // Sends (or resends) the task, or fails it when its attempts are spent.
-  void Send(std::map<uint64_t, Pending>::iterator it) {
+  // Sends the task as a new attempt, or fails it when its attempts are spent.
+  // `again`: the same attempt once more (its channel was dropped or its endpoint
+  // restarted), neither counted nor given a new deadline.
+  void Send(std::map<uint64_t, Pending>::iterator it, bool again = false) {
     Pending& p = it->second;
-    if (p.attempts > options_.retries) {
+    if (!again && p.attempts > options_.retries) {
       Status last = p.last_error.ok() ? Status::Timeout("no result") : p.last_error;
-      return Complete(
-          it, TaskOutcome{last.IsTimeout()
-                              ? Status::Timeout("no result from " + p.spec.endpoint + " after " +
-                                                std::to_string(p.attempts) + " attempts")
-                              : last,
-                          {},
-                          {},
-                          {},
-                          0});
+      TaskOutcome out;
+      out.status = last.IsTimeout() ? Status::Timeout("no result from " + p.spec.endpoint +
+                                                      " after " + std::to_string(p.attempts) +
+                                                      " attempts")
+                                    : last;
+      return Complete(it, std::move(out));
     }
-    ++p.attempts;
-    transport::Invoke inv{
-        it->first,        p.spec.stage,  p.spec.function, p.spec.inputs,        {},
-        data_->address(), p.spec.stream, p.spec.seq,      p.spec.end_of_stream, p.spec.input_names};
+    if (!again) ++p.attempts;
+    ++p.sent;
+    transport::Invoke inv{it->first,          p.spec.stage,    p.spec.function,
+                          p.spec.inputs,      {},              data_->address(),
+                          p.spec.stream,      p.spec.seq,      p.spec.end_of_stream,
+                          p.spec.input_names, p.spec.position, p.spec.replay};
     Status s;
     ClientChannel* ch = Channel(p.spec.endpoint, &s);
     if (ch != nullptr)
@@ -225,20 +256,33 @@ class FunctionManager::Impl {
       p.deadline = Clock::now() + std::min(Timeout(p.spec), kBackoff);
       return;
     }
+    if (!again || !p.in_flight) p.deadline = Clock::now() + Timeout(p.spec);
     p.in_flight = true;
-    p.deadline = Clock::now() + Timeout(p.spec);
   }
 
-  void OnReply(const Message& m) {
+  void OnReply(const std::string& endpoint, Peer& peer, const Message& m) {
+    peer.unanswered_since = Clock::time_point::max();
     const wire::Envelope* env = m.envelope_view();
     uint64_t id = env->request_id();
     TaskOutcome outcome;
+    if (env->message_type() == wire::Message::Heartbeat) {
+      auto hb = transport::DecodeHeartbeat(*env);
+      if (!hb.ok()) return;
+      const bool restarted = peer.incarnation != 0 && hb->incarnation != peer.incarnation;
+      peer.incarnation = hb->incarnation;
+      if (restarted) ResendInFlight(endpoint);
+      return;
+    }
     if (env->message_type() == wire::Message::Result) {
       auto r = transport::DecodeResult(*env);
       if (!r.ok()) return;
       id = r->task_id;
-      outcome = TaskOutcome{r->status, std::move(r->outputs), std::move(r->output_names),
-                            std::move(r->counters), 0};
+      outcome.status = r->status;
+      outcome.outputs = std::move(r->outputs);
+      outcome.output_names = std::move(r->output_names);
+      outcome.counters = std::move(r->counters);
+      outcome.stream_mismatch = r->stream_mismatch;
+      outcome.stream_position = r->stream_position;
     } else if (env->message_type() == wire::Message::Error) {
       outcome.status = transport::DecodeError(*env);
     } else {
@@ -273,35 +317,64 @@ class FunctionManager::Impl {
     (void)transport::ServeFetch(*data_, req, object);
   }
 
-  // A timed-out endpoint is reconnected and all its tasks in flight resent:
-  // their replies would have come on the dropped channel.
-  void CheckDeadlines() {
-    const auto now = Clock::now();
-    std::vector<std::string> lost;
+  // Sends every task in flight to `endpoint` again (same task ids, so the
+  // endpoint runs each once): their replies will not come.
+  void ResendInFlight(const std::string& endpoint) {
     for (auto& [id, p] : pending_)
-      if (p.in_flight && p.deadline <= now) lost.push_back(p.spec.endpoint);
-    for (const auto& endpoint : lost) channels_.erase(endpoint);
+      if (p.in_flight && p.spec.endpoint == endpoint) Send(pending_.find(id), true);
+  }
+
+  // Heartbeats endpoints with tasks in flight and sends what is due. An
+  // endpoint whose heartbeat goes unanswered is reconnected and its tasks in
+  // flight sent again (a reconnected ZeroMQ peer's replies would be lost); a
+  // task whose attempt timed out is sent as a new attempt. Returns when the
+  // loop must next look at the clock.
+  Clock::time_point CheckEndpoints() {
+    const auto now = Clock::now();
+    Clock::time_point wake = now + kMaxWait;
+    std::set<std::string> busy;  // endpoints with tasks in flight
+    for (auto& [id, p] : pending_) {
+      wake = std::min(wake, p.deadline);
+      if (p.in_flight) busy.insert(p.spec.endpoint);
+    }
+    for (const std::string& endpoint : busy) {
+      auto pit = peers_.find(endpoint);
+      if (pit == peers_.end() || !pit->second.channel) continue;
+      Peer& peer = pit->second;
+      if (peer.unanswered_since != Clock::time_point::max() &&
+          now - peer.unanswered_since >= options_.heartbeat_timeout) {
+        peers_.erase(pit);
+        ResendInFlight(endpoint);
+        continue;
+      }
+      if (peer.next_heartbeat <= now) {
+        transport::Heartbeat hb{"function-manager", ++peer.heartbeats, 0, 0};
+        if (peer.channel->Send(transport::MakeMessage(transport::EncodeHeartbeat(0, hb))).ok() &&
+            peer.unanswered_since == Clock::time_point::max())
+          peer.unanswered_since = now;
+        peer.next_heartbeat = now + options_.heartbeat_interval;
+      }
+      wake = std::min(wake, peer.next_heartbeat);
+    }
     for (auto it = pending_.begin(); it != pending_.end();) {
       auto next = std::next(it);
       Pending& p = it->second;
-      bool resend = !p.in_flight
-                        ? p.deadline <= now
-                        : std::find(lost.begin(), lost.end(), p.spec.endpoint) != lost.end();
-      if (resend) {
+      if (p.deadline <= now) {
         if (p.in_flight) p.last_error = Status::Timeout("no result");
         Send(it);
       }
       it = next;
     }
+    return wake;
   }
 
   FunctionManagerOptions options_;
   std::unique_ptr<transport::ServerChannel> data_;
+  std::unique_ptr<transport::Poller> poller_;
   std::thread io_;
   std::atomic<uint64_t> duplicates_{0};
 
   std::mutex mu_;  // guards the members below it up to pool_mu_
-  std::condition_variable cv_;
   bool stop_ = false;
   uint64_t next_id_ = 1;
   std::vector<std::pair<uint64_t, Pending>> incoming_;
@@ -312,7 +385,7 @@ class FunctionManager::Impl {
 
   // I/O thread only.
   std::map<uint64_t, Pending> pending_;
-  std::map<std::string, std::unique_ptr<ClientChannel>> channels_;
+  std::map<std::string, Peer> peers_;
 };
 
 overlay::Result<std::unique_ptr<FunctionManager>> FunctionManager::Create(

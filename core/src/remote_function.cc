@@ -16,6 +16,34 @@ RemoteFunction::RemoteFunction(FunctionManager* manager, ObjectStore* store, std
 Status RemoteFunction::Process(Task& task) const { return Run(task, false); }
 Status RemoteFunction::EndStream(Task& task) const { return Run(task, true); }
 
+TaskOutcome RemoteFunction::Call(TaskSpec spec) const {
+  // The manager bounds the wait: per-attempt timeout times (retries + 1).
+  const uint64_t id = manager_->Submit(std::move(spec));
+  TaskOutcome outcome = manager_->Result(id).get();
+  manager_->Release(id);
+  return outcome;
+}
+
+Status RemoteFunction::Replay(const TaskSpec& item, const std::vector<Sent>& history,
+                              uint64_t from, uint64_t to) const {
+  for (uint64_t pos = from; pos < to; ++pos) {
+    TaskSpec spec = item;
+    spec.inputs = history[pos].inputs;
+    spec.input_names = history[pos].names;
+    spec.position = pos;
+    spec.replay = true;
+    spec.end_of_stream = false;
+    TaskOutcome outcome = Call(std::move(spec));
+    if (outcome.stream_mismatch)
+      return Status::Unavailable("endpoint " + endpoint_ + " lost stream '" + item.stream +
+                                 "' again while it was being replayed");
+    // An item whose function failed failed the first time too and still
+    // counts; only a lost endpoint stops the replay.
+    if (outcome.status.IsUnavailable() || outcome.status.IsTimeout()) return outcome.status;
+  }
+  return Status::OK();
+}
+
 Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
   TaskSpec spec;
   spec.endpoint = endpoint_;
@@ -31,10 +59,27 @@ Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
     spec.inputs.push_back(*key);
     spec.input_names.push_back(in.name);
   }
-  // The manager bounds the wait: per-attempt timeout times (retries + 1).
-  const uint64_t id = manager_->Submit(std::move(spec));
-  TaskOutcome outcome = manager_->Result(id).get();
-  manager_->Release(id);
+  // The executor calls a stream's items one at a time, so its history is
+  // stable while this call runs.
+  std::vector<Sent>* history;
+  {
+    std::lock_guard lock(mu_);
+    history = &history_[task.stream];
+  }
+  spec.position = history->size();
+  TaskOutcome outcome = Call(spec);
+  // A restart during the replay loses the stream again: bounded retries.
+  for (int round = 0; outcome.stream_mismatch && round < 3; ++round) {
+    uint64_t from = outcome.stream_position <= spec.position ? outcome.stream_position : 0;
+    OVERLAY_RETURN_IF_ERROR(Replay(spec, *history, from, spec.position));
+    outcome = Call(spec);
+  }
+  if (end_of_stream) {
+    std::lock_guard lock(mu_);
+    history_.erase(task.stream);
+  } else if (!outcome.stream_mismatch) {
+    history->push_back(Sent{spec.inputs, spec.input_names});
+  }
   if (!outcome.status.ok()) return outcome.status;
   for (const auto& [name, value] : outcome.counters) task.counters[name] += value;
   for (size_t i = 0; i < outcome.outputs.size(); ++i) {

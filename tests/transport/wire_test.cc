@@ -46,7 +46,8 @@ TEST(WireTest, InvokeRoundTrip) {
 }
 
 TEST(WireTest, InvokeAppendedFieldsRoundTrip) {
-  Invoke in{9, "qrs", "detect", {"k1"}, {}, "tcp://127.0.0.1:5000", "101", 17, true, {"a.txt"}};
+  Invoke in{9,  "qrs", "detect", {"k1"}, {}, "tcp://127.0.0.1:5000", "101", 17, true, {"a.txt"},
+            16, true};
   Blob b = EncodeInvoke(1, in);
   auto env = Verify(b);
   ASSERT_TRUE(env.ok()) << env.status().ToString();
@@ -57,16 +58,21 @@ TEST(WireTest, InvokeAppendedFieldsRoundTrip) {
   EXPECT_EQ(out->seq, 17u);
   EXPECT_TRUE(out->end_of_stream);
   EXPECT_EQ(out->input_names, std::vector<std::string>{"a.txt"});
+  EXPECT_EQ(out->position, 16u);
+  EXPECT_TRUE(out->replay);
 
   Blob r = EncodeResult(
       1,
-      InvokeResult{9, Status::OK(), {"o1", "o2"}, {"x.txt", "y.txt"}, {{"beats", -3}, {"n", 7}}});
+      InvokeResult{
+          9, Status::OK(), {"o1", "o2"}, {"x.txt", "y.txt"}, {{"beats", -3}, {"n", 7}}, true, 5});
   auto renv = Verify(r);
   ASSERT_TRUE(renv.ok());
   auto res = DecodeResult(**renv);
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->output_names, (std::vector<std::string>{"x.txt", "y.txt"}));
   EXPECT_EQ(res->counters, (std::map<std::string, int64_t>{{"beats", -3}, {"n", 7}}));
+  EXPECT_TRUE(res->stream_mismatch);
+  EXPECT_EQ(res->stream_position, 5u);
 }
 
 TEST(WireTest, ResultRoundTripCarriesStatus) {
@@ -117,7 +123,7 @@ TEST(WireTest, FetchDataHeartbeatErrorRoundTrip) {
   ASSERT_TRUE(d2.ok());
   EXPECT_EQ((*d2)->attachment_size(), 1u << 20);
 
-  Blob heartbeat_blob = EncodeHeartbeat(6, Heartbeat{"fog", 9, 123});
+  Blob heartbeat_blob = EncodeHeartbeat(6, Heartbeat{"fog", 9, 123, 0xfeedu});
   auto h = Verify(heartbeat_blob);
   ASSERT_TRUE(h.ok());
   auto hb = DecodeHeartbeat(**h);
@@ -125,6 +131,7 @@ TEST(WireTest, FetchDataHeartbeatErrorRoundTrip) {
   EXPECT_EQ(hb->sender, "fog");
   EXPECT_EQ(hb->sequence, 9u);
   EXPECT_EQ(hb->timestamp_ns, 123u);
+  EXPECT_EQ(hb->incarnation, 0xfeedu);
 
   Blob error_blob = EncodeError(8, Status::NotFound("no such key"));
   auto e = Verify(error_blob);

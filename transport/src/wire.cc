@@ -78,7 +78,7 @@ Blob EncodeInvoke(uint64_t request_id, const Invoke& m) {
   auto stream = fbb.CreateString(m.stream);
   auto names = fbb.CreateVectorOfStrings(m.input_names);
   auto inv = wire::CreateInvoke(fbb, m.task_id, stage, function, inputs, args, origin, stream,
-                                m.seq, m.end_of_stream, names);
+                                m.seq, m.end_of_stream, names, m.position, m.replay);
   return Finish(fbb, request_id, wire::Message::Invoke, inv.Union(), 0);
 }
 
@@ -96,7 +96,7 @@ Blob EncodeResult(uint64_t request_id, const InvokeResult& m) {
   auto cnames = fbb.CreateVectorOfStrings(counter_names);
   auto cvalues = fbb.CreateVector(counter_values);
   auto res = wire::CreateResult(fbb, m.task_id, ToWire(m.status.code()), outputs, error, names,
-                                cnames, cvalues);
+                                cnames, cvalues, m.stream_mismatch, m.stream_position);
   return Finish(fbb, request_id, wire::Message::Result, res.Union(), 0);
 }
 
@@ -121,7 +121,8 @@ Blob EncodeData(uint64_t request_id, const DataHeader& m, std::span<const std::b
 
 Blob EncodeHeartbeat(uint64_t request_id, const Heartbeat& m) {
   FlatBufferBuilder fbb(128);
-  auto h = wire::CreateHeartbeatDirect(fbb, m.sender.c_str(), m.sequence, m.timestamp_ns);
+  auto h = wire::CreateHeartbeatDirect(fbb, m.sender.c_str(), m.sequence, m.timestamp_ns,
+                                          m.incarnation);
   return Finish(fbb, request_id, wire::Message::Heartbeat, h.Union(), 0);
 }
 
@@ -172,14 +173,15 @@ Result<Invoke> DecodeInvoke(const wire::Envelope& e) {
   return Invoke{m->task_id(),        Str(m->stage()),         Str(m->function()),
                 Strings(m->inputs()), Strings(m->args()),      Str(m->origin()),
                 Str(m->stream()),     m->seq(),                m->end_of_stream(),
-                Strings(m->input_names())};
+                Strings(m->input_names()), m->position(),       m->replay()};
 }
 
 Result<InvokeResult> DecodeResult(const wire::Envelope& e) {
   const auto* m = e.message_as_Result();
   if (m == nullptr) return WrongType(e, "Result");
   InvokeResult r{m->task_id(), FromWire(m->status(), Str(m->error_message())),
-                 Strings(m->outputs()), Strings(m->output_names())};
+                 Strings(m->outputs()), Strings(m->output_names()), {}, m->stream_mismatch(),
+                 m->stream_position()};
   std::vector<std::string> names = Strings(m->counter_names());
   const auto* values = m->counter_values();
   const size_t n = values == nullptr ? 0 : std::min<size_t>(names.size(), values->size());
@@ -202,7 +204,7 @@ Result<DataHeader> DecodeDataHeader(const wire::Envelope& e) {
 Result<Heartbeat> DecodeHeartbeat(const wire::Envelope& e) {
   const auto* m = e.message_as_Heartbeat();
   if (m == nullptr) return WrongType(e, "Heartbeat");
-  return Heartbeat{Str(m->sender()), m->sequence(), m->timestamp_ns()};
+  return Heartbeat{Str(m->sender()), m->sequence(), m->timestamp_ns(), m->incarnation()};
 }
 
 Status DecodeError(const wire::Envelope& e) {

@@ -70,11 +70,18 @@ Blob ToBlob(zmq::message_t&& msg) {
   return Blob(std::move(owned), view);
 }
 
-// Sends `msg` as one or two frames after the frames already queued with sndmore.
-void SendFrames(zmq::socket_t& socket, const Message& msg) {
+// Sends `msg` as one or two frames after the frames already queued with
+// sndmore. Never blocks: false when the socket has no peer to queue for (a
+// DEALER between connections, e.g. after a refused CURVE handshake); once the
+// first frame is taken, ZeroMQ takes the rest of the message.
+bool SendFrames(zmq::socket_t& socket, const Message& msg) {
   bool more = !msg.attachment.empty();
-  socket.send(Frame(msg.envelope), more ? zmq::send_flags::sndmore : zmq::send_flags::none);
-  if (more) socket.send(Frame(msg.attachment), zmq::send_flags::none);
+  if (!socket.send(Frame(msg.envelope),
+                   (more ? zmq::send_flags::sndmore : zmq::send_flags::none) |
+                       zmq::send_flags::dontwait))
+    return false;
+  if (more) socket.send(Frame(msg.attachment), zmq::send_flags::dontwait);
+  return true;
 }
 
 // Waits up to `timeout` for `socket` to become readable; false on timeout.
@@ -110,7 +117,8 @@ class ZmqClient final : public ClientChannel {
 
   Status Send(const Message& msg) override {
     try {
-      SendFrames(socket_, msg);
+      if (!SendFrames(socket_, msg))
+        return Status::Unavailable("zmq send to " + address_ + ": no connection to queue for");
       return Status::OK();
     } catch (const zmq::error_t& e) {
       return FromZmq("zmq send to " + address_, e);
@@ -135,6 +143,7 @@ class ZmqClient final : public ClientChannel {
   }
 
   const std::string& address() const override { return address_; }
+  void* poll_handle() override { return socket_.handle(); }
 
  private:
   zmq::socket_t socket_;
@@ -177,8 +186,9 @@ class ZmqServer final : public ServerChannel {
 
   Status Reply(const std::string& peer, const Message& msg) override {
     try {
+      // A ROUTER drops messages to unknown peers instead of blocking.
       socket_.send(zmq::buffer(peer), zmq::send_flags::sndmore);
-      SendFrames(socket_, msg);
+      (void)SendFrames(socket_, msg);
       return Status::OK();
     } catch (const zmq::error_t& e) {
       return FromZmq("zmq reply on " + address_, e);
@@ -186,6 +196,7 @@ class ZmqServer final : public ServerChannel {
   }
 
   const std::string& address() const override { return address_; }
+  void* poll_handle() override { return socket_.handle(); }
 
  private:
   zmq::socket_t socket_;

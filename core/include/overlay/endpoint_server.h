@@ -13,8 +13,13 @@
 // are remembered for this.
 //
 // Stream state lives in the daemon's memory: items of a stream must arrive one
-// at a time in order (the executor sends them so), and a restarted daemon
-// starts its streams afresh.
+// at a time in order (the executor sends them so). Each Invoke of a stateful
+// stream carries its position (items sent before it); when the daemon's state
+// is elsewhere (e.g. it restarted and has none), it runs nothing and answers
+// with its own position, and the sender replays the missing items (Invoke.replay:
+// run, keep no outputs) before resending. Deterministic functions thus rebuild
+// exactly the state they had. Each daemon process has a random incarnation,
+// sent in Heartbeat replies, so managers notice a restart.
 #ifndef OVERLAY_CORE_ENDPOINT_SERVER_H_
 #define OVERLAY_CORE_ENDPOINT_SERVER_H_
 
@@ -42,7 +47,9 @@ struct EndpointServerOptions {
 // Thread-safety: Run on one thread; Stop and address() from any thread.
 // Ownership: owns its channel, worker threads, functions and data container.
 // The L1 segment is STORAGE.segment when the config sets it, else
-// "overlay-<endpoint name>", so endpoints on one host do not share a container.
+// "overlay-<endpoint name>", and the L2 directory is "<STORAGE.disk>-<endpoint
+// name>", so endpoints on one host (or sharing a file system) do not share a
+// container.
 class EndpointServer {
  public:
   // Opens the data container, builds the FUNCTIONs and binds the address.

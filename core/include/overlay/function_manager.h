@@ -8,11 +8,11 @@
 //               Invoke's `origin`)
 //   Result      a future that completes with the endpoint's Result, or with
 //               Timeout/Unavailable once every retry is spent
-//   retries     when an attempt times out (or the endpoint reports
-//               Unavailable), the manager reconnects and resends the same task
-//               id, up to `retries` times; the endpoint answers a repeated task
-//               id without running it again, and a late duplicate Result for a
-//               finished task is dropped
+//   retries     when an attempt times out, the endpoint is lost or restarted
+//               (heartbeats tell), or it reports Unavailable, the manager
+//               resends the same task id, up to `retries` times; the endpoint
+//               answers a repeated task id without running it again, and a
+//               late duplicate Result for a finished task is dropped
 //   FetchOutput pulls an output object from the endpoint into the local store
 //
 // Thread-safety: every method may be called from any thread. Ownership: owns a
@@ -45,6 +45,10 @@ struct TaskSpec {
   std::string stream{};                    // stateful functions: the item's stream
   uint64_t seq = 0;
   bool end_of_stream = false;  // run EndStream instead of Process
+  // Stateful streams: items of `stream` sent before this one (see
+  // EndpointServer); `replay` rebuilds the endpoint's state without outputs.
+  uint64_t position = 0;
+  bool replay = false;
   // Longest wait for one attempt's Result; 0: FunctionManagerOptions::timeout.
   std::chrono::milliseconds timeout{0};
 };
@@ -55,6 +59,10 @@ struct TaskOutcome {
   std::vector<std::string> output_names{};    // file names, parallel to outputs
   std::map<std::string, int64_t> counters{};  // the task's counters, e.g. {"beats", 12}
   int attempts = 0;                           // Invokes sent for this task
+  // Not run: the endpoint's state for the stream has seen `stream_position`
+  // items, not the task's position (it restarted); replay, then resubmit.
+  bool stream_mismatch = false;
+  uint64_t stream_position = 0;
 };
 
 struct FunctionManagerOptions {
@@ -65,8 +73,15 @@ struct FunctionManagerOptions {
   std::string data_address = "tcp://127.0.0.1:0";
   // Longest wait for one attempt's Result. Default: 30 s.
   std::chrono::milliseconds timeout{30000};
-  // Extra attempts after a timeout or an Unavailable result. Default: 3.
+  // Extra attempts after a timeout, a lost or restarted endpoint, or an
+  // Unavailable result. Default: 3.
   int retries = 3;
+  // While tasks are in flight to an endpoint, it gets a Heartbeat this often;
+  // one unanswered for `heartbeat_timeout` marks the endpoint lost, and a reply
+  // with a new incarnation marks it restarted: either way its tasks in flight
+  // are resent (a restarted endpoint has lost them). Defaults: 250 ms, 2 s.
+  std::chrono::milliseconds heartbeat_interval{250};
+  std::chrono::milliseconds heartbeat_timeout{2000};
   // Transport options for every channel (endpoints, data server, fetches).
   transport::ChannelOptions channel;
   // CURVE public keys of endpoints that require it, by endpoint address

@@ -91,6 +91,9 @@ class ClientChannel {
   virtual Result<Message> Receive(std::chrono::milliseconds timeout) = 0;
   // The address this channel connected to.
   virtual const std::string& address() const = 0;
+  // The ZeroMQ socket a Poller waits on; null when the channel cannot be
+  // waited on (fabric://: the Poller naps instead).
+  virtual void* poll_handle() { return nullptr; }
 
   // Send, then Receive. A reply that is an Error envelope is returned as a message
   // like any other; see ReplyStatus.
@@ -115,6 +118,8 @@ class ServerChannel {
   virtual Status Reply(const std::string& peer, const Message& msg) = 0;
   // An address clients can Connect to (a port of 0 or * is resolved).
   virtual const std::string& address() const = 0;
+  // As ClientChannel::poll_handle.
+  virtual void* poll_handle() { return nullptr; }
 };
 
 // Opens a client channel to `address`. Errors: InvalidArgument (unknown scheme or

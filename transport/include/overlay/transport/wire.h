@@ -44,6 +44,8 @@ struct Invoke {
   uint64_t seq = 0;
   bool end_of_stream = false;            // EndStream(stream) instead of Process
   std::vector<std::string> input_names{};  // file names, parallel to inputs (may be empty)
+  uint64_t position = 0;  // stateful streams: items of the stream sent before this one
+  bool replay = false;    // rebuild stream state only; no outputs kept
 };
 
 struct InvokeResult {
@@ -52,6 +54,8 @@ struct InvokeResult {
   std::vector<std::string> outputs;  // object keys
   std::vector<std::string> output_names{};  // file names, parallel to outputs
   std::map<std::string, int64_t> counters{};  // the task's counters, e.g. {"beats", 12}
+  bool stream_mismatch = false;  // not run: the endpoint's stream state is elsewhere...
+  uint64_t stream_position = 0;  // ...at this many items
 };
 
 struct Fetch {
@@ -71,6 +75,7 @@ struct Heartbeat {
   std::string sender;
   uint64_t sequence = 0;
   uint64_t timestamp_ns = 0;
+  uint64_t incarnation = 0;  // random per endpoint process
 };
 
 // Encoders. Each returns a finished Envelope buffer (8-byte aligned, owned by the
