@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "overlay/storage/object_key.h"
 #include "overlay/transport/bulk.h"
 #include "overlay/transport/poller.h"
 #include "overlay/transport/wire.h"
@@ -142,6 +143,9 @@ class FunctionManager::Impl {
     bulk.timeout = options_.timeout;
     auto bytes = transport::FetchObject(*ch, key, bulk);
     if (!bytes.ok()) return bytes.status();  // drops the channel: replies may be pending
+    // Content addressing makes the bytes checkable: a bad copy never enters the store.
+    if (storage::ObjectKey::Of(bytes->view()).ToHex() != key)
+      return Status::Corruption("output " + key + " from " + endpoint + " does not match its key");
     {
       std::lock_guard lock(pool_mu_);
       pool_[endpoint].push_back(std::move(ch));

@@ -34,7 +34,9 @@
 #include "overlay/remote_function.h"
 #include "overlay/storage/container_store.h"
 #include "overlay/storage/data_container.h"
+#include "overlay/storage/object_key.h"
 #include "overlay/storage/shm_cache.h"
+#include "overlay/transport/bulk.h"
 #include "overlay/transport/wire.h"
 
 extern char** environ;
@@ -350,6 +352,26 @@ TEST(EndpointCurve, OnlyManagersWithTheEndpointKeyAreAnswered) {
   server->reset();
   (void)storage::ShmCache::Remove("overlay-" + name);
   std::remove(secret_file.c_str());
+}
+
+TEST(FunctionManagerFetch, OutputNotMatchingItsKeyIsRejected) {
+  auto liar = transport::Listen("tcp://127.0.0.1:0");
+  ASSERT_TRUE(liar.ok());
+  std::thread serve([&] {
+    auto req = (*liar)->Receive(kWait);
+    if (req.ok()) (void)transport::ServeFetch(**liar, *req, Blob::FromString("not the object"));
+  });
+  ClientStore store(Unique("fetch-client"));
+  ASSERT_TRUE(store.ok());
+  FunctionManagerOptions o;
+  o.store = &store;
+  auto fm = FunctionManager::Create(o);
+  ASSERT_TRUE(fm.ok());
+  const std::string key = storage::ObjectKey::Of("the object").ToHex();
+  auto got = (*fm)->FetchOutput((*liar)->address(), key);
+  serve.join();
+  EXPECT_TRUE(got.status().IsCorruption()) << got.status().ToString();
+  EXPECT_TRUE(store.Get(key).status().IsNotFound());
 }
 
 TEST(FunctionManagerTimeout, SilentEndpointGivesTimeoutAfterEveryRetry) {

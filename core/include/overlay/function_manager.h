@@ -13,7 +13,8 @@
 //               resends the same task id, up to `retries` times; the endpoint
 //               answers a repeated task id without running it again, and a
 //               late duplicate Result for a finished task is dropped
-//   FetchOutput pulls an output object from the endpoint into the local store
+//   FetchOutput pulls an output object from the endpoint, checks it against
+//               its key and puts it in the local store
 //
 // Thread-safety: every method may be called from any thread. Ownership: owns a
 // background I/O thread, the channels to endpoints and the data server; the
@@ -103,6 +104,8 @@ class FunctionManager {
   std::vector<uint64_t> SubmitBatch(std::vector<TaskSpec> tasks);
 
   // Pulls `key` from the endpoint at `endpoint` and puts it in the store.
+  // Errors: those of transport::FetchObject; Corruption when the bytes do not
+  // hash to `key`.
   overlay::Result<Blob> FetchOutput(const std::string& endpoint, const std::string& key);
 
   // The address endpoints fetch inputs from (sent as every Invoke's origin).
