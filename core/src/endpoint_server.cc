@@ -10,6 +10,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -394,7 +395,7 @@ class EndpointServer::Impl {
   std::vector<std::pair<std::string, Message>> replies_;
 
   std::mutex tasks_mu_;
-  std::map<std::string, TaskEntry> tasks_;
+  std::unordered_map<std::string, TaskEntry> tasks_;
   std::deque<std::string> done_order_;
 
   std::mutex streams_mu_;

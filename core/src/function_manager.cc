@@ -37,6 +37,9 @@ constexpr std::chrono::milliseconds kBackoff{100};
 constexpr std::chrono::microseconds kMaxNap{1000};
 // Longest sleep of the idle I/O thread otherwise (it wakes for any message).
 constexpr std::chrono::microseconds kMaxWait{100000};
+// Longest time between two looks at deadlines and heartbeats while tasks are
+// pending (kMaxWait otherwise).
+constexpr std::chrono::milliseconds kCheckInterval{20};
 
 struct Pending {
   TaskSpec spec;
@@ -163,6 +166,7 @@ class FunctionManager::Impl {
  private:
   void Loop() {
     int idle_turns = 0;
+    Clock::time_point next_check{};
     std::vector<ClientChannel*> clients;
     std::vector<transport::ServerChannel*> servers{data_.get()};
     for (;;) {
@@ -191,13 +195,16 @@ class FunctionManager::Impl {
         busy = true;
         ServeData(*req);
       }
-      const Clock::time_point wake = CheckEndpoints();
+      // Deadlines and heartbeats are coarse: scanning every task on every
+      // turn would cost O(tasks) per message under a large batch.
+      if (Clock::now() >= next_check) next_check = CheckEndpoints();
       idle_turns = busy ? 0 : idle_turns + 1;
       if (busy) continue;
       clients.clear();
       for (auto& [address, peer] : peers_)
         if (peer.channel) clients.push_back(peer.channel.get());
-      auto until = std::chrono::duration_cast<std::chrono::microseconds>(wake - Clock::now());
+      auto until =
+          std::chrono::duration_cast<std::chrono::microseconds>(next_check - Clock::now());
       auto nap = std::min<std::chrono::microseconds>(
           std::chrono::microseconds(25 << std::min(idle_turns, 6)), kMaxNap);
       poller_->Wait(clients, servers,
@@ -335,7 +342,7 @@ class FunctionManager::Impl {
   // loop must next look at the clock.
   Clock::time_point CheckEndpoints() {
     const auto now = Clock::now();
-    Clock::time_point wake = now + kMaxWait;
+    Clock::time_point wake = now + (pending_.empty() ? kMaxWait : kCheckInterval);
     std::set<std::string> busy;  // endpoints with tasks in flight
     for (auto& [id, p] : pending_) {
       wake = std::min(wake, p.deadline);
