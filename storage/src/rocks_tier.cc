@@ -81,6 +81,19 @@ std::string KeyBytes(char tag, const ObjectKey& k) {
   return out;
 }
 
+// KeyBytes('o', k) without a heap allocation, for the get path.
+struct ObjectKeySlot {
+  explicit ObjectKeySlot(const ObjectKey& k) {
+    bytes[0] = 'o';
+    for (int i = 0; i < 8; ++i) {
+      bytes[1 + i] = static_cast<char>((k.hi >> (8 * (7 - i))) & 0xff);
+      bytes[9 + i] = static_cast<char>((k.lo >> (8 * (7 - i))) & 0xff);
+    }
+  }
+  rocksdb::Slice slice() const { return rocksdb::Slice(bytes, sizeof(bytes)); }
+  char bytes[17];
+};
+
 ObjectKey ParseKeyBytes(std::string_view s) {
   return ObjectKey{GetBE64(s.data() + 1), GetBE64(s.data() + 9)};
 }
@@ -115,7 +128,8 @@ class RocksTierImpl final : public RocksTier {
 
   Result<Blob> Get(const ObjectKey& key) override {
     auto value = std::make_shared<rocksdb::PinnableSlice>();
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[0], KeyBytes('o', key), value.get());
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), cfs_[0], ObjectKeySlot(key).slice(), value.get());
     if (s.IsNotFound()) return Status::NotFound("L2 miss: " + key.ToHex());
     if (!s.ok()) return Error("get", s);
     Header h;

@@ -3,7 +3,7 @@
 //
 //   offset 0          Header (4 KiB): magic, geometry, robust writer mutex, stats
 //   desc_off          Desc[max_objects]      (128 B each)
-//   index_off         atomic<uint64_t>[2^k]  (open-addressing index, >= 2x objects)
+//   index_off         Slot[2^k]              (open-addressing index, >= 2x objects)
 //   arena_off         data arena: a walkable heap of blocks, each a 64 B Block
 //                     header followed by the object's bytes, in 64 B units
 //
@@ -20,7 +20,7 @@ namespace overlay::storage::shm {
 
 // "OVL1SHM1": written last by the creator, so openers never see a half-made header.
 constexpr uint64_t kMagic = 0x4f564c3153484d31ull;
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 constexpr uint64_t kUnit = 64;           // arena allocation unit = block header size
 constexpr uint64_t kHeaderBytes = 4096;  // room for Header, page-aligned
 
@@ -57,6 +57,28 @@ inline uint64_t MakeWord(uint32_t gen, uint32_t desc) {
 inline uint32_t WordDesc(uint64_t w) { return static_cast<uint32_t>(w & 0xffffffffu) - 2; }
 inline uint32_t WordGen(uint64_t w) { return static_cast<uint32_t>(w >> 32); }
 
+// An index slot: the word above, plus a hint that lets a reader skip other keys'
+// slots and start fetching the data while it pins the descriptor, so a hit
+// waits for two cache misses (slot, then descriptor and data together) rather
+// than three. hint = (fingerprint << 32) | data block offset in kUnit; it is
+// stored before the word it describes (release on the word), so a reader that
+// sees a word sees its hint or a later one. A later hint means the slot was
+// reused, i.e. the word read was already stale. Readers trust the hint only to
+// skip a slot or to prefetch; the descriptor stays authoritative.
+struct alignas(16) Slot {
+  std::atomic<uint64_t> word;
+  std::atomic<uint64_t> hint;
+};
+static_assert(sizeof(Slot) == 16);
+inline uint32_t Fingerprint(uint64_t key_hi) { return static_cast<uint32_t>(key_hi >> 32); }
+inline uint64_t MakeHint(uint64_t key_hi, uint64_t block_off) {
+  return (static_cast<uint64_t>(Fingerprint(key_hi)) << 32) | (block_off / kUnit);
+}
+inline uint32_t HintFingerprint(uint64_t h) { return static_cast<uint32_t>(h >> 32); }
+inline uint64_t HintBlock(uint64_t h) { return (h & 0xffffffffu) * kUnit; }
+// Block offsets in a hint have 32 bits of kUnit: the arena is at most this big.
+constexpr uint64_t kMaxArenaBytes = (1ull << 32) * kUnit;
+
 // The first line holds what a reader touches; key and size are written while
 // kLoaned and immutable until the descriptor is free again.
 struct alignas(64) Desc {
@@ -66,7 +88,7 @@ struct alignas(64) Desc {
   std::atomic<uint64_t> block;      // arena offset of the data Block
   std::atomic<uint64_t> size;       // object bytes
   std::atomic<uint64_t> expiry_ms;  // 0: never
-  std::atomic<uint64_t> access;     // LRU: last access ns; LFU: hits; SIEVE: visited bit
+  std::atomic<uint64_t> access;     // LRU: last access tick; LFU: hits; SIEVE: visited bit
   std::atomic<uint32_t> flags;
   alignas(64) std::atomic<uint64_t> ctime_ms;
   std::atomic<uint64_t> seq;  // insertion order (SIEVE's queue, ties elsewhere)

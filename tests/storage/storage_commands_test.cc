@@ -2,7 +2,12 @@
 #include "cli/storage_commands.h"
 
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -48,15 +53,37 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// A tmpfs of `size` mounted on a new directory for the life of this object.
+class TinyTmpfs {
+ public:
+  TinyTmpfs(const std::string& dir, const std::string& size) : dir_(dir) {
+    std::filesystem::create_directories(dir_);
+    const std::string data = "size=" + size + ",mode=0700";
+    if (mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data.c_str()) != 0)
+      error_ = std::strerror(errno);
+  }
+  ~TinyTmpfs() {
+    if (error_.empty() && umount2(dir_.c_str(), 0) != 0) (void)umount2(dir_.c_str(), MNT_DETACH);
+  }
+  TinyTmpfs(const TinyTmpfs&) = delete;
+  TinyTmpfs& operator=(const TinyTmpfs&) = delete;
+  // Empty when mounted.
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string dir_;
+  std::string error_;
+};
+
 class StorageCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     segment_ = UniqueSegment("cli");
     config_ = dir_.path() + "/node.cfg";
-    std::ofstream(config_)
-        << "[FUNCTION]\nname = f\nbuiltin = qrs_detector\n[END]\n[STORAGE]\n# the node's data container\n"
-        << "memory = 4MiB\nsegment = " << segment_ << "\ndisk = " << dir_.path()
-        << "/l2\nwrite = through\n[END]\n";
+    std::ofstream(config_) << "[FUNCTION]\nname = f\nbuiltin = qrs_detector\n[END]\n[STORAGE]\n# "
+                              "the node's data container\n"
+                           << "memory = 4MiB\nsegment = " << segment_ << "\ndisk = " << dir_.path()
+                           << "/l2\nwrite = through\n[END]\n";
     input_ = dir_.path() + "/ecg.txt";
     std::ofstream(input_) << std::string(5000, 'e') << "end\n";
   }
@@ -132,6 +159,35 @@ TEST_F(StorageCommandsTest, ClearErrors) {
   Outcome no_file = RunCli({"put", dir_.path() + "/absent", "--config", config_});
   EXPECT_EQ(no_file.code, 1);
   EXPECT_NE(no_file.err.find("cannot read"), std::string::npos) << no_file.err;
+}
+
+// L2 on a 2 MiB tmpfs: the put that does not fit fails naming the full disk,
+// and the object stored before it stays readable from L2.
+TEST_F(StorageCommandsTest, FullDiskIsReportedAndEarlierObjectsStayReadable) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs to fill needs root";
+  TinyTmpfs disk(dir_.path() + "/small", "2m");
+  if (!disk.error().empty()) GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.error();
+  const std::string config = dir_.path() + "/small.cfg";
+  std::ofstream(config) << "[STORAGE]\nmemory = 1MiB\nsegment = " << segment_
+                        << "\ndisk = " << dir_.path() << "/small/l2\nwrite = through\n[END]\n";
+
+  Outcome first = RunCli({"put", input_, "--name", "before.txt", "--config", config});
+  ASSERT_EQ(first.code, 0) << first.err;
+  const std::string key = first.out.substr(0, first.out.find('\n'));
+  ASSERT_EQ(RunCli({"evict", key, "--config", config}).code, 0);
+  Outcome stat = RunCli({"stat", "before.txt", "--config", config});
+  ASSERT_NE(stat.out.find("L1 (ram) no"), std::string::npos) << stat.out;  // only L2 has it
+
+  const std::string big = dir_.path() + "/big.bin";
+  std::ofstream(big, std::ios::binary) << storage::testing::RandomBytes(3 << 20, 7);
+  Outcome full = RunCli({"put", big, "--name", "big.bin", "--config", config});
+  EXPECT_EQ(full.code, 1);
+  EXPECT_NE(full.err.find("disk is full"), std::string::npos) << full.err;
+
+  const std::string out = dir_.path() + "/before.copy";
+  Outcome get = RunCli({"get", "before.txt", "-o", out, "--config", config});
+  ASSERT_EQ(get.code, 0) << get.err;
+  EXPECT_EQ(ReadFile(out), ReadFile(input_));
 }
 
 }  // namespace
