@@ -133,6 +133,7 @@ class EndpointServer::Impl {
         if (!req.ok()) break;  // nothing waiting; a bad request was answered by the channel
         Dispatch(*req);
       }
+      Enqueue();
       if (taken == 0) poller_->Wait({}, servers, kMaxWait, kNap);
     }
     CloseQueue();
@@ -215,9 +216,23 @@ class EndpointServer::Impl {
       }
       tasks_[key] = TaskEntry{false, {}, req.peer, id};
     }
-    std::lock_guard lock(queue_mu_);
-    queue_.push_back(Job{std::move(*inv), std::move(key)});
-    queue_cv_.notify_one();
+    accepted_.push_back(Job{std::move(*inv), std::move(key)});
+  }
+
+  // Hands the jobs accepted in this loop turn to the workers at once: one lock
+  // and one wake-up per burst rather than per task.
+  void Enqueue() {
+    if (accepted_.empty()) return;
+    const size_t n = accepted_.size();
+    {
+      std::lock_guard lock(queue_mu_);
+      for (Job& job : accepted_) queue_.push_back(std::move(job));
+    }
+    accepted_.clear();
+    if (n == 1)
+      queue_cv_.notify_one();
+    else
+      queue_cv_.notify_all();
   }
 
   void CloseQueue() {
@@ -384,6 +399,7 @@ class EndpointServer::Impl {
   std::unique_ptr<ServerChannel> server_;
   std::unique_ptr<transport::Poller> poller_;
   std::atomic<bool> stop_{false};
+  std::vector<Job> accepted_;  // channel thread only: this turn's jobs
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
