@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -203,14 +204,16 @@ class ThreeNodes : public ::testing::Test {
 
   // Namespaces of test processes that died before their TearDown (ovt<pid>-*).
   void RemoveStaleNamespaces() {
+    static const std::regex mine(R"((ovt(\d+))-(edge|fog|cloud))");
+    std::set<std::string> stale;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator("/run/netns", ec)) {
-      static const std::regex mine(R"((ovt(\d+))-(edge|fog|cloud))");
       std::smatch m;
       const std::string name = e.path().filename().string();
       if (std::regex_match(name, m, mine) && kill(std::stoi(m[2]), 0) != 0 && errno == ESRCH)
-        (void)Script("down", m[1]);
+        stale.insert(m[1]);
     }
+    for (const std::string& tag : stale) (void)Script("down", tag);
   }
 
   std::string Netns(const std::string& node) const { return tag_ + "-" + node; }
