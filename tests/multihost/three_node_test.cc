@@ -18,7 +18,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -93,17 +92,18 @@ std::string Join(const std::vector<std::string>& v) {
 // function counters ("  beats: 1804"). A result delivered twice counts twice.
 std::map<std::string, int64_t> Summary(const std::string& out) {
   std::map<std::string, int64_t> m;
-  static const std::regex head(R"((\d+) streams, (\d+) tasks ok, (\d+) failed)");
-  static const std::regex counter(R"(^  (\w+): (-?\d+)$)");
   std::istringstream in(out);
   for (std::string line; std::getline(in, line);) {
-    std::smatch mt;
-    if (std::regex_search(line, mt, head)) {
-      m["streams"] = std::stoll(mt[1]);
-      m["tasks ok"] = std::stoll(mt[2]);
-      m["tasks failed"] = std::stoll(mt[3]);
-    } else if (std::regex_match(line, mt, counter)) {
-      m[mt[1]] = std::stoll(mt[2]);
+    long long streams = 0, ok = 0, failed = 0, value = 0;
+    char name[64];
+    if (std::sscanf(line.c_str(), "%lld streams, %lld tasks ok, %lld failed", &streams, &ok,
+                    &failed) == 3) {
+      m["streams"] = streams;
+      m["tasks ok"] = ok;
+      m["tasks failed"] = failed;
+    } else if (line.starts_with("  ") && line[2] != ' ' &&
+               std::sscanf(line.c_str(), " %63[a-z_]: %lld", name, &value) == 2) {
+      m[name] = value;
     }
   }
   return m;
@@ -204,14 +204,14 @@ class ThreeNodes : public ::testing::Test {
 
   // Namespaces of test processes that died before their TearDown (ovt<pid>-*).
   void RemoveStaleNamespaces() {
-    static const std::regex mine(R"((ovt(\d+))-(edge|fog|cloud))");
     std::set<std::string> stale;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator("/run/netns", ec)) {
-      std::smatch m;
       const std::string name = e.path().filename().string();
-      if (std::regex_match(name, m, mine) && kill(std::stoi(m[2]), 0) != 0 && errno == ESRCH)
-        stale.insert(m[1]);
+      int pid = 0, end = 0;
+      if (std::sscanf(name.c_str(), "ovt%d-%n", &pid, &end) == 1 && end > 0 && pid > 0 &&
+          kill(pid, 0) != 0 && errno == ESRCH)
+        stale.insert(name.substr(0, end - 1));
     }
     for (const std::string& tag : stale) (void)Script("down", tag);
   }
