@@ -77,10 +77,20 @@ class ProgressPrinter {
   bool printed_ = false;
 };
 
-int Run(const std::string& path, const ExecutorOptions& base, const std::string& include,
-        const std::string& segment, bool use_store, bool quiet) {
+// The `run` flags beyond ExecutorOptions.
+struct RunFlags {
+  std::string include, segment, data_address;
+  bool no_store = false, quiet = false, local = false;
+};
+
+int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& flags) {
+  const std::string& include = flags.include;
+  const std::string& segment = flags.segment;
+  const bool use_store = !flags.no_store;
   auto spec = ParseConfigFile(path);
   ExecutorOptions opt = base;
+  if (spec.ok() && flags.local)
+    for (auto& e : spec->endpoints) e.address.clear();
   if (spec.ok() && !opt.input_dir.empty()) {
     // --input (relative to the working directory) replaces the directory
     // sources, so the config's own need not exist.
@@ -126,6 +136,7 @@ int Run(const std::string& path, const ExecutorOptions& base, const std::string&
     }
     FunctionManagerOptions fm;
     fm.store = store.get();
+    if (!flags.data_address.empty()) fm.data_address = flags.data_address;
     for (const auto& e : spec->endpoints)
       if (!e.address.empty() && !e.curve_public.empty()) fm.curve_server_keys[e.address] = e.curve_public;
     auto m = FunctionManager::Create(fm);
@@ -137,7 +148,7 @@ int Run(const std::string& path, const ExecutorOptions& base, const std::string&
     opt.make_stage_function = RemoteStageFactory(*spec, manager.get(), store.get());
   }
   ProgressPrinter progress;
-  if (!quiet) opt.on_progress = [&](const Progress& p) { progress.Update(p); };
+  if (!flags.quiet) opt.on_progress = [&](const Progress& p) { progress.Update(p); };
   auto report = RunPipeline(*spec, opt);
   progress.Done();
   if (!report.ok()) {
@@ -201,27 +212,29 @@ int main(int argc, char** argv) {
   validate->add_option("config", cfg, "pipeline config file")->required();
 
   ExecutorOptions run_opt;
-  bool quiet = false;
+  RunFlags run_flags;
   auto* run = app.add_subcommand("run", "run a pipeline");
   run->add_option("config", cfg, "pipeline config file")->required();
   run->add_option("--input", run_opt.input_dir,
                   "directory whose files replace the config's directory sources");
   run->add_option("--out", run_opt.out_dir, "write result-stage outputs under DIR/<stage>/")
       ->capture_default_str();
-  std::string include;
-  run->add_option("--include", include,
+  run->add_option("--include", run_flags.include,
                   "file-name glob for directory sources (e.g. signal.txt), replacing STAGE include");
   run->add_flag("--keep-all", run_opt.keep_all, "also write intermediate stages' outputs");
   run->add_option("--workers", run_opt.workers,
                   "tasks at once (default: largest ENDPOINT workers, else one per core)")
       ->check(CLI::Range(1, 4096));
-  run->add_flag("-q,--quiet", quiet, "no progress line");
-  std::string segment;
-  run->add_option("--segment", segment,
+  run->add_flag("-q,--quiet", run_flags.quiet, "no progress line");
+  run->add_option("--segment", run_flags.segment,
                   "L1 shared-memory segment of the data container (replaces STORAGE.segment)");
-  bool no_store = false;
-  run->add_flag("--no-store", no_store,
+  run->add_flag("--no-store", run_flags.no_store,
                 "pass data between stages in process memory instead of the data container");
+  run->add_option("--data-address", run_flags.data_address,
+                  "where endpoints fetch this run's inputs (default tcp://127.0.0.1:0; on "
+                  "several hosts this node's address, e.g. tcp://10.77.0.1:0)");
+  run->add_flag("--local", run_flags.local,
+                "ignore ENDPOINT addresses: run every stage in this process");
 
   std::string endpoint_name, endpoint_address;
   auto* endpoint = app.add_subcommand(
@@ -245,7 +258,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : kExitUsage;
   }
   if (validate->parsed()) return Validate(cfg);
-  if (run->parsed()) return Run(cfg, run_opt, include, segment, !no_store, quiet);
+  if (run->parsed()) return Run(cfg, run_opt, run_flags);
   if (functions->parsed()) return ListFunctions();
   if (keygen->parsed()) return KeyGen();
   if (endpoint->parsed()) return RunEndpoint(cfg, endpoint_name, endpoint_address);

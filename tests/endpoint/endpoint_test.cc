@@ -613,6 +613,54 @@ TEST_F(RemotePipeline, OverlayRunCliUsesChildEndpoint) {
   EXPECT_EQ(Tree(dir_ / "cli"), local);
 }
 
+// `overlay run CFG ARGS...` with its own data container segment.
+RunResult OverlayRun(const std::string& cfg, const std::vector<std::string>& args) {
+  RunOptions run;
+  run.argv = {std::string(OVERLAY_BINARY_DIR) + "/core/overlay",
+              "run",
+              cfg,
+              "-q",
+              "--segment",
+              Unique("flags-client")};
+  run.argv.insert(run.argv.end(), args.begin(), args.end());
+  run.timeout_ms = 60000;
+  auto r = RunProcess(run);
+  (void)storage::ShmCache::Remove(Unique("flags-client"));
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : RunResult{};
+}
+
+TEST_F(RemotePipeline, OverlayRunLocalIgnoresEndpointAddresses) {
+  auto local = Run("", "local");
+  // Nothing listens there: only a run that ignores the address can succeed.
+  std::string cfg = (dir_ / "remote.cfg").string();
+  std::ofstream(cfg) << PipelineConfig((dir_ / "in").string(),
+                                       "tcp://127.0.0.1:" + std::to_string(FreePort()));
+  RunResult remote = OverlayRun(cfg, {"--no-store", "--out", (dir_ / "remote").string()});
+  EXPECT_EQ(remote.exit_code, 2) << "a remote stage without the data container must be refused";
+  RunResult r = OverlayRun(cfg, {"--local", "--no-store", "--out", (dir_ / "cli").string()});
+  ASSERT_TRUE(r.success()) << r.Describe() << "\n" << r.StderrTail();
+  EXPECT_EQ(Tree(dir_ / "cli"), local);
+}
+
+TEST_F(RemotePipeline, OverlayRunDataAddressIsWhereTheManagerServes) {
+  auto local = Run("", "local");
+  ChildEndpoint ep(Unique("data-addr"), "tcp://127.0.0.1:" + std::to_string(FreePort()));
+  ASSERT_TRUE(ep.Start());
+  std::string cfg = (dir_ / "remote.cfg").string();
+  std::ofstream(cfg) << PipelineConfig((dir_ / "in").string(), ep.address());
+  // A port someone else listens on: the manager cannot bind it, so the run stops.
+  auto taken = transport::Listen("tcp://127.0.0.1:0");
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  RunResult busy = OverlayRun(cfg, {"--data-address", (*taken)->address()});
+  EXPECT_EQ(busy.exit_code, 2);
+  EXPECT_NE(busy.err.tail.find("function manager"), std::string::npos) << busy.err.tail;
+  const std::string free = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  RunResult r = OverlayRun(cfg, {"--data-address", free, "--out", (dir_ / "cli").string()});
+  ASSERT_TRUE(r.success()) << r.Describe() << "\n" << r.StderrTail();
+  EXPECT_EQ(Tree(dir_ / "cli"), local);
+}
+
 class ChildProcess : public testing::TestWithParam<Transport> {};
 
 TEST_P(ChildProcess, QrsStreamEqualsLocalRunAndSigtermExitsZero) {

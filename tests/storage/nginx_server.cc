@@ -2,15 +2,17 @@
 #include "storage/nginx_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -53,18 +55,48 @@ std::string UniqueSegment(const std::string& tag) {
 
 namespace {
 
-bool PortAccepts(int port) {
+bool PortAccepts(const std::string& host, int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  bool ok = inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1 &&
+            connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   return ok;
 }
 
+std::string NetnsPath(const std::string& netns) { return "/run/netns/" + netns; }
+
 }  // namespace
+
+Status InNetworkNamespace(const std::string& netns, const std::function<void()>& fn) {
+  if (netns.empty()) {
+    fn();
+    return Status::OK();
+  }
+  Status status;
+  // The network namespace is a property of the thread, so only this one moves.
+  std::thread t([&] {
+    int fd = open(NetnsPath(netns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+      status = Status::FromErrno("joining network namespace " + netns, errno);
+      if (fd >= 0) close(fd);
+      return;
+    }
+    close(fd);
+    fn();
+  });
+  t.join();
+  return status;
+}
+
+bool NginxServer::Accepts() const {
+  bool ok = false;
+  Status s =
+      InNetworkNamespace(options_.netns, [&] { ok = PortAccepts(options_.host, options_.port); });
+  return s.ok() && ok;
+}
 
 std::string NginxServer::Binary() {
   for (const char* p : {"/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"})
@@ -72,10 +104,12 @@ std::string NginxServer::Binary() {
   return "";
 }
 
-Result<std::unique_ptr<NginxServer>> NginxServer::Start(const std::string& dir) {
+Result<std::unique_ptr<NginxServer>> NginxServer::Start(const std::string& dir,
+                                                        const NginxOptions& options) {
   if (Binary().empty()) return Status::Unavailable("nginx is not installed");
-  int port = FreePort();
-  if (port <= 0) return Status::IOError("no free port");
+  NginxOptions o = options;
+  if (o.port == 0) o.port = FreePort();
+  if (o.port <= 0) return Status::IOError("no free port");
   for (const char* sub : {"www/objects", "tmp", "logs"})
     fs::create_directories(fs::path(dir) / sub);
   std::ofstream conf(dir + "/nginx.conf");
@@ -84,14 +118,14 @@ Result<std::unique_ptr<NginxServer>> NginxServer::Start(const std::string& dir) 
        << "error_log " << dir << "/logs/error.log warn;\n"
        << "events { worker_connections 128; }\n"
        << "http {\n"
-       << "  access_log off;\n"
+       << "  access_log " << (o.access_log ? dir + "/logs/access.log" : "off") << ";\n"
        << "  client_body_temp_path " << dir << "/tmp/body;\n"
        << "  proxy_temp_path " << dir << "/tmp/proxy;\n"
        << "  fastcgi_temp_path " << dir << "/tmp/fastcgi;\n"
        << "  uwsgi_temp_path " << dir << "/tmp/uwsgi;\n"
        << "  scgi_temp_path " << dir << "/tmp/scgi;\n"
        << "  server {\n"
-       << "    listen 127.0.0.1:" << port << ";\n"
+       << "    listen " << o.host << ":" << o.port << ";\n"
        << "    root " << dir << "/www;\n"
        << "    location /objects/ {\n"
        << "      dav_methods PUT DELETE;\n"
@@ -102,7 +136,7 @@ Result<std::unique_ptr<NginxServer>> NginxServer::Start(const std::string& dir) 
        << "  }\n"
        << "}\n";
   conf.close();
-  std::unique_ptr<NginxServer> server(new NginxServer(dir, port));
+  std::unique_ptr<NginxServer> server(new NginxServer(dir, std::move(o)));
   OVERLAY_RETURN_IF_ERROR(server->Launch());
   return server;
 }
@@ -111,9 +145,14 @@ Status NginxServer::Launch() {
   const std::string bin = Binary();
   const std::string conf = dir_ + "/nginx.conf";
   const std::string err = dir_ + "/logs/startup.log";
+  const std::string netns = options_.netns.empty() ? "" : NetnsPath(options_.netns);
   pid_t pid = fork();
   if (pid < 0) return Status::FromErrno("fork", errno);
   if (pid == 0) {
+    if (!netns.empty()) {
+      int fd = open(netns.c_str(), O_RDONLY);
+      if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) _exit(126);
+    }
     execl(bin.c_str(), "nginx", "-p", dir_.c_str(), "-e", err.c_str(), "-c", conf.c_str(), "-g",
           "daemon off;", static_cast<char*>(nullptr));
     _exit(127);
@@ -121,7 +160,7 @@ Status NginxServer::Launch() {
   pid_ = pid;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (PortAccepts(port_)) return Status::OK();
+    if (Accepts()) return Status::OK();
     int st = 0;
     if (waitpid(pid_, &st, WNOHANG) == pid_) {
       pid_ = -1;
@@ -165,7 +204,7 @@ void NginxServer::Stop() {
   pid_ = -1;
   // The master is gone; make sure the port no longer answers before returning.
   const auto closed_by = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (PortAccepts(port_) && std::chrono::steady_clock::now() < closed_by)
+  while (Accepts() && std::chrono::steady_clock::now() < closed_by)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
@@ -177,7 +216,7 @@ Status NginxServer::Restart() {
 NginxServer::~NginxServer() { Stop(); }
 
 std::string NginxServer::base_url() const {
-  return "http://127.0.0.1:" + std::to_string(port_) + "/objects";
+  return "http://" + options_.host + ":" + std::to_string(options_.port) + "/objects";
 }
 
 }  // namespace overlay::storage::testing

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Test helper: an nginx child process serving WebDAV PUT/DELETE on a free
-// loopback port, with its config, logs and document root in a temp directory.
+// Test helper: an nginx child process serving WebDAV PUT/DELETE (on a free
+// loopback port unless told where), with its config, logs and document root in
+// a temp directory.
 #ifndef OVERLAY_TESTS_STORAGE_NGINX_SERVER_H_
 #define OVERLAY_TESTS_STORAGE_NGINX_SERVER_H_
 
@@ -8,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -41,13 +43,26 @@ std::string RandomBytes(size_t n, uint64_t seed);
 // Stops a child server: SIGTERM, SIGKILL after 5 s, and reaps it.
 void StopChild(pid_t pid);
 
+// Runs `fn` on a thread of its own that joined the named network namespace
+// (/run/netns/<netns>, as `ip netns add` makes it; "" = this process's), so
+// the sockets `fn` creates live there. Errors: the namespace cannot be joined.
+Status InNetworkNamespace(const std::string& netns, const std::function<void()>& fn);
+
+struct NginxOptions {
+  std::string host = "127.0.0.1";  // listen address
+  int port = 0;                    // 0: a free port (found on loopback)
+  std::string netns;               // named network namespace to run in; "" = this one
+  bool access_log = false;         // requests go to <dir>/logs/access.log
+};
+
 // Thread-safety: one thread. Ownership: owns the nginx child; stops it on destruction.
 class NginxServer {
  public:
   // The nginx binary, or "" when not installed.
   static std::string Binary();
-  // Starts nginx with its files under `dir` on a free port.
-  static Result<std::unique_ptr<NginxServer>> Start(const std::string& dir);
+  // Starts nginx with its files under `dir`.
+  static Result<std::unique_ptr<NginxServer>> Start(const std::string& dir,
+                                                    const NginxOptions& options = {});
   ~NginxServer();
 
   // Stops the server (SIGTERM, then SIGKILL after 5 s) and waits for it.
@@ -55,17 +70,19 @@ class NginxServer {
   // Starts it again on the same port and root.
   Status Restart();
 
-  // Base URL of the object area: http://127.0.0.1:<port>/objects
+  // Base URL of the object area: http://<host>:<port>/objects
   std::string base_url() const;
   // File-system directory behind base_url().
   std::string object_dir() const { return dir_ + "/www/objects"; }
 
  private:
-  NginxServer(std::string dir, int port) : dir_(std::move(dir)), port_(port) {}
+  NginxServer(std::string dir, NginxOptions options)
+      : dir_(std::move(dir)), options_(std::move(options)) {}
   Status Launch();
+  bool Accepts() const;
 
   std::string dir_;
-  int port_;
+  NginxOptions options_;
   pid_t pid_ = -1;
 };
 
