@@ -301,7 +301,10 @@ class EndpointServer::Impl {
     auto key = storage::ObjectKey::FromHex(hex);
     if (!key) return Status::InvalidArgument("malformed input key '" + hex + "'");
     auto local = container_->Get(*key);
-    if (local.ok() || !local.status().IsNotFound() || origin.empty()) return local;
+    // An unreachable CDN (Unavailable) is a miss too: the origin has the object.
+    if (local.ok() || origin.empty() ||
+        !(local.status().IsNotFound() || local.status().IsUnavailable()))
+      return local;
     auto& ch = origins[origin];
     if (!ch) {
       auto c = transport::Connect(origin, options_.channel);

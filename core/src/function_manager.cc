@@ -48,6 +48,7 @@ struct Pending {
   int sent = 0;      // Invokes sent, resends of an attempt included
   bool in_flight = false;  // else waiting to be (re)sent at `deadline`
   Clock::time_point deadline;
+  Clock::time_point sent_at;  // of the last Invoke
   Status last_error;
 };
 
@@ -56,6 +57,8 @@ struct Peer {
   std::unique_ptr<ClientChannel> channel;
   uint64_t incarnation = 0;  // from its last Heartbeat reply; 0: none yet
   uint64_t heartbeats = 0;
+  // Until the incarnation is known: when each Heartbeat was sent, by sequence.
+  std::map<uint64_t, Clock::time_point> heartbeat_sent;
   Clock::time_point next_heartbeat{};
   // Since when a Heartbeat waits for any message from the endpoint; max(): none.
   Clock::time_point unanswered_since = Clock::time_point::max();
@@ -127,32 +130,34 @@ class FunctionManager::Impl {
     futures_.erase(id);
   }
 
+  // An endpoint that dies during a fetch takes the pending replies with it;
+  // the fetch is retried on a fresh channel (the restarted endpoint still has
+  // the object in its container) with a heartbeat-sized wait per reply.
   overlay::Result<Blob> FetchOutput(const std::string& endpoint, const std::string& key) {
-    std::unique_ptr<ClientChannel> ch;
-    {
-      std::lock_guard lock(pool_mu_);
-      auto& idle = pool_[endpoint];
-      if (!idle.empty()) {
-        ch = std::move(idle.back());
-        idle.pop_back();
-      }
-    }
-    if (!ch) {
-      auto c = transport::Connect(endpoint, ChannelFor(options_, endpoint));
-      if (!c.ok()) return c.status();
-      ch = std::move(*c);
-    }
     transport::BulkOptions bulk;
-    bulk.timeout = options_.timeout;
-    auto bytes = transport::FetchObject(*ch, key, bulk);
-    if (!bytes.ok()) return bytes.status();  // drops the channel: replies may be pending
+    bulk.timeout = std::min(options_.timeout, options_.heartbeat_timeout);
+    overlay::Result<Blob> bytes = Status::Unavailable("no attempt");
+    for (int attempt = 0; attempt <= options_.retries; ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(kBackoff);
+      std::unique_ptr<ClientChannel> ch = PooledChannel(endpoint);
+      if (!ch) {
+        auto c = transport::Connect(endpoint, ChannelFor(options_, endpoint));
+        if (!c.ok()) return c.status();
+        ch = std::move(*c);
+      }
+      bytes = transport::FetchObject(*ch, key, bulk);
+      if (bytes.ok()) {
+        std::lock_guard lock(pool_mu_);
+        pool_[endpoint].push_back(std::move(ch));
+        break;
+      }
+      // The channel is dropped: replies may still be pending on it.
+      if (!bytes.status().IsTimeout() && !bytes.status().IsUnavailable()) return bytes.status();
+    }
+    if (!bytes.ok()) return bytes.status();
     // Content addressing makes the bytes checkable: a bad copy never enters the store.
     if (storage::ObjectKey::Of(bytes->view()).ToHex() != key)
       return Status::Corruption("output " + key + " from " + endpoint + " does not match its key");
-    {
-      std::lock_guard lock(pool_mu_);
-      pool_[endpoint].push_back(std::move(ch));
-    }
     if (options_.store != nullptr) {
       auto stored = options_.store->Put("", bytes->view());
       if (!stored.ok()) return stored.status();
@@ -164,6 +169,15 @@ class FunctionManager::Impl {
   uint64_t duplicates() const { return duplicates_.load(); }
 
  private:
+  std::unique_ptr<ClientChannel> PooledChannel(const std::string& endpoint) {
+    std::lock_guard lock(pool_mu_);
+    auto& idle = pool_[endpoint];
+    if (idle.empty()) return nullptr;
+    std::unique_ptr<ClientChannel> ch = std::move(idle.back());
+    idle.pop_back();
+    return ch;
+  }
+
   void Loop() {
     int idle_turns = 0;
     Clock::time_point next_check{};
@@ -223,6 +237,8 @@ class FunctionManager::Impl {
       }
       peer = Peer{};
       peer.channel = std::move(*c);
+      // Ahead of any Invoke, so its reply names the process that gets them.
+      SendHeartbeat(peer, Clock::now());
     }
     return peer.channel.get();
   }
@@ -267,7 +283,8 @@ class FunctionManager::Impl {
       p.deadline = Clock::now() + std::min(Timeout(p.spec), kBackoff);
       return;
     }
-    if (!again || !p.in_flight) p.deadline = Clock::now() + Timeout(p.spec);
+    p.sent_at = Clock::now();
+    if (!again || !p.in_flight) p.deadline = p.sent_at + Timeout(p.spec);
     p.in_flight = true;
   }
 
@@ -279,9 +296,19 @@ class FunctionManager::Impl {
     if (env->message_type() == wire::Message::Heartbeat) {
       auto hb = transport::DecodeHeartbeat(*env);
       if (!hb.ok()) return;
-      const bool restarted = peer.incarnation != 0 && hb->incarnation != peer.incarnation;
-      peer.incarnation = hb->incarnation;
-      if (restarted) ResendInFlight(endpoint);
+      if (peer.incarnation == 0) {
+        // Tasks sent before this heartbeat may have gone to an earlier
+        // process of the endpoint that died before answering any heartbeat.
+        auto asked = peer.heartbeat_sent.find(hb->sequence);
+        Clock::time_point before =
+            asked == peer.heartbeat_sent.end() ? Clock::time_point::max() : asked->second;
+        peer.heartbeat_sent.clear();
+        peer.incarnation = hb->incarnation;
+        ResendInFlight(endpoint, before);
+      } else if (hb->incarnation != peer.incarnation) {
+        peer.incarnation = hb->incarnation;
+        ResendInFlight(endpoint, Clock::time_point::max());
+      }
       return;
     }
     if (env->message_type() == wire::Message::Result) {
@@ -328,11 +355,21 @@ class FunctionManager::Impl {
     (void)transport::ServeFetch(*data_, req, object);
   }
 
-  // Sends every task in flight to `endpoint` again (same task ids, so the
-  // endpoint runs each once): their replies will not come.
-  void ResendInFlight(const std::string& endpoint) {
+  // Sends the tasks in flight to `endpoint` since before `before` again (same
+  // task ids, so the endpoint runs each once): their replies will not come.
+  void ResendInFlight(const std::string& endpoint, Clock::time_point before) {
     for (auto& [id, p] : pending_)
-      if (p.in_flight && p.spec.endpoint == endpoint) Send(pending_.find(id), true);
+      if (p.in_flight && p.spec.endpoint == endpoint && p.sent_at < before)
+        Send(pending_.find(id), true);
+  }
+
+  void SendHeartbeat(Peer& peer, Clock::time_point now) {
+    transport::Heartbeat hb{"function-manager", ++peer.heartbeats, 0, 0};
+    if (peer.channel->Send(transport::MakeMessage(transport::EncodeHeartbeat(0, hb))).ok()) {
+      if (peer.incarnation == 0) peer.heartbeat_sent[hb.sequence] = now;
+      if (peer.unanswered_since == Clock::time_point::max()) peer.unanswered_since = now;
+    }
+    peer.next_heartbeat = now + options_.heartbeat_interval;
   }
 
   // Heartbeats endpoints with tasks in flight and sends what is due. An
@@ -355,16 +392,10 @@ class FunctionManager::Impl {
       if (peer.unanswered_since != Clock::time_point::max() &&
           now - peer.unanswered_since >= options_.heartbeat_timeout) {
         peers_.erase(pit);
-        ResendInFlight(endpoint);
+        ResendInFlight(endpoint, Clock::time_point::max());
         continue;
       }
-      if (peer.next_heartbeat <= now) {
-        transport::Heartbeat hb{"function-manager", ++peer.heartbeats, 0, 0};
-        if (peer.channel->Send(transport::MakeMessage(transport::EncodeHeartbeat(0, hb))).ok() &&
-            peer.unanswered_since == Clock::time_point::max())
-          peer.unanswered_since = now;
-        peer.next_heartbeat = now + options_.heartbeat_interval;
-      }
+      if (peer.next_heartbeat <= now) SendHeartbeat(peer, now);
       wake = std::min(wake, peer.next_heartbeat);
     }
     for (auto it = pending_.begin(); it != pending_.end();) {

@@ -104,8 +104,10 @@ class FunctionManager {
   std::vector<uint64_t> SubmitBatch(std::vector<TaskSpec> tasks);
 
   // Pulls `key` from the endpoint at `endpoint` and puts it in the store.
-  // Errors: those of transport::FetchObject; Corruption when the bytes do not
-  // hash to `key`.
+  // A fetch that times out or finds the endpoint unavailable is retried on a
+  // fresh channel, up to `retries` times, each reply awaited at most
+  // heartbeat_timeout. Errors: those of transport::FetchObject;
+  // Corruption when the bytes do not hash to `key`.
   overlay::Result<Blob> FetchOutput(const std::string& endpoint, const std::string& key);
 
   // The address endpoints fetch inputs from (sent as every Invoke's origin).
