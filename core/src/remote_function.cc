@@ -37,9 +37,13 @@ Status RemoteFunction::Replay(const TaskSpec& item, const std::vector<Sent>& his
     if (outcome.stream_mismatch)
       return Status::Unavailable("endpoint " + endpoint_ + " lost stream '" + item.stream +
                                  "' again while it was being replayed");
-    // An item whose function failed failed the first time too and still
-    // counts; only a lost endpoint stops the replay.
-    if (outcome.status.IsUnavailable() || outcome.status.IsTimeout()) return outcome.status;
+    // An item whose function failed (bad data, a failing command) failed the
+    // first time too and still counts; anything else (a lost endpoint, an
+    // input no longer in the store) means the state cannot be rebuilt.
+    const Status& s = outcome.status;
+    if (!s.ok() && !s.IsFailed() && !s.IsInvalidArgument())
+      return Status::Unavailable("cannot rebuild stream '" + item.stream + "' on " + endpoint_ +
+                                 ": replaying item " + std::to_string(pos) + ": " + s.ToString());
   }
   return Status::OK();
 }
