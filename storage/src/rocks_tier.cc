@@ -278,6 +278,11 @@ class RocksTierImpl final : public RocksTier {
     return out;
   }
 
+  Status Flush() override {
+    rocksdb::Status s = db_->Flush(rocksdb::FlushOptions(), cfs_);
+    return s.ok() ? Status::OK() : Error("flush", s);
+  }
+
   Status TEST_CorruptObject(const ObjectKey& key) override {
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[0], KeyBytes('o', key), &value);

@@ -58,6 +58,9 @@ class RocksTier : public Tier {
   // Erases every object whose expiry has passed; returns their keys.
   virtual Result<std::vector<ObjectKey>> ExpireNow(uint64_t now_ms) = 0;
 
+  // Writes every memtable to SST (and blob) files and waits for it.
+  virtual Status Flush() = 0;
+
   // Test-only: flips one stored byte of the object, below RocksDB's own
   // checksums, so only the re-hash on read can notice.
   virtual Status TEST_CorruptObject(const ObjectKey& key) = 0;
