@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // L2 and L3 get benchmarks beside their raw baselines: RocksTier::Get (point
 // lookup + header + verification) vs a raw RocksDB Get on an identically
-// configured store, from the memtable (l2_get) and from files (l2_get_disk); CdnTier::Get (GET + XXH3 verification) vs a raw libcurl GET
-// of the same URL from the same nginx, both reusing one connection.
+// configured store, from the memtable (l2_get) and from files (l2_get_disk);
+// CdnTier::Get (GET + XXH3 verification) vs a raw libcurl GET of the same URL
+// from the same nginx, both reusing one connection.
 #include <benchmark/benchmark.h>
 #include <curl/curl.h>
 #include <rocksdb/cache.h>
@@ -29,7 +30,7 @@ using storage::ObjectMeta;
 using storage::testing::RandomBytes;
 
 constexpr uint64_t kWorkingSet = 16ull << 20;  // fits the 64 MiB block cache: warm gets
-constexpr uint64_t kColdCache = 1ull << 20;     // 1/16 of the working set: most gets read a file
+constexpr uint64_t kColdCache = 1ull << 20;    // 1/16 of the working set: most gets read a file
 
 size_t Pick(uint64_t i, size_t n) { return static_cast<size_t>((i * 2654435761u) % n); }
 

@@ -2,7 +2,9 @@
 // RocksTier: L2, objects in a RocksDB store on the node's disk. Values up to
 // `chunk` bytes are stored inline (one point lookup per get, served zero-copy
 // from the block cache); larger ones as chunks written before their header, so
-// a crash mid-put leaves no visible object. Every get re-hashes the bytes.
+// a crash mid-put leaves no visible object. Reads are verified by RocksDB's own
+// checksums (SST blocks, blob records, WAL, per-entry memtable protection) plus
+// a check that the header, the bytes and the chunks agree in length.
 // The same store holds the catalog (name -> CatalogEntry) and the journal of
 // CDN operations not yet acknowledged, each in its own column family.
 //
@@ -60,10 +62,6 @@ class RocksTier : public Tier {
 
   // Writes every memtable to SST (and blob) files and waits for it.
   virtual Status Flush() = 0;
-
-  // Test-only: flips one stored byte of the object, below RocksDB's own
-  // checksums, so only the re-hash on read can notice.
-  virtual Status TEST_CorruptObject(const ObjectKey& key) = 0;
 };
 
 // Opens (creating when absent) the store at options.path.
