@@ -22,8 +22,8 @@ constexpr uint32_t kHeaderMagic = 0x324c564f;  // "OVL2" little-endian
 constexpr size_t kHeaderBytes = 32;
 constexpr uint32_t kFlagChunked = 1;
 constexpr uint64_t kBatchBytes = 64ull << 20;  // bound on one WriteBatch of chunks
-// XXH3 per entry from the caller's buffer through the WAL into the memtable,
-// checked again on every memtable read (the only size 7.x supports in batches).
+// XXH3 per entry from the caller's buffer to the WAL and memtable (8 is the
+// only size 7.x supports in batches).
 constexpr size_t kProtectionBytes = 8;
 
 struct Header {
@@ -358,16 +358,18 @@ Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options)
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
-  // Reads are verified by RocksDB, not by re-hashing each value: an XXH3
-  // checksum per SST block (checked when the block is read from the file, not
-  // on block cache hits), a CRC32c per blob record and WAL fragment, and the
-  // per-entry protection of the write batch and memtable.
+  // Whatever comes from disk is verified by RocksDB, not by re-hashing each
+  // value: an XXH3 checksum per SST block (checked when the block is read from
+  // its file), a CRC32c per blob record and WAL fragment. Copies in RAM (block
+  // cache, memtable) are not re-verified on read, like L1: memtable protection
+  // re-hashes every value read from the memtable, with Debian's portable
+  // XXH3 build at ~3x the cost of copying it, so objects go without it; the
+  // small catalog and journal records keep it.
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache);
   table.checksum = rocksdb::kXXH3;
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  cf_options.memtable_protection_bytes_per_key = kProtectionBytes;
   // Chunks and large inline values go to blob files: compaction then moves
   // pointers, not megabytes.
   cf_options.enable_blob_files = true;

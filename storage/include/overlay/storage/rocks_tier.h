@@ -2,9 +2,9 @@
 // RocksTier: L2, objects in a RocksDB store on the node's disk. Values up to
 // `chunk` bytes are stored inline (one point lookup per get, served zero-copy
 // from the block cache); larger ones as chunks written before their header, so
-// a crash mid-put leaves no visible object. Reads are verified by RocksDB's own
-// checksums (SST blocks, blob records, WAL, per-entry memtable protection) plus
-// a check that the header, the bytes and the chunks agree in length.
+// a crash mid-put leaves no visible object. What is read from disk is verified
+// by RocksDB's own checksums (SST blocks, blob records, WAL), plus a check that
+// header, bytes and chunks agree in length; copies in RAM are not re-verified.
 // The same store holds the catalog (name -> CatalogEntry) and the journal of
 // CDN operations not yet acknowledged, each in its own column family.
 //
