@@ -32,6 +32,8 @@ using storage::testing::RandomBytes;
 constexpr uint64_t kWorkingSet = 16ull << 20;  // fits the 64 MiB block cache: warm gets
 constexpr uint64_t kColdCache = 1ull << 20;    // 1/16 of the working set: most gets read a file
 
+constexpr size_t kSizes[] = {1024, 64 << 10, 1 << 20};
+
 size_t Pick(uint64_t i, size_t n) { return static_cast<size_t>((i * 2654435761u) % n); }
 
 // kMemtable: values written and read back from the memtable (warm, in RAM).
@@ -78,25 +80,32 @@ L2State& L2(L2Mode mode) {
   return *memtable;
 }
 
+// Fills both stores with every size at once (and flushes them once, for
+// kDisk), so whichever benchmark runs first sees the same files as the rest.
 const std::vector<ObjectKey>& L2Keys(L2Mode mode, size_t size) {
   static std::mutex mu;
   std::lock_guard<std::mutex> g(mu);
   L2State& s = L2(mode);
-  auto& keys = s.keys[size];
-  if (!keys.empty() || !s.tier || !s.raw) return keys;
-  const size_t n = std::clamp<size_t>(kWorkingSet / size, 8, 4096);
-  for (size_t i = 0; i < n; ++i) {
-    std::string data = RandomBytes(size, size * 7919 + i);
-    ObjectKey k = ObjectKey::Of(data);
-    (void)s.tier->Put(k, data, ObjectMeta{data.size(), 0, 0});
-    (void)s.raw->Put(rocksdb::WriteOptions(), rocksdb::Slice(reinterpret_cast<const char*>(&k), 16),
-                     data);
-    keys.push_back(k);
+  if (s.keys.empty() && s.tier && s.raw) {
+    bool ok = true;
+    for (size_t sz : kSizes) {
+      const size_t n = std::clamp<size_t>(kWorkingSet / sz, 8, 4096);
+      for (size_t i = 0; i < n && ok; ++i) {
+        std::string data = RandomBytes(sz, sz * 7919 + i);
+        ObjectKey k = ObjectKey::Of(data);
+        ok = s.tier->Put(k, data, ObjectMeta{data.size(), 0, 0}).ok() &&
+             s.raw
+                 ->Put(rocksdb::WriteOptions(),
+                       rocksdb::Slice(reinterpret_cast<const char*>(&k), 16), data)
+                 .ok();
+        s.keys[sz].push_back(k);
+      }
+    }
+    if (ok && mode == L2Mode::kDisk)
+      ok = s.tier->Flush().ok() && s.raw->Flush(rocksdb::FlushOptions()).ok();
+    if (!ok) s.keys.clear();
   }
-  if (mode == L2Mode::kDisk &&
-      (!s.tier->Flush().ok() || !s.raw->Flush(rocksdb::FlushOptions()).ok()))
-    keys.clear();
-  return keys;
+  return s.keys[size];
 }
 
 void L2GetOverlay(benchmark::State& state, L2Mode mode) {
@@ -236,7 +245,7 @@ void L3GetRawCurl(benchmark::State& state) {
 }
 
 void Sizes(benchmark::internal::Benchmark* b) {
-  for (int64_t s : {1024, 64 << 10, 1 << 20}) b->Arg(s);
+  for (size_t s : kSizes) b->Arg(static_cast<int64_t>(s));
 }
 
 BENCHMARK_CAPTURE(L2GetOverlay, memtable, L2Mode::kMemtable)
