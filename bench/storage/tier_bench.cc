@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // L2 and L3 get benchmarks beside their raw baselines: RocksTier::Get (point
-// lookup + header + XXH3 verification) vs a raw RocksDB Get on an identically
-// configured store; CdnTier::Get (GET + XXH3 verification) vs a raw libcurl GET
-// of the same URL from the same nginx, both reusing one connection.
+// lookup + header + verification) vs a raw RocksDB Get on an identically
+// configured store, from the memtable (l2_get) and from files (l2_get_disk);
+// CdnTier::Get (GET + XXH3 verification) vs a raw libcurl GET of the same URL
+// from the same nginx, both reusing one connection.
 #include <benchmark/benchmark.h>
 #include <curl/curl.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/table.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -28,8 +30,16 @@ using storage::ObjectMeta;
 using storage::testing::RandomBytes;
 
 constexpr uint64_t kWorkingSet = 16ull << 20;  // fits the 64 MiB block cache: warm gets
+constexpr uint64_t kColdCache = 1ull << 20;    // 1/16 of the working set: most gets read a file
+
+constexpr size_t kSizes[] = {1024, 64 << 10, 1 << 20};
 
 size_t Pick(uint64_t i, size_t n) { return static_cast<size_t>((i * 2654435761u) % n); }
+
+// kMemtable: values written and read back from the memtable (warm, in RAM).
+// kDisk: both stores flushed to SST and blob files, read through a small block
+// cache, so most gets read (and checksum) a block from the OS page cache.
+enum class L2Mode { kMemtable, kDisk };
 
 struct L2State {
   storage::testing::TempDir dir;
@@ -38,54 +48,76 @@ struct L2State {
   std::map<size_t, std::vector<ObjectKey>> keys;
 };
 
-L2State& L2() {
-  static std::unique_ptr<L2State> s = [] {
-    auto st = std::make_unique<L2State>();
-    Result<std::unique_ptr<storage::RocksTier>> t =
-        storage::NewRocksTier({st->dir.path() + "/tier"});
-    if (t.ok()) st->tier = std::move(*t);
-    // The same table, cache and blob settings NewRocksTier uses.
-    rocksdb::Options o;
-    o.create_if_missing = true;
-    rocksdb::BlockBasedTableOptions table;
-    table.block_cache = rocksdb::NewLRUCache(64ull << 20);
-    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    o.enable_blob_files = true;
-    o.min_blob_size = 64 << 10;
-    rocksdb::DB* db = nullptr;
-    if (rocksdb::DB::Open(o, st->dir.path() + "/raw", &db).ok()) st->raw.reset(db);
-    return st;
-  }();
-  return *s;
+std::unique_ptr<L2State> OpenL2(L2Mode mode) {
+  auto st = std::make_unique<L2State>();
+  const uint64_t cache = mode == L2Mode::kDisk ? kColdCache : 64ull << 20;
+  storage::RocksTierOptions to;
+  to.path = st->dir.path() + "/tier";
+  to.block_cache = cache;
+  Result<std::unique_ptr<storage::RocksTier>> t = storage::NewRocksTier(to);
+  if (t.ok()) st->tier = std::move(*t);
+  // The same table, cache and blob settings NewRocksTier uses.
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(cache);
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  o.enable_blob_files = true;
+  o.min_blob_size = 64 << 10;
+  rocksdb::DB* db = nullptr;
+  if (rocksdb::DB::Open(o, st->dir.path() + "/raw", &db).ok()) st->raw.reset(db);
+  return st;
 }
 
-const std::vector<ObjectKey>& L2Keys(size_t size) {
+// Each store is a static built by OpenL2, so it is destroyed before the RocksDB
+// statics its opening created.
+L2State& L2(L2Mode mode) {
+  if (mode == L2Mode::kDisk) {
+    static std::unique_ptr<L2State> disk = OpenL2(L2Mode::kDisk);
+    return *disk;
+  }
+  static std::unique_ptr<L2State> memtable = OpenL2(L2Mode::kMemtable);
+  return *memtable;
+}
+
+// Fills both stores with every size at once (and flushes them once, for
+// kDisk), so whichever benchmark runs first sees the same files as the rest.
+const std::vector<ObjectKey>& L2Keys(L2Mode mode, size_t size) {
   static std::mutex mu;
   std::lock_guard<std::mutex> g(mu);
-  L2State& s = L2();
-  auto& keys = s.keys[size];
-  if (!keys.empty() || !s.tier || !s.raw) return keys;
-  const size_t n = std::clamp<size_t>(kWorkingSet / size, 8, 4096);
-  for (size_t i = 0; i < n; ++i) {
-    std::string data = RandomBytes(size, size * 7919 + i);
-    ObjectKey k = ObjectKey::Of(data);
-    (void)s.tier->Put(k, data, ObjectMeta{data.size(), 0, 0});
-    (void)s.raw->Put(rocksdb::WriteOptions(), rocksdb::Slice(reinterpret_cast<const char*>(&k), 16),
-                     data);
-    keys.push_back(k);
+  L2State& s = L2(mode);
+  if (s.keys.empty() && s.tier && s.raw) {
+    bool ok = true;
+    for (size_t sz : kSizes) {
+      const size_t n = std::clamp<size_t>(kWorkingSet / sz, 8, 4096);
+      for (size_t i = 0; i < n && ok; ++i) {
+        std::string data = RandomBytes(sz, sz * 7919 + i);
+        ObjectKey k = ObjectKey::Of(data);
+        ok = s.tier->Put(k, data, ObjectMeta{data.size(), 0, 0}).ok() &&
+             s.raw
+                 ->Put(rocksdb::WriteOptions(),
+                       rocksdb::Slice(reinterpret_cast<const char*>(&k), 16), data)
+                 .ok();
+        s.keys[sz].push_back(k);
+      }
+    }
+    if (ok && mode == L2Mode::kDisk)
+      ok = s.tier->Flush().ok() && s.raw->Flush(rocksdb::FlushOptions()).ok();
+    if (!ok) s.keys.clear();
   }
-  return keys;
+  return s.keys[size];
 }
 
-void L2GetOverlay(benchmark::State& state) {
-  const std::vector<ObjectKey>& keys = L2Keys(static_cast<size_t>(state.range(0)));
+void L2GetOverlay(benchmark::State& state, L2Mode mode) {
+  const std::vector<ObjectKey>& keys = L2Keys(mode, static_cast<size_t>(state.range(0)));
   if (keys.empty()) {
-    state.SkipWithError("RocksDB did not open");
+    state.SkipWithError("RocksDB did not open or flush");
     return;
   }
+  storage::RocksTier* tier = L2(mode).tier.get();
   uint64_t i = 0;
   for (auto _ : state) {
-    Result<Blob> b = L2().tier->Get(keys[Pick(i++, keys.size())]);
+    Result<Blob> b = tier->Get(keys[Pick(i++, keys.size())]);
     if (!b.ok()) {
       state.SkipWithError(std::string(b.status().message()).c_str());
       break;
@@ -96,20 +128,20 @@ void L2GetOverlay(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * state.range(0)));
 }
 
-void L2GetRaw(benchmark::State& state) {
-  const std::vector<ObjectKey>& keys = L2Keys(static_cast<size_t>(state.range(0)));
+void L2GetRaw(benchmark::State& state, L2Mode mode) {
+  const std::vector<ObjectKey>& keys = L2Keys(mode, static_cast<size_t>(state.range(0)));
   if (keys.empty()) {
-    state.SkipWithError("RocksDB did not open");
+    state.SkipWithError("RocksDB did not open or flush");
     return;
   }
+  rocksdb::DB* raw = L2(mode).raw.get();
   rocksdb::PinnableSlice value;
   uint64_t i = 0;
   for (auto _ : state) {
     const ObjectKey& k = keys[Pick(i++, keys.size())];
     value.Reset();
-    rocksdb::Status s =
-        L2().raw->Get(rocksdb::ReadOptions(), L2().raw->DefaultColumnFamily(),
-                      rocksdb::Slice(reinterpret_cast<const char*>(&k), 16), &value);
+    rocksdb::Status s = raw->Get(rocksdb::ReadOptions(), raw->DefaultColumnFamily(),
+                                 rocksdb::Slice(reinterpret_cast<const char*>(&k), 16), &value);
     if (!s.ok()) {
       state.SkipWithError(s.ToString().c_str());
       break;
@@ -213,11 +245,25 @@ void L3GetRawCurl(benchmark::State& state) {
 }
 
 void Sizes(benchmark::internal::Benchmark* b) {
-  for (int64_t s : {1024, 64 << 10, 1 << 20}) b->Arg(s);
+  for (size_t s : kSizes) b->Arg(static_cast<int64_t>(s));
 }
 
-BENCHMARK(L2GetOverlay)->Name("l2_get/overlay")->Apply(Sizes)->UseRealTime();
-BENCHMARK(L2GetRaw)->Name("l2_get/baseline_rocksdb")->Apply(Sizes)->UseRealTime();
+BENCHMARK_CAPTURE(L2GetOverlay, memtable, L2Mode::kMemtable)
+    ->Name("l2_get/overlay")
+    ->Apply(Sizes)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(L2GetRaw, memtable, L2Mode::kMemtable)
+    ->Name("l2_get/baseline_rocksdb")
+    ->Apply(Sizes)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(L2GetOverlay, disk, L2Mode::kDisk)
+    ->Name("l2_get_disk/overlay")
+    ->Apply(Sizes)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(L2GetRaw, disk, L2Mode::kDisk)
+    ->Name("l2_get_disk/baseline_rocksdb")
+    ->Apply(Sizes)
+    ->UseRealTime();
 BENCHMARK(L3GetOverlay)->Name("l3_get/overlay")->Apply(Sizes)->UseRealTime();
 BENCHMARK(L3GetRawCurl)->Name("l3_get/baseline_curl")->Apply(Sizes)->UseRealTime();
 

@@ -3,8 +3,11 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace overlay::storage {
@@ -29,7 +32,7 @@ size_t ReadCb(char* buf, size_t size, size_t n, void* user) {
 }
 
 struct Download {
-  CURL* curl;
+  CURL* curl = nullptr;
   std::string body;
   bool reserved = false;
 };
@@ -57,7 +60,7 @@ class CdnTierImpl final : public CdnTier {
   }
 
   ~CdnTierImpl() override {
-    for (CURL* c : pool_) curl_easy_cleanup(c);
+    for (const auto& e : pool_) curl_easy_cleanup(e->curl);
     curl_slist_free_all(headers_);
   }
 
@@ -67,6 +70,8 @@ class CdnTierImpl final : public CdnTier {
 
   Status Put(const ObjectKey& key, std::string_view bytes, const ObjectMeta&) override {
     Handle h(this);
+    if (h.curl == nullptr) return InitFailed();
+    Prepare(h.e.get(), Mode::kOther);
     Upload up{bytes};
     curl_easy_setopt(h.curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h.curl, CURLOPT_READFUNCTION, ReadCb);
@@ -75,18 +80,21 @@ class CdnTierImpl final : public CdnTier {
     curl_easy_setopt(h.curl, CURLOPT_HTTPHEADER, headers_);
     curl_easy_setopt(h.curl, CURLOPT_WRITEFUNCTION, DiscardCb);
     long code = 0;
-    OVERLAY_RETURN_IF_ERROR(Perform(h.curl, "PUT", key, &code));
+    OVERLAY_RETURN_IF_ERROR(Perform(h.e.get(), "PUT", key, &code));
     if (code >= 200 && code < 300) return Status::OK();
     return HttpError("PUT", key, code);
   }
 
+  // The hot path: a handle left configured for GET by the previous one gets
+  // only its URL and write target.
   Result<Blob> Get(const ObjectKey& key) override {
     Handle h(this);
+    if (h.curl == nullptr) return InitFailed();
+    Prepare(h.e.get(), Mode::kGet);
     Download d{h.curl, {}};
-    curl_easy_setopt(h.curl, CURLOPT_WRITEFUNCTION, WriteCb);
     curl_easy_setopt(h.curl, CURLOPT_WRITEDATA, &d);
     long code = 0;
-    OVERLAY_RETURN_IF_ERROR(Perform(h.curl, "GET", key, &code));
+    OVERLAY_RETURN_IF_ERROR(Perform(h.e.get(), "GET", key, &code));
     if (code != 200) return HttpError("GET", key, code);
     if (!(ObjectKey::Of(d.body) == key))
       return Status::Corruption("L3 copy of " + key.ToHex() + " fails its checksum");
@@ -95,9 +103,11 @@ class CdnTierImpl final : public CdnTier {
 
   Result<ObjectMeta> Head(const ObjectKey& key) override {
     Handle h(this);
+    if (h.curl == nullptr) return InitFailed();
+    Prepare(h.e.get(), Mode::kOther);
     curl_easy_setopt(h.curl, CURLOPT_NOBODY, 1L);
     long code = 0;
-    OVERLAY_RETURN_IF_ERROR(Perform(h.curl, "HEAD", key, &code));
+    OVERLAY_RETURN_IF_ERROR(Perform(h.e.get(), "HEAD", key, &code));
     if (code != 200) return HttpError("HEAD", key, code);
     curl_off_t len = 0;
     curl_easy_getinfo(h.curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
@@ -106,58 +116,86 @@ class CdnTierImpl final : public CdnTier {
 
   Status Erase(const ObjectKey& key) override {
     Handle h(this);
+    if (h.curl == nullptr) return InitFailed();
+    Prepare(h.e.get(), Mode::kOther);
     curl_easy_setopt(h.curl, CURLOPT_CUSTOMREQUEST, "DELETE");
     curl_easy_setopt(h.curl, CURLOPT_WRITEFUNCTION, DiscardCb);
     long code = 0;
-    OVERLAY_RETURN_IF_ERROR(Perform(h.curl, "DELETE", key, &code));
+    OVERLAY_RETURN_IF_ERROR(Perform(h.e.get(), "DELETE", key, &code));
     if ((code >= 200 && code < 300) || code == 404) return Status::OK();
     return HttpError("DELETE", key, code);
   }
 
  private:
-  // A pooled easy handle, reset on return so the next request starts clean while
-  // the connection cache survives.
+  // What a pooled handle is configured for: a GET-ready handle serves the next
+  // GET as is; any other request resets it first.
+  enum class Mode { kFresh, kGet, kOther };
+
+  struct Easy {
+    CURL* curl = nullptr;
+    Mode mode = Mode::kFresh;
+    std::string url;  // reused buffer; curl copies it
+    char err[CURL_ERROR_SIZE] = {0};
+  };
+
+  // A pooled easy handle; the connection cache survives between requests.
   struct Handle {
-    explicit Handle(CdnTierImpl* t) : tier(t), curl(t->Take()) {}
-    ~Handle() { tier->Return(curl); }
+    explicit Handle(CdnTierImpl* t) : tier(t), e(t->Take()), curl(e ? e->curl : nullptr) {}
+    ~Handle() { tier->Return(std::move(e)); }
     CdnTierImpl* tier;
+    std::unique_ptr<Easy> e;
     CURL* curl;
   };
 
-  CURL* Take() {
+  std::unique_ptr<Easy> Take() {
     {
       std::lock_guard<std::mutex> g(mu_);
       if (!pool_.empty()) {
-        CURL* c = pool_.back();
+        std::unique_ptr<Easy> e = std::move(pool_.back());
         pool_.pop_back();
-        return c;
+        return e;
       }
     }
     GlobalInit();
-    return curl_easy_init();
+    CURL* c = curl_easy_init();
+    if (c == nullptr) return nullptr;
+    auto e = std::make_unique<Easy>();
+    e->curl = c;
+    return e;
   }
 
-  void Return(CURL* c) {
-    curl_easy_reset(c);
+  void Return(std::unique_ptr<Easy> e) {
+    if (e == nullptr) return;
     std::lock_guard<std::mutex> g(mu_);
-    pool_.push_back(c);
+    pool_.push_back(std::move(e));
   }
 
-  Status Perform(CURL* c, std::string_view method, const ObjectKey& key, long* code) {
-    if (c == nullptr) return Status::IOError("curl_easy_init failed");
-    std::string url = UrlOf(key);
-    char err[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout_ms));
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_ms));
-    CURLcode rc = curl_easy_perform(c);
+  void Prepare(Easy* e, Mode mode) {
+    if (mode == Mode::kGet && e->mode == Mode::kGet) return;
+    if (e->mode != Mode::kFresh) curl_easy_reset(e->curl);
+    curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, e->err);
+    curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout_ms));
+    curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout_ms));
+    if (mode == Mode::kGet) curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, WriteCb);
+    e->mode = mode;
+  }
+
+  static Status InitFailed() { return Status::IOError("curl_easy_init failed"); }
+
+  Status Perform(Easy* e, std::string_view method, const ObjectKey& key, long* code) {
+    e->url.assign(options_.base_url);
+    e->url += '/';
+    e->url += key.ToHex();
+    e->err[0] = '\0';
+    curl_easy_setopt(e->curl, CURLOPT_URL, e->url.c_str());
+    CURLcode rc = curl_easy_perform(e->curl);
     if (rc != CURLE_OK)
       return Status::Unavailable("CDN " + options_.base_url + " unreachable (" +
                                  std::string(method) + " " + key.ToHex() +
-                                 "): " + (err[0] ? err : curl_easy_strerror(rc)));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+                                 "): " + (e->err[0] ? e->err : curl_easy_strerror(rc)));
+    curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, code);
     return Status::OK();
   }
 
@@ -172,7 +210,7 @@ class CdnTierImpl final : public CdnTier {
   CdnTierOptions options_;
   curl_slist* headers_ = nullptr;
   std::mutex mu_;
-  std::vector<CURL*> pool_;  // guarded by mu_
+  std::vector<std::unique_ptr<Easy>> pool_;  // guarded by mu_
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // ObjectKey: the content address of an immutable object, XXH3-128 of its bytes.
-// The key doubles as the object's checksum: every tier re-hashes on read.
+// The key doubles as the object's checksum where bytes arrive from outside
+// (L1 commits, L3 gets); L2 relies on RocksDB's own checksums instead.
 //
 // Thread-safety: a plain value.
 #ifndef OVERLAY_STORAGE_OBJECT_KEY_H_

@@ -2,7 +2,9 @@
 // RocksTier: L2, objects in a RocksDB store on the node's disk. Values up to
 // `chunk` bytes are stored inline (one point lookup per get, served zero-copy
 // from the block cache); larger ones as chunks written before their header, so
-// a crash mid-put leaves no visible object. Every get re-hashes the bytes.
+// a crash mid-put leaves no visible object. What is read from disk is verified
+// by RocksDB's own checksums (SST blocks, blob records, WAL), plus a check that
+// header, bytes and chunks agree in length; copies in RAM are not re-verified.
 // The same store holds the catalog (name -> CatalogEntry) and the journal of
 // CDN operations not yet acknowledged, each in its own column family.
 //
@@ -58,9 +60,8 @@ class RocksTier : public Tier {
   // Erases every object whose expiry has passed; returns their keys.
   virtual Result<std::vector<ObjectKey>> ExpireNow(uint64_t now_ms) = 0;
 
-  // Test-only: flips one stored byte of the object, below RocksDB's own
-  // checksums, so only the re-hash on read can notice.
-  virtual Status TEST_CorruptObject(const ObjectKey& key) = 0;
+  // Writes every memtable to SST (and blob) files and waits for it.
+  virtual Status Flush() = 0;
 };
 
 // Opens (creating when absent) the store at options.path.

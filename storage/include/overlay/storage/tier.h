@@ -43,8 +43,9 @@ class Tier {
   // that can check cheaply), meta.size == bytes.size().
   virtual Status Put(const ObjectKey& key, std::string_view bytes, const ObjectMeta& meta) = 0;
 
-  // The object's bytes, verified against the key. NotFound on a miss or when
-  // expired; Corruption when the stored bytes no longer hash to the key.
+  // The object's bytes, verified (against the key, or by the store's own
+  // checksums). NotFound on a miss or when expired; Corruption when the stored
+  // bytes fail that check.
   virtual Result<Blob> Get(const ObjectKey& key) = 0;
 
   // The object's metadata without its bytes; NotFound on a miss. An object past
