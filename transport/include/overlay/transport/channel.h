@@ -79,7 +79,8 @@ Result<std::pair<std::string, std::string>> NewCurveKeyPair();
 // What a Poller (poller.h) sleeps on for one channel: a ZeroMQ socket, or a
 // file descriptor that turns readable when a message may have arrived. Neither
 // (the default): the channel cannot be waited on and the Poller naps instead.
-// Ownership: borrowed from the channel; valid until its next call.
+// Thread-safety: use on the channel's thread. Ownership: borrows from the
+// channel; valid until the channel's next call.
 struct PollHandle {
   void* socket = nullptr;  // a ZeroMQ socket
   int fd = -1;             // used when socket is null
