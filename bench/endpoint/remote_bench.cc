@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // remote_rtt/…: one no-op task through the function manager and an in-process
 // endpoint daemon over ZeroMQ tcp, beside a bare ZeroMQ REQ/REP round trip.
+// remote_rtt_fabric/…: the same over libfabric (fabric://, tcp;ofi_rxm), beside
+// a bare libfabric ping-pong (fabric_pingpong_bench.cc).
 // remote_batch/…/N: N no-op tasks submitted as one batch, beside N messages
 // pipelined over a bare DEALER/ROUTER pair (items/s).
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,12 +28,14 @@ namespace {
 // A daemon serving the `identity` builtin, run on its own thread while in scope.
 class NoopEndpoint {
  public:
-  NoopEndpoint() : segment_("overlay-bench-ep-" + std::to_string(::getpid())) {
-    auto spec = ParseConfigText(
-        "[FUNCTION]\nname = noop\nbuiltin = identity\n[END]\n"
-        "[ENDPOINT]\nname = bench\naddress = tcp://127.0.0.1:0\nworkers = 1\n[END]\n"
-        "[STORAGE]\nmemory = 16MiB\nsegment = " + segment_ + "\n[END]\n",
-        "<bench>", ".");
+  explicit NoopEndpoint(const std::string& address)
+      : segment_("overlay-bench-ep-" + std::to_string(::getpid())) {
+    auto spec =
+        ParseConfigText(fmt::format("[FUNCTION]\nname = noop\nbuiltin = identity\n[END]\n"
+                                    "[ENDPOINT]\nname = bench\nworkers = 1\naddress = {}\n[END]\n"
+                                    "[STORAGE]\nmemory = 16MiB\nsegment = {}\n[END]\n",
+                                    address, segment_),
+                        "<bench>", ".");
     if (!spec.ok()) {
       status_ = spec.status();
       return;
@@ -63,7 +68,7 @@ struct Rig {
   NoopEndpoint endpoint;
   std::unique_ptr<FunctionManager> manager;
   Status status;
-  Rig() {
+  explicit Rig(const std::string& address = "tcp://127.0.0.1:0") : endpoint(address) {
     status = endpoint.status();
     if (!status.ok()) return;
     auto fm = FunctionManager::Create({});
@@ -72,8 +77,8 @@ struct Rig {
   }
 };
 
-void BM_RemoteNoop(benchmark::State& state) {
-  Rig rig;
+void BM_RemoteNoop(benchmark::State& state, const char* address) {
+  Rig rig(address);
   if (!rig.status.ok()) return state.SkipWithError(rig.status.ToString().c_str());
   TaskSpec task{rig.endpoint.address(), "noop"};
   for (auto _ : state) {
@@ -164,7 +169,12 @@ void BM_ZmqPipelined(benchmark::State& state) {
 }
 
 BENCHMARK(BM_ZmqReqRep)->Name("remote_rtt/baseline_zmq_reqrep")->UseRealTime();
-BENCHMARK(BM_RemoteNoop)->Name("remote_rtt/overlay_fm_zmq_tcp")->UseRealTime();
+BENCHMARK_CAPTURE(BM_RemoteNoop, zmq, "tcp://127.0.0.1:0")
+    ->Name("remote_rtt/overlay_fm_zmq_tcp")
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_RemoteNoop, fabric, "fabric://127.0.0.1:0")
+    ->Name("remote_rtt_fabric/overlay_fm_fabric_tcp")
+    ->UseRealTime();
 BENCHMARK(BM_ZmqPipelined)->Name("remote_batch/baseline_zmq_pipelined")->Arg(1000)->UseRealTime();
 BENCHMARK(BM_RemoteBatch)->Name("remote_batch/overlay_fm_zmq_tcp")->Arg(1000)->UseRealTime();
 

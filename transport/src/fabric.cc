@@ -73,16 +73,22 @@ Result<FabricAddressVector> OpenAddressVector(const FabricDomain& domain) {
   return FabricAddressVector(av);
 }
 
-Result<FabricCompletionQueue> OpenCompletionQueue(const FabricDomain& domain, size_t size) {
+Result<FabricCompletionQueue> OpenCompletionQueue(const FabricDomain& domain, size_t size,
+                                                  bool wait_fd) {
   fi_cq_attr attr{};
   attr.format = FI_CQ_FORMAT_TAGGED;
   attr.size = size;
-  // Readers poll (see fabric_channel.cc); no wait object needed.
-  attr.wait_obj = FI_WAIT_NONE;
+  attr.wait_obj = wait_fd ? FI_WAIT_FD : FI_WAIT_NONE;
   fid_cq* cq = nullptr;
   int rc = fi_cq_open(domain.get(), &attr, &cq, nullptr);
   if (rc != 0) return FiError("fi_cq_open", rc);
   return FabricCompletionQueue(cq);
+}
+
+int WaitDescriptor(const FabricCompletionQueue& cq) {
+  int fd = -1;
+  if (!cq || fi_control(&cq.get()->fid, FI_GETWAIT, &fd) != 0) return -1;
+  return fd;
 }
 
 Result<FabricRdmEndpoint> OpenEndpoint(const FabricDomain& domain, fi_info& info,
@@ -124,9 +130,15 @@ Result<FabricEndpoint> FabricEndpoint::Open(FabricProvider provider, const std::
   auto av = OpenAddressVector(e.domain_);
   if (!av.ok()) return av.status();
   e.av_ = std::move(av).value();
-  auto cq = OpenCompletionQueue(e.domain_, 1024);
+  // A wait descriptor lets a Poller sleep on the channel. Only tcp;ofi_rxm is
+  // known to signal it for every arrival (tests/transport/poller_test.cc); a
+  // queue without one is read by polling.
+  auto cq = provider == FabricProvider::kTcpRxm ? OpenCompletionQueue(e.domain_, 1024, true)
+                                                : OpenCompletionQueue(e.domain_, 1024);
+  if (!cq.ok()) cq = OpenCompletionQueue(e.domain_, 1024);
   if (!cq.ok()) return cq.status();
   e.cq_ = std::move(cq).value();
+  e.wait_fd_ = WaitDescriptor(e.cq_);
   auto ep = OpenEndpoint(e.domain_, *e.info_, e.av_, e.cq_);
   if (!ep.ok()) return ep.status();
   e.ep_ = std::move(ep).value();
@@ -156,6 +168,11 @@ Result<fi_addr_t> FabricEndpoint::Insert(std::string_view raw_address) {
 
 bool FabricEndpoint::supports_rma_read() const {
   return (info_->caps & (FI_RMA | FI_READ)) == (FI_RMA | FI_READ);
+}
+
+bool FabricEndpoint::ReadyToSleep() const {
+  fid* cq = &cq_.get()->fid;
+  return fi_trywait(fabric_.get(), &cq, 1) == FI_SUCCESS;
 }
 
 }  // namespace overlay::transport

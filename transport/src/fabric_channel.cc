@@ -182,6 +182,16 @@ class Engine {
   std::deque<Op*>& headers() { return headers_; }
   std::deque<Op*>& hellos() { return hellos_; }
 
+  // The CQ's wait descriptor, checked by fi_trywait before a Poller sleeps.
+  // None while our sends or exposed regions are in flight: with manual
+  // progress their bytes move only while someone reads the queue, so the
+  // Poller naps and the caller keeps polling.
+  PollHandle poll_handle() {
+    if (ep_.wait_fd() < 0 || sends_in_flight_ > 0 || !regions_.empty()) return {};
+    return {nullptr, ep_.wait_fd(),
+            [this] { return headers_.empty() && hellos_.empty() && ep_.ReadyToSleep(); }};
+  }
+
   // Turns the completed header `slot` from `peer` into a Message: reads the
   // inline envelope or receives the body, then receives the attachment.
   Result<Message> Assemble(Op* slot, uint32_t peer, fi_addr_t from, Clock::time_point deadline) {
@@ -429,6 +439,7 @@ class FabricClient final : public ClientChannel {
   }
 
   const std::string& address() const override { return address_; }
+  PollHandle poll_handle() override { return engine_->poll_handle(); }
 
  private:
   std::unique_ptr<Engine> engine_;
@@ -489,6 +500,7 @@ class FabricServer final : public ServerChannel {
   }
 
   const std::string& address() const override { return address_; }
+  PollHandle poll_handle() override { return engine_->poll_handle(); }
 
  private:
   void Welcome(const Op& hello) {

@@ -28,22 +28,32 @@ void Poller::Notify() {
 
 void Poller::Wait(std::span<ClientChannel* const> clients, std::span<ServerChannel* const> servers,
                   std::chrono::microseconds timeout, std::chrono::microseconds nap) {
+  std::vector<PollHandle> handles;
+  handles.reserve(clients.size() + servers.size());
+  for (ClientChannel* c : clients) handles.push_back(c->poll_handle());
+  for (ServerChannel* s : servers) handles.push_back(s->poll_handle());
   std::vector<zmq_pollitem_t> items;
-  items.reserve(1 + clients.size() + servers.size());
+  items.reserve(1 + handles.size());
   items.push_back(zmq_pollitem_t{nullptr, fd_, ZMQ_POLLIN, 0});
   bool all_waitable = true;
-  auto add = [&](void* socket) {
-    if (socket == nullptr)
+  for (const PollHandle& h : handles) {
+    if (h.socket != nullptr) {
+      items.push_back(zmq_pollitem_t{h.socket, 0, ZMQ_POLLIN, 0});
+    } else if (h.fd >= 0) {
+      items.push_back(zmq_pollitem_t{nullptr, h.fd, ZMQ_POLLIN, 0});
+    } else {
       all_waitable = false;
-    else
-      items.push_back(zmq_pollitem_t{socket, 0, ZMQ_POLLIN, 0});
-  };
-  for (ClientChannel* c : clients) add(c->poll_handle());
-  for (ServerChannel* s : servers) add(s->poll_handle());
+    }
+  }
   if (!all_waitable) timeout = std::min(timeout, nap);
   // zmq_poll counts milliseconds; a shorter wait is a sleep, rounded up.
   const long ms = static_cast<long>((timeout.count() + 999) / 1000);
   if (ms == 0) return;
+  // Last, so nothing that arrives after these checks can be missed: it turns
+  // its descriptor readable.
+  for (const PollHandle& h : handles) {
+    if (h.socket == nullptr && h.fd >= 0 && h.ready_to_sleep && !h.ready_to_sleep()) return;
+  }
   if (timeout < std::chrono::milliseconds(1) && !all_waitable) {
     ::usleep(static_cast<useconds_t>(timeout.count()));
     return;

@@ -143,7 +143,7 @@ class ZmqClient final : public ClientChannel {
   }
 
   const std::string& address() const override { return address_; }
-  void* poll_handle() override { return socket_.handle(); }
+  PollHandle poll_handle() override { return {socket_.handle(), -1, nullptr}; }
 
  private:
   zmq::socket_t socket_;
@@ -196,7 +196,7 @@ class ZmqServer final : public ServerChannel {
   }
 
   const std::string& address() const override { return address_; }
-  void* poll_handle() override { return socket_.handle(); }
+  PollHandle poll_handle() override { return {socket_.handle(), -1, nullptr}; }
 
  private:
   zmq::socket_t socket_;

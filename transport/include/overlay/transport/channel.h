@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -75,6 +76,20 @@ struct ChannelOptions {
 // A new CURVE key pair, Z85-encoded: {public, secret}.
 Result<std::pair<std::string, std::string>> NewCurveKeyPair();
 
+// What a Poller (poller.h) sleeps on for one channel: a ZeroMQ socket, or a
+// file descriptor that turns readable when a message may have arrived. Neither
+// (the default): the channel cannot be waited on and the Poller naps instead.
+// Thread-safety: use on the channel's thread. Ownership: borrows from the
+// channel; valid until the channel's next call.
+struct PollHandle {
+  void* socket = nullptr;  // a ZeroMQ socket
+  int fd = -1;             // used when socket is null
+  // fd only (may be null): called by the Poller on the channel's thread right
+  // before it sleeps; false when news is already waiting (sleeping could miss
+  // it), so the Poller returns at once.
+  std::function<bool()> ready_to_sleep;
+};
+
 // The client side of a request/reply channel: Send requests, Receive replies in
 // the order the server sends them (match them by envelope request_id).
 // Thread-safety: not thread-safe; use one channel from one thread at a time.
@@ -91,9 +106,8 @@ class ClientChannel {
   virtual Result<Message> Receive(std::chrono::milliseconds timeout) = 0;
   // The address this channel connected to.
   virtual const std::string& address() const = 0;
-  // The ZeroMQ socket a Poller waits on; null when the channel cannot be
-  // waited on (fabric://: the Poller naps instead).
-  virtual void* poll_handle() { return nullptr; }
+  // What a Poller waits on, taken afresh before each wait.
+  virtual PollHandle poll_handle() { return {}; }
 
   // Send, then Receive. A reply that is an Error envelope is returned as a message
   // like any other; see ReplyStatus.
@@ -119,7 +133,7 @@ class ServerChannel {
   // An address clients can Connect to (a port of 0 or * is resolved).
   virtual const std::string& address() const = 0;
   // As ClientChannel::poll_handle.
-  virtual void* poll_handle() { return nullptr; }
+  virtual PollHandle poll_handle() { return {}; }
 };
 
 // Opens a client channel to `address`. Errors: InvalidArgument (unknown scheme or

@@ -77,7 +77,12 @@ Result<FabricInfo> GetFabricInfo(FabricProvider provider, const char* node, cons
 Result<FabricObject> OpenFabric(const fi_info& info);
 Result<FabricDomain> OpenDomain(const FabricObject& fabric, fi_info& info);
 Result<FabricAddressVector> OpenAddressVector(const FabricDomain& domain);
-Result<FabricCompletionQueue> OpenCompletionQueue(const FabricDomain& domain, size_t size);
+// `wait_fd`: with a wait object whose descriptor (WaitDescriptor) turns readable
+// on new completions; else none (readers must poll).
+Result<FabricCompletionQueue> OpenCompletionQueue(const FabricDomain& domain, size_t size,
+                                                  bool wait_fd = false);
+// The descriptor of a completion queue opened with wait_fd, or -1 when it has none.
+int WaitDescriptor(const FabricCompletionQueue& cq);
 // Opens, binds (av, cq for send and receive) and enables an endpoint.
 Result<FabricRdmEndpoint> OpenEndpoint(const FabricDomain& domain, fi_info& info,
                                        const FabricAddressVector& av,
@@ -109,6 +114,12 @@ class FabricEndpoint {
   Result<fi_addr_t> Insert(std::string_view raw_address);
   // Whether fi_read from a peer works (the provider offers FI_RMA and FI_READ).
   bool supports_rma_read() const;
+  // A descriptor that turns readable when a completion may be waiting, or -1
+  // (the provider gave none). Before sleeping on it, read the queue empty and
+  // call ReadyToSleep: the provider may owe progress that no descriptor shows.
+  int wait_fd() const { return wait_fd_; }
+  // fi_trywait on the completion queue: true when sleeping on wait_fd() is safe.
+  bool ReadyToSleep() const;
 
  private:
   FabricEndpoint() = default;
@@ -119,6 +130,7 @@ class FabricEndpoint {
   FabricAddressVector av_;
   FabricCompletionQueue cq_;
   FabricRdmEndpoint ep_;
+  int wait_fd_ = -1;  // owned by cq_
 };
 
 }  // namespace overlay::transport

@@ -28,8 +28,10 @@ class Poller {
   void Notify();
 
   // Returns when a message may be waiting on one of the channels, after a
-  // Notify, or after `timeout`. Channels that cannot be waited on (fabric://)
-  // cut the wait to `nap`, after which the caller polls them itself.
+  // Notify, or after `timeout`; at once when a channel's ready_to_sleep says
+  // news is waiting (see PollHandle). Channels that cannot be waited on (a
+  // fabric:// channel whose provider has no wait descriptor, or with sends in
+  // flight) cut the wait to `nap`, after which the caller polls them itself.
   void Wait(std::span<ClientChannel* const> clients, std::span<ServerChannel* const> servers,
             std::chrono::microseconds timeout, std::chrono::microseconds nap);
 
