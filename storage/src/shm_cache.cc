@@ -496,8 +496,8 @@ struct ShmCache::Impl {
           cands.push_back({d.access.load(std::memory_order_relaxed), i, i, u});
           break;
         case EvictionPolicy::kLfu:
-          cands.push_back(
-              {d.access.load(std::memory_order_relaxed), d.seq.load(std::memory_order_relaxed), i, u});
+          cands.push_back({d.access.load(std::memory_order_relaxed),
+                           d.seq.load(std::memory_order_relaxed), i, u});
           break;
         case EvictionPolicy::kSieve:
           cands.push_back({d.seq.load(std::memory_order_relaxed) - hand, 0, i, u});
@@ -514,8 +514,9 @@ struct ShmCache::Impl {
     auto order_up_to = [&](size_t i) {  // cands[0, i] in order
       if (i < sorted) return;
       size_t k = std::min(n, std::max(i + 1, want));
-      if (k < n) std::nth_element(cands.begin() + static_cast<long>(sorted),
-                                  cands.begin() + static_cast<long>(k), cands.end());
+      if (k < n)
+        std::nth_element(cands.begin() + static_cast<long>(sorted),
+                         cands.begin() + static_cast<long>(k), cands.end());
       std::sort(cands.begin() + static_cast<long>(sorted), cands.begin() + static_cast<long>(k));
       sorted = k;
       want = 2 * k;
