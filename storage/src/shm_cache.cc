@@ -713,7 +713,9 @@ Result<std::shared_ptr<ShmCache>> ShmCache::Open(const ShmCacheOptions& options)
         }
       }
       if (h->version != kVersion || impl->region.get_size() < h->total_bytes)
-        return Status::InvalidArgument("L1 segment '" + name + "' has an incompatible layout");
+        return Status::InvalidArgument("L1 segment '" + name +
+                                       "' has an incompatible layout (made by another Overlay "
+                                       "version?); remove /dev/shm/" + name + " to start afresh");
     }
   } catch (const bip::interprocess_exception& e) {
     return Status::IOError("L1 segment '" + name + "': " + e.what());
