@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -30,6 +31,8 @@ using transport::ServerChannel;
 constexpr size_t kRememberedResults = 4096;
 // Requests taken per loop turn before finished replies are sent.
 constexpr int kBurst = 64;
+// Largest input total of a task run on the channel thread (see RunsInline).
+constexpr size_t kInlineInputBytes = 64 << 10;
 // Longest sleep of the idle channel thread; workers and Stop wake it sooner.
 constexpr std::chrono::microseconds kMaxWait{100000};
 // Its nap when the channel cannot be waited on (fabric://).
@@ -98,6 +101,7 @@ class EndpointServer::Impl {
           FunctionSpec{f.name, f.builtin, f.command, f.args, f.timeout_ms, f.retries, "/dev/shm"});
       if (!fn.ok()) return fn.status();
       functions_[f.name] = std::move(*fn);
+      if (!f.builtin.empty()) native_.insert(f.name);
     }
     transport::ChannelOptions channel = options.channel;
     if (!ep->curve_secret_file.empty() && channel.curve_secret_key.empty()) {
@@ -223,6 +227,15 @@ class EndpointServer::Impl {
   // and one wake-up per burst rather than per task.
   void Enqueue() {
     if (accepted_.empty()) return;
+    if (accepted_.size() == 1 && RunsInline(accepted_.front())) {
+      Job job = std::move(accepted_.front());
+      accepted_.clear();
+      transport::InvokeResult result;
+      result.task_id = job.invoke.task_id;
+      result.status = Execute(job.invoke, inline_origins_, &result);
+      Finish(job.task_key, std::move(result));
+      return;
+    }
     const size_t n = accepted_.size();
     {
       std::lock_guard lock(queue_mu_);
@@ -233,6 +246,30 @@ class EndpointServer::Impl {
       queue_cv_.notify_one();
     else
       queue_cv_.notify_all();
+  }
+
+  // A lone small task of a native function whose inputs are all here runs on
+  // the channel thread: handing it to a worker and its reply back costs two
+  // thread wake-ups, more than the work. Commands, stream ends (they may draw
+  // a whole stream), large inputs and anything that would wait (inputs to
+  // pull, a busy queue) go to the workers.
+  bool RunsInline(const Job& job) {
+    const transport::Invoke& inv = job.invoke;
+    if (inv.end_of_stream || !native_.contains(inv.function)) return false;
+    {
+      std::lock_guard lock(queue_mu_);
+      if (!queue_.empty()) return false;
+    }
+    size_t bytes = 0;
+    for (const std::string& hex : inv.inputs) {
+      auto key = storage::ObjectKey::FromHex(hex);
+      if (!key) return false;
+      auto local = container_->Get(*key);
+      if (!local.ok()) return false;
+      bytes += local->size();
+      if (bytes > kInlineInputBytes) return false;
+    }
+    return true;
   }
 
   void CloseQueue() {
@@ -403,6 +440,9 @@ class EndpointServer::Impl {
   std::unique_ptr<transport::Poller> poller_;
   std::atomic<bool> stop_{false};
   std::vector<Job> accepted_;  // channel thread only: this turn's jobs
+  std::set<std::string> native_;  // FUNCTIONs with a builtin
+  // Channel thread only; RunsInline tasks pull nothing, so it stays empty.
+  std::map<std::string, std::unique_ptr<transport::ClientChannel>> inline_origins_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

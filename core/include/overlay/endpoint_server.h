@@ -4,7 +4,9 @@
 //   Invoke     runs one of the config's FUNCTIONs on a pool of ENDPOINT.workers
 //              threads; inputs are object keys looked up in the endpoint's data
 //              container, and pulled from the Invoke's `origin` on a miss;
-//              outputs are put in the container and returned as keys
+//              outputs are put in the container and returned as keys. A
+//              lone small task of a native function (inputs here, <= 64 KiB)
+//              runs on the channel thread instead: two wake-ups saved
 //   Fetch      objects of its data container, in chunks
 //   Heartbeat  echoed with the endpoint's name
 // Anything else is answered with an Error. A repeated Invoke (same origin and
