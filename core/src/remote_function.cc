@@ -26,7 +26,8 @@ TaskOutcome RemoteFunction::Call(TaskSpec spec) const {
 
 Status RemoteFunction::Replay(const TaskSpec& item, const std::vector<Sent>& history,
                               uint64_t from, uint64_t to) const {
-  for (uint64_t pos = from; pos < to; ++pos) {
+  int restarts = 0;  // the endpoint lost the stream again during the replay
+  for (uint64_t pos = from; pos < to;) {
     TaskSpec spec = item;
     spec.inputs = history[pos].inputs;
     spec.input_names = history[pos].names;
@@ -34,9 +35,13 @@ Status RemoteFunction::Replay(const TaskSpec& item, const std::vector<Sent>& his
     spec.replay = true;
     spec.end_of_stream = false;
     TaskOutcome outcome = Call(std::move(spec));
-    if (outcome.stream_mismatch)
-      return Status::Unavailable("endpoint " + endpoint_ + " lost stream '" + item.stream +
-                                 "' again while it was being replayed");
+    if (outcome.stream_mismatch) {
+      if (++restarts > 3)
+        return Status::Unavailable("endpoint " + endpoint_ + " keeps losing stream '" +
+                                   item.stream + "' while it is being replayed");
+      pos = outcome.stream_position <= pos ? outcome.stream_position : 0;
+      continue;
+    }
     // An item whose function failed (bad data, a failing command) failed the
     // first time too and still counts; anything else (a lost endpoint, an
     // input no longer in the store) means the state cannot be rebuilt.
@@ -44,6 +49,7 @@ Status RemoteFunction::Replay(const TaskSpec& item, const std::vector<Sent>& his
     if (!s.ok() && !s.IsFailed() && !s.IsInvalidArgument())
       return Status::Unavailable("cannot rebuild stream '" + item.stream + "' on " + endpoint_ +
                                  ": replaying item " + std::to_string(pos) + ": " + s.ToString());
+    ++pos;
   }
   return Status::OK();
 }
@@ -72,7 +78,7 @@ Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
   }
   spec.position = history->size();
   TaskOutcome outcome = Call(spec);
-  // A restart during the replay loses the stream again: bounded retries.
+  // A restart between the replay and the resend loses the stream again.
   for (int round = 0; outcome.stream_mismatch && round < 3; ++round) {
     uint64_t from = outcome.stream_position <= spec.position ? outcome.stream_position : 0;
     OVERLAY_RETURN_IF_ERROR(Replay(spec, *history, from, spec.position));
