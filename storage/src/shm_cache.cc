@@ -483,7 +483,7 @@ struct ShmCache::Impl {
       __builtin_prefetch(&D(std::min(i + 16, high - 1)));
       Desc& d = D(i);
       if (StateOf(d.ctl.load(std::memory_order_acquire)) != kLive) continue;
-      if (d.flags.load(std::memory_order_relaxed) & (kPinned | kRecord)) continue;
+      if (d.flags.load(std::memory_order_relaxed) & (kPinned | kRecord | kEvicting)) continue;
       const auto u =
           static_cast<uint32_t>(1 + RoundUp(d.size.load(std::memory_order_relaxed), kUnit) / kUnit);
       total_units += u;
@@ -526,6 +526,7 @@ struct ShmCache::Impl {
       uint64_t ctl = D(c.di).ctl.load(std::memory_order_acquire);
       while (StateOf(ctl) == kLive) {
         if (D(c.di).ctl.compare_exchange_weak(ctl, ctl + kRefOne, std::memory_order_acq_rel)) {
+          D(c.di).flags.fetch_or(kEvicting, std::memory_order_relaxed);
           out.push_back(c.di);
           covered += c.units;
           return;
@@ -573,7 +574,10 @@ struct ShmCache::Impl {
     {
       Lock lock(this);
       for (uint32_t di : victims) {
-        if (D(di).flags.load(std::memory_order_relaxed) & kPinned) continue;  // pinned meanwhile
+        if (D(di).flags.load(std::memory_order_relaxed) & kPinned) {  // pinned meanwhile
+          D(di).flags.fetch_and(~uint32_t{kEvicting}, std::memory_order_relaxed);
+          continue;
+        }
         RemoveLocked(di);
         hdr->evictions.fetch_add(1, std::memory_order_relaxed);
       }

@@ -44,7 +44,11 @@ inline uint64_t MakeCtl(uint32_t gen, uint64_t refs, uint64_t state) {
   return (static_cast<uint64_t>(gen) << 32) | (refs << 4) | state;
 }
 
-enum DescFlags : uint32_t { kPinned = 1, kRecord = 2 };
+// kEvicting: chosen as a victim by a writer that is demoting it outside the
+// writer mutex, so no other writer picks it too. A writer killed in that window
+// leaves it set: the object stays readable but is never evicted again, like
+// the pin such a writer leaks.
+enum DescFlags : uint32_t { kPinned = 1, kRecord = 2, kEvicting = 4 };
 
 // Index word: 0 empty (ends a probe), 1 tombstone, else (gen << 32) | (desc + 2).
 // A word whose descriptor no longer has that generation in state kLive is stale

@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -272,6 +275,38 @@ TEST_F(ShmCacheTest, IndexStaysConsistentUnderChurn) {
     erased.clear();
   }
   EXPECT_GT(c->Stats().evictions, 0u);
+}
+
+// Two writers that evict at the same time must not both pick the same victim:
+// each evicted object is demoted once and counted once.
+TEST_F(ShmCacheTest, ConcurrentEvictionsDemoteEachObjectOnce) {
+  auto c = Open(EvictionPolicy::kLru, 1 << 20);
+  ASSERT_TRUE(c);
+  std::mutex mu;
+  std::map<std::string, int> demoted;
+  c->SetEvictListener([&](const ObjectKey& k, std::string_view, const ObjectMeta&) {
+    std::this_thread::yield();  // widen the window in which the other writer picks
+    std::lock_guard lock(mu);
+    ++demoted[k.ToHex()];
+  });
+  auto writer = [&](int id) {
+    for (int i = 0; i < 4000; ++i) {
+      std::string bytes = Bytes(2048, static_cast<char>(id));
+      std::memcpy(bytes.data(), &i, sizeof(i));
+      ObjectKey k = ObjectKey::Of(bytes);
+      ASSERT_TRUE(c->Put(k, bytes, ObjectMeta{bytes.size(), 0, 0}).ok());
+    }
+  };
+  std::thread a(writer, 1), b(writer, 2);
+  a.join();
+  b.join();
+  uint64_t total = 0;
+  for (const auto& [key, n] : demoted) {
+    EXPECT_EQ(n, 1) << key << " demoted " << n << " times";
+    total += n;
+  }
+  EXPECT_GT(total, 0u);
+  EXPECT_EQ(c->Stats().evictions, total);
 }
 
 TEST_F(ShmCacheTest, PinnedObjectsAreNotEvicted) {
