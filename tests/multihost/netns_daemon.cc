@@ -11,6 +11,8 @@
 #include <thread>
 #include <utility>
 
+#include "storage/nginx_server.h"
+
 extern char** environ;
 
 namespace overlay::testing {
@@ -65,17 +67,7 @@ Status NetnsDaemon::Start(std::string_view ready, std::chrono::milliseconds wait
 
 int NetnsDaemon::Signal(int sig) {
   if (pid_ <= 0) return -1;
-  kill(pid_, sig);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  int status = 0;
-  while (waitpid(pid_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  const int status = storage::testing::StopChild(pid_, sig);
   pid_ = -1;
   return status;
 }

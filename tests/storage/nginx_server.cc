@@ -184,18 +184,19 @@ std::string RandomBytes(size_t n, uint64_t seed) {
   return s;
 }
 
-void StopChild(pid_t pid) {
-  kill(pid, SIGTERM);
+int StopChild(pid_t pid, int sig) {
+  kill(pid, sig);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   int st = 0;
   while (waitpid(pid, &st, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline) {
       kill(pid, SIGKILL);
       waitpid(pid, &st, 0);
-      return;
+      break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  return st;
 }
 
 void NginxServer::Stop() {

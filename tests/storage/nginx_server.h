@@ -5,6 +5,7 @@
 #ifndef OVERLAY_TESTS_STORAGE_NGINX_SERVER_H_
 #define OVERLAY_TESTS_STORAGE_NGINX_SERVER_H_
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -40,8 +41,9 @@ std::string UniqueSegment(const std::string& tag);
 // a second); the same `seed` gives the same bytes.
 std::string RandomBytes(size_t n, uint64_t seed);
 
-// Stops a child server: SIGTERM, SIGKILL after 5 s, and reaps it.
-void StopChild(pid_t pid);
+// Sends `sig` to a child (default SIGTERM), SIGKILL if it has not exited
+// after 5 s, and reaps it. Returns its wait status.
+int StopChild(pid_t pid, int sig = SIGTERM);
 
 // Runs `fn` on a thread of its own that joined the named network namespace
 // (/run/netns/<netns>, as `ip netns add` makes it; "" = this process's), so

@@ -51,6 +51,19 @@ bool ReadSignal(int fd) {
   return read(fd, &c, 1) == 1;
 }
 
+// Test-name suffix of a parameterized eviction case.
+std::string PolicyName(EvictionPolicy policy) {
+  switch (policy) {
+    case EvictionPolicy::kLru:
+      return "lru";
+    case EvictionPolicy::kLfu:
+      return "lfu";
+    case EvictionPolicy::kSieve:
+      return "sieve";
+  }
+  return "unknown";
+}
+
 class ShmCacheTest : public ::testing::Test {
  protected:
   void TearDown() override {
@@ -173,17 +186,7 @@ INSTANTIATE_TEST_SUITE_P(
         EvictionCase{EvictionPolicy::kLfu, {0, 0, 0, 1, 1, 3}, {2, 4}},
         // SIEVE: A and B visited; the hand clears them and evicts C, then D.
         EvictionCase{EvictionPolicy::kSieve, {0, 1}, {2, 3}}),
-    [](const auto& info) {
-      switch (info.param.policy) {
-        case EvictionPolicy::kLru:
-          return std::string("lru");
-        case EvictionPolicy::kLfu:
-          return std::string("lfu");
-        case EvictionPolicy::kSieve:
-          return std::string("sieve");
-      }
-      return std::string("unknown");
-    });
+    [](const auto& info) { return PolicyName(info.param.policy); });
 
 // One eviction batch frees 1/16 of the budget, several objects at once; they
 // must still leave in the policy's order. 127 objects of 8 KiB fill the 1 MiB
@@ -239,17 +242,7 @@ INSTANTIATE_TEST_SUITE_P(
         // SIEVE: the hand clears 0..59 (visited) and evicts from 60 on; the walk
         // passes more objects than a first ordering guess covers.
         BatchCase{EvictionPolicy::kSieve, Range(0, 60), 60}),
-    [](const auto& info) {
-      switch (info.param.policy) {
-        case EvictionPolicy::kLru:
-          return std::string("lru");
-        case EvictionPolicy::kLfu:
-          return std::string("lfu");
-        case EvictionPolicy::kSieve:
-          return std::string("sieve");
-      }
-      return std::string("unknown");
-    });
+    [](const auto& info) { return PolicyName(info.param.policy); });
 
 // Removals used to leave only tombstones in the index; now they empty slots
 // again. Churn through a small index (512 slots) and check that every object the
