@@ -44,13 +44,10 @@ class NoopEndpoint {
     status_ = server.status();
     if (!server.ok()) return;
     server_ = std::move(*server);
-    thread_ = std::thread([this] { (void)server_->Run(); });
+    server_->Start();
   }
   ~NoopEndpoint() {
-    if (server_) {
-      server_->Stop();
-      thread_.join();
-    }
+    server_.reset();
     (void)storage::ShmCache::Remove(segment_);
   }
   const Status& status() const { return status_; }
@@ -60,7 +57,6 @@ class NoopEndpoint {
   std::string segment_;
   Status status_;
   std::unique_ptr<EndpointServer> server_;
-  std::thread thread_;
 };
 
 // Both sides' set-up, or why it failed (reported as a skipped benchmark).

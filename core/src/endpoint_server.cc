@@ -469,8 +469,16 @@ Result<std::unique_ptr<EndpointServer>> EndpointServer::Create(
 }
 
 EndpointServer::EndpointServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-EndpointServer::~EndpointServer() = default;
+EndpointServer::~EndpointServer() {
+  if (thread_.joinable()) {
+    Stop();
+    thread_.join();
+  }
+}
 Status EndpointServer::Run() { return impl_->Run(); }
+void EndpointServer::Start() {
+  thread_ = std::thread([this] { (void)impl_->Run(); });
+}
 void EndpointServer::Stop() { impl_->Stop(); }
 const std::string& EndpointServer::address() const { return impl_->address(); }
 

@@ -194,14 +194,10 @@ class InProcessEndpoint {
     status_ = s.status();
     if (!s.ok()) return;
     server_ = std::move(*s);
-    thread_ = std::thread([this] { (void)server_->Run(); });
+    server_->Start();
   }
   ~InProcessEndpoint() {
-    if (server_) {
-      server_->Stop();
-      thread_.join();
-      server_.reset();
-    }
+    server_.reset();
     (void)storage::ShmCache::Remove(segment_);
   }
   const Status& status() const { return status_; }
@@ -211,7 +207,6 @@ class InProcessEndpoint {
   Status status_;
   std::string segment_;
   std::unique_ptr<EndpointServer> server_;
-  std::thread thread_;
 };
 
 struct Transport {
@@ -328,7 +323,7 @@ TEST(EndpointCurve, OnlyManagersWithTheEndpointKeyAreAnswered) {
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   auto server = EndpointServer::Create(*spec, name, {});
   ASSERT_TRUE(server.ok()) << server.status().ToString();
-  std::thread run([&] { (void)(*server)->Run(); });
+  (*server)->Start();
   const std::string address = (*server)->address();
 
   auto ask = [&](bool with_key) {
@@ -347,8 +342,6 @@ TEST(EndpointCurve, OnlyManagersWithTheEndpointKeyAreAnswered) {
   EXPECT_TRUE(refused.IsTimeout() || refused.IsUnavailable())
       << "a manager without the key was answered: " << refused.ToString();
 
-  (*server)->Stop();
-  run.join();
   server->reset();
   (void)storage::ShmCache::Remove("overlay-" + name);
   std::remove(secret_file.c_str());

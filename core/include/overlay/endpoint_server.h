@@ -29,6 +29,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "overlay/config.h"
 #include "overlay/status.h"
@@ -46,7 +47,8 @@ struct EndpointServerOptions {
   std::chrono::milliseconds fetch_timeout{10000};
 };
 
-// Thread-safety: Run on one thread; Stop and address() from any thread.
+// Thread-safety: Run (or Start) once, on one thread; Stop and address() from
+// any thread.
 // Ownership: owns its channel, worker threads, functions and data container.
 // The L1 segment is STORAGE.segment when the config sets it, else
 // "overlay-<endpoint name>", and the L2 directory is "<STORAGE.disk>-<endpoint
@@ -60,11 +62,14 @@ class EndpointServer {
   static Result<std::unique_ptr<EndpointServer>> Create(const PipelineSpec& spec,
                                                         std::string_view endpoint,
                                                         const EndpointServerOptions& options = {});
+  // Stops and joins a server that was Started.
   ~EndpointServer();
 
   // Serves until Stop(); then stops accepting, lets queued and running tasks
   // finish, sends their replies and returns.
   Status Run();
+  // Runs Run on a thread of its own (embedded endpoints: tests, benchmarks).
+  void Start();
   // Makes Run return soon. Safe from any thread (not from a signal handler).
   void Stop();
   // The bound address (a port of 0 resolved).
@@ -74,6 +79,7 @@ class EndpointServer {
   class Impl;
   explicit EndpointServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  std::thread thread_;  // Start's
 };
 
 }  // namespace overlay
