@@ -2,15 +2,17 @@
 // remote_rtt_fabric/baseline_fabric_pingpong: a bare libfabric round trip, the
 // baseline of remote_rtt_fabric/overlay_fm_fabric_tcp (remote_bench.cc): two RDM
 // endpoints of tcp;ofi_rxm on loopback, a 64-byte tagged message and its echo.
-// Both sides sleep on their completion queue's wait descriptor (fi_trywait,
-// then poll) as ZeroMQ REQ/REP sleeps in zmq_poll; busy polling was slower on
-// this 2-core machine, where the two spinning threads contend for the cores.
+// Both sides wait as overlay's fabric channels do: they poll the completion
+// queue for 50 µs (ChannelOptions::spin), then sleep on its wait descriptor
+// (fi_trywait, then poll). Busy polling alone was slower on this 2-core
+// machine, where two spinning threads contend for the cores.
 #include <benchmark/benchmark.h>
 #include <poll.h>
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 
@@ -25,16 +27,19 @@ using transport::FabricProvider;
 constexpr size_t kPayload = 64;
 constexpr uint64_t kPingTag = 1;
 constexpr uint64_t kPongTag = 2;
+constexpr std::chrono::microseconds kSpin{50};
 
 // Waits for one completion. False on a completion error, or when `stop` is set
 // (checked every 20 ms) before one arrives.
 bool AwaitCompletion(const FabricEndpoint& e, const std::atomic<bool>& stop) {
+  const auto spin_until = std::chrono::steady_clock::now() + kSpin;
   for (;;) {
     fi_cq_tagged_entry entry;
     ssize_t n = fi_cq_read(e.cq(), &entry, 1);
     if (n == 1) return true;
     if (n != -FI_EAGAIN || stop) return false;
     if (e.wait_fd() < 0) continue;  // no descriptor: busy poll
+    if (std::chrono::steady_clock::now() < spin_until) continue;
     if (!e.ReadyToSleep()) continue;
     pollfd p{e.wait_fd(), POLLIN, 0};
     (void)::poll(&p, 1, 20);

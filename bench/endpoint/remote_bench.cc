@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // remote_rtt/…: one no-op task through the function manager and an in-process
-// endpoint daemon over ZeroMQ tcp, beside a bare ZeroMQ REQ/REP round trip.
+// endpoint daemon over ZeroMQ tcp, submitted (Submit + Result) or called
+// (Call), beside a bare ZeroMQ REQ/REP round trip.
 // remote_rtt_fabric/…: the same over libfabric (fabric://, tcp;ofi_rxm), beside
 // a bare libfabric ping-pong (fabric_pingpong_bench.cc).
 // remote_batch/…/N: N no-op tasks submitted as one batch, beside N messages
@@ -81,6 +82,19 @@ void BM_RemoteNoop(benchmark::State& state, const char* address) {
     uint64_t id = rig.manager->Submit(task);
     TaskOutcome out = rig.manager->Result(id).get();
     rig.manager->Release(id);
+    if (!out.status.ok()) return state.SkipWithError(out.status.ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// The same task through FunctionManager::Call (the executor's path): the
+// caller's own channel instead of the manager's I/O thread.
+void BM_RemoteCall(benchmark::State& state, const char* address) {
+  Rig rig(address);
+  if (!rig.status.ok()) return state.SkipWithError(rig.status.ToString().c_str());
+  TaskSpec task{rig.endpoint.address(), "noop"};
+  for (auto _ : state) {
+    TaskOutcome out = rig.manager->Call(task);
     if (!out.status.ok()) return state.SkipWithError(out.status.ToString().c_str());
   }
   state.SetItemsProcessed(state.iterations());
@@ -168,8 +182,14 @@ BENCHMARK(BM_ZmqReqRep)->Name("remote_rtt/baseline_zmq_reqrep")->UseRealTime();
 BENCHMARK_CAPTURE(BM_RemoteNoop, zmq, "tcp://127.0.0.1:0")
     ->Name("remote_rtt/overlay_fm_zmq_tcp")
     ->UseRealTime();
+BENCHMARK_CAPTURE(BM_RemoteCall, zmq, "tcp://127.0.0.1:0")
+    ->Name("remote_rtt/overlay_fm_call_zmq_tcp")
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_RemoteNoop, fabric, "fabric://127.0.0.1:0")
     ->Name("remote_rtt_fabric/overlay_fm_fabric_tcp")
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_RemoteCall, fabric, "fabric://127.0.0.1:0")
+    ->Name("remote_rtt_fabric/overlay_fm_call_fabric_tcp")
     ->UseRealTime();
 BENCHMARK(BM_ZmqPipelined)->Name("remote_batch/baseline_zmq_pipelined")->Arg(1000)->UseRealTime();
 BENCHMARK(BM_RemoteBatch)->Name("remote_batch/overlay_fm_zmq_tcp")->Arg(1000)->UseRealTime();

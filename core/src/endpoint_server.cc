@@ -129,6 +129,8 @@ class EndpointServer::Impl {
 
   Status Run() {
     transport::ServerChannel* servers[] = {server_.get()};
+    const auto spin = server_->spin();
+    auto last_request = std::chrono::steady_clock::now();
     while (!stop_.load()) {
       FlushReplies();
       int taken = 0;
@@ -138,7 +140,12 @@ class EndpointServer::Impl {
         Dispatch(*req);
       }
       Enqueue();
-      if (taken == 0) poller_->Wait({}, servers, kMaxWait, kNap);
+      const auto now = std::chrono::steady_clock::now();
+      if (taken > 0) {
+        last_request = now;
+      } else if (now - last_request >= spin) {
+        poller_->Wait({}, servers, kMaxWait, kNap);
+      }
     }
     CloseQueue();
     for (auto& t : workers_) t.join();

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <utility>
@@ -40,6 +41,32 @@ constexpr std::chrono::microseconds kMaxWait{100000};
 // Longest time between two looks at deadlines and heartbeats while tasks are
 // pending (kMaxWait otherwise).
 constexpr std::chrono::milliseconds kCheckInterval{20};
+
+// The Invoke that carries task `id`.
+transport::Invoke InvokeOf(uint64_t id, const TaskSpec& t, const std::string& origin) {
+  return transport::Invoke{id,       t.stage, t.function,      t.inputs,      {},         origin,
+                           t.stream, t.seq,   t.end_of_stream, t.input_names, t.position, t.replay};
+}
+
+// The task id and outcome a Result or Error envelope carries; nullopt for
+// other messages and for a Result that does not decode.
+std::optional<std::pair<uint64_t, TaskOutcome>> DecodeOutcome(const wire::Envelope& env) {
+  TaskOutcome outcome;
+  if (env.message_type() == wire::Message::Error) {
+    outcome.status = transport::DecodeError(env);
+    return std::pair{env.request_id(), std::move(outcome)};
+  }
+  if (env.message_type() != wire::Message::Result) return std::nullopt;
+  auto r = transport::DecodeResult(env);
+  if (!r.ok()) return std::nullopt;
+  outcome.status = r->status;
+  outcome.outputs = std::move(r->outputs);
+  outcome.output_names = std::move(r->output_names);
+  outcome.counters = std::move(r->counters);
+  outcome.stream_mismatch = r->stream_mismatch;
+  outcome.stream_position = r->stream_position;
+  return std::pair{r->task_id, std::move(outcome)};
+}
 
 struct Pending {
   TaskSpec spec;
@@ -96,6 +123,28 @@ class FunctionManager::Impl {
     }
   }
 
+  TaskOutcome Call(TaskSpec task) {
+    uint64_t id;
+    {
+      std::lock_guard lock(mu_);
+      id = next_id_++;
+    }
+    bool sent = false;
+    if (auto out = CallDirect(id, task, &sent)) return std::move(*out);
+    Pending p;
+    p.spec = std::move(task);
+    p.sent = sent ? 1 : 0;
+    std::future<TaskOutcome> outcome = p.promise.get_future();
+    bool wake = false;
+    {
+      std::lock_guard lock(mu_);
+      wake = incoming_.empty();
+      incoming_.emplace_back(id, std::move(p));
+    }
+    if (wake) poller_->Notify();
+    return outcome.get();
+  }
+
   std::vector<uint64_t> Submit(std::vector<TaskSpec> tasks) {
     std::vector<uint64_t> ids;
     ids.reserve(tasks.size());
@@ -147,8 +196,7 @@ class FunctionManager::Impl {
       }
       bytes = transport::FetchObject(*ch, key, bulk);
       if (bytes.ok()) {
-        std::lock_guard lock(pool_mu_);
-        pool_[endpoint].push_back(std::move(ch));
+        ReturnToPool(endpoint, std::move(ch));
         break;
       }
       // The channel is dropped: replies may still be pending on it.
@@ -169,6 +217,34 @@ class FunctionManager::Impl {
   uint64_t duplicates() const { return duplicates_.load(); }
 
  private:
+  // Call's happy path on a pooled channel; nullopt hands the task over. A
+  // channel is pooled again only once its one reply is in, so it never holds
+  // a stale reply.
+  std::optional<TaskOutcome> CallDirect(uint64_t id, const TaskSpec& task, bool* sent) {
+    std::unique_ptr<ClientChannel> ch = PooledChannel(task.endpoint);
+    if (!ch) {
+      auto c = transport::Connect(task.endpoint, ChannelFor(options_, task.endpoint));
+      if (!c.ok()) return std::nullopt;
+      ch = std::move(*c);
+    }
+    auto invoke = transport::EncodeInvoke(id, InvokeOf(id, task, data_->address()));
+    if (!ch->Send(transport::MakeMessage(std::move(invoke))).ok()) return std::nullopt;
+    *sent = true;
+    auto reply = ch->Receive(std::min(Timeout(task), options_.heartbeat_interval));
+    if (!reply.ok()) return std::nullopt;
+    auto decoded = DecodeOutcome(*reply->envelope_view());
+    if (!decoded || decoded->first != id || decoded->second.status.IsUnavailable())
+      return std::nullopt;
+    decoded->second.attempts = 1;
+    ReturnToPool(task.endpoint, std::move(ch));
+    return std::move(decoded->second);
+  }
+
+  void ReturnToPool(const std::string& endpoint, std::unique_ptr<ClientChannel> ch) {
+    std::lock_guard lock(pool_mu_);
+    pool_[endpoint].push_back(std::move(ch));
+  }
+
   std::unique_ptr<ClientChannel> PooledChannel(const std::string& endpoint) {
     std::lock_guard lock(pool_mu_);
     auto& idle = pool_[endpoint];
@@ -268,21 +344,21 @@ class FunctionManager::Impl {
       return Complete(it, std::move(out));
     }
     if (!again) ++p.attempts;
-    ++p.sent;
-    transport::Invoke inv{it->first,          p.spec.stage,    p.spec.function,
-                          p.spec.inputs,      {},              data_->address(),
-                          p.spec.stream,      p.spec.seq,      p.spec.end_of_stream,
-                          p.spec.input_names, p.spec.position, p.spec.replay};
     Status s;
     ClientChannel* ch = Channel(p.spec.endpoint, &s);
-    if (ch != nullptr)
-      s = ch->Send(transport::MakeMessage(transport::EncodeInvoke(it->first, inv)));
+    // A malformed address stays malformed: no retry.
+    if (s.IsInvalidArgument()) return Complete(it, TaskOutcome{s});
+    if (ch != nullptr) {
+      s = ch->Send(transport::MakeMessage(
+          transport::EncodeInvoke(it->first, InvokeOf(it->first, p.spec, data_->address()))));
+    }
     if (!s.ok()) {
       p.last_error = Status::Unavailable(p.spec.endpoint + ": " + std::string(s.message()));
       p.in_flight = false;
       p.deadline = Clock::now() + std::min(Timeout(p.spec), kBackoff);
       return;
     }
+    ++p.sent;
     p.sent_at = Clock::now();
     if (!again || !p.in_flight) p.deadline = p.sent_at + Timeout(p.spec);
     p.in_flight = true;
@@ -291,8 +367,6 @@ class FunctionManager::Impl {
   void OnReply(const std::string& endpoint, Peer& peer, const Message& m) {
     peer.unanswered_since = Clock::time_point::max();
     const wire::Envelope* env = m.envelope_view();
-    uint64_t id = env->request_id();
-    TaskOutcome outcome;
     if (env->message_type() == wire::Message::Heartbeat) {
       auto hb = transport::DecodeHeartbeat(*env);
       if (!hb.ok()) return;
@@ -311,21 +385,9 @@ class FunctionManager::Impl {
       }
       return;
     }
-    if (env->message_type() == wire::Message::Result) {
-      auto r = transport::DecodeResult(*env);
-      if (!r.ok()) return;
-      id = r->task_id;
-      outcome.status = r->status;
-      outcome.outputs = std::move(r->outputs);
-      outcome.output_names = std::move(r->output_names);
-      outcome.counters = std::move(r->counters);
-      outcome.stream_mismatch = r->stream_mismatch;
-      outcome.stream_position = r->stream_position;
-    } else if (env->message_type() == wire::Message::Error) {
-      outcome.status = transport::DecodeError(*env);
-    } else {
-      return;
-    }
+    auto decoded = DecodeOutcome(*env);
+    if (!decoded) return;
+    auto& [id, outcome] = *decoded;
     auto it = pending_.find(id);
     if (it == pending_.end()) {
       duplicates_.fetch_add(1);
@@ -422,7 +484,7 @@ class FunctionManager::Impl {
   std::vector<std::pair<uint64_t, Pending>> incoming_;
   std::map<uint64_t, std::shared_future<TaskOutcome>> futures_;
 
-  std::mutex pool_mu_;  // idle channels for FetchOutput
+  std::mutex pool_mu_;  // idle channels for Call and FetchOutput
   std::map<std::string, std::vector<std::unique_ptr<ClientChannel>>> pool_;
 
   // I/O thread only.
@@ -439,6 +501,8 @@ overlay::Result<std::unique_ptr<FunctionManager>> FunctionManager::Create(
 
 FunctionManager::FunctionManager(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 FunctionManager::~FunctionManager() = default;
+
+TaskOutcome FunctionManager::Call(TaskSpec task) { return impl_->Call(std::move(task)); }
 
 uint64_t FunctionManager::Submit(TaskSpec task) {
   std::vector<TaskSpec> one;

@@ -18,10 +18,7 @@ Status RemoteFunction::EndStream(Task& task) const { return Run(task, true); }
 
 TaskOutcome RemoteFunction::Call(TaskSpec spec) const {
   // The manager bounds the wait: per-attempt timeout times (retries + 1).
-  const uint64_t id = manager_->Submit(std::move(spec));
-  TaskOutcome outcome = manager_->Result(id).get();
-  manager_->Release(id);
-  return outcome;
+  return manager_->Call(std::move(spec));
 }
 
 Status RemoteFunction::Replay(const TaskSpec& item, const std::vector<Sent>& history,

@@ -161,9 +161,10 @@ void ExpectSameOutputs(FunctionManager& fm, const std::string& endpoint, const T
 }
 
 // Runs one patient's stream through `fm` on `endpoint`, item by item (in
-// stream order, as the executor does), and compares with the local run.
+// stream order, as the executor does), and compares with the local run. Each
+// item is submitted, or with `call` run by FunctionManager::Call.
 void RunStreamRemotely(FunctionManager& fm, ObjectStore& store, const std::string& endpoint,
-                       const std::string& stream) {
+                       const std::string& stream, bool call = false) {
   std::vector<NamedBlob> chunks = Chunks(stream);
   ASSERT_GT(chunks.size(), 10u);
   auto local = LocalQrs(stream, chunks);
@@ -176,7 +177,10 @@ void RunStreamRemotely(FunctionManager& fm, ObjectStore& store, const std::strin
       t.inputs = {*key};
       t.input_names = {chunks[i].name};
     }
-    TaskOutcome got = Wait(fm, fm.Submit(t));
+    TaskOutcome got = call ? fm.Call(t) : Wait(fm, fm.Submit(t));
+    if (call) {
+      EXPECT_EQ(got.attempts, 1) << "item " << i << " was handed over";
+    }
     ASSERT_NO_FATAL_FAILURE(ExpectSameOutputs(fm, endpoint, got, local[i])) << "item " << i;
   }
 }
@@ -242,6 +246,10 @@ class RemoteInvoke : public testing::TestWithParam<Transport> {
 
 TEST_P(RemoteInvoke, InProcessQrsStreamEqualsLocalRun) {
   RunStreamRemotely(*fm_, store_, ep_->address(), "ward/patient");
+}
+
+TEST_P(RemoteInvoke, CalledQrsStreamEqualsLocalRun) {
+  RunStreamRemotely(*fm_, store_, ep_->address(), "ward/called", true);
 }
 
 TEST_P(RemoteInvoke, BatchOfStreamsEqualsLocalRun) {
@@ -382,6 +390,29 @@ TEST(FunctionManagerTimeout, SilentEndpointGivesTimeoutAfterEveryRetry) {
   EXPECT_EQ(got.attempts, 3);
   (*fm)->Release(1);
   EXPECT_TRUE((*fm)->Result(1).get().status.IsNotFound());
+}
+
+TEST(FunctionManagerCall, SilentEndpointGivesTimeoutAfterEveryRetry) {
+  auto silent = transport::Listen("tcp://127.0.0.1:0");
+  ASSERT_TRUE(silent.ok());
+  FunctionManagerOptions o;
+  o.retries = 2;
+  o.heartbeat_interval = 50ms;
+  auto fm = FunctionManager::Create(o);
+  ASSERT_TRUE(fm.ok());
+  TaskSpec t{(*silent)->address(), "qrs"};
+  t.timeout = 100ms;
+  TaskOutcome got = (*fm)->Call(t);
+  EXPECT_TRUE(got.status.IsTimeout()) << got.status.ToString();
+  EXPECT_EQ(got.attempts, 4);  // the direct try, then 1 + retries
+}
+
+TEST(FunctionManagerCall, UnreachableEndpointIsAnError) {
+  auto fm = FunctionManager::Create({});
+  ASSERT_TRUE(fm.ok());
+  TaskOutcome got = (*fm)->Call(TaskSpec{"bogus://nowhere", "qrs"});
+  EXPECT_TRUE(got.status.IsInvalidArgument()) << got.status.ToString();
+  EXPECT_EQ(got.attempts, 0);
 }
 
 TEST(EndpointErrors, MalformedRequestAndWrongMessageGetErrorReplies) {
@@ -709,6 +740,31 @@ TEST(ChildProcessSigterm, QueuedAndRunningTasksFinishBeforeExit) {
     TaskOutcome got = Wait(**fm, id);
     EXPECT_TRUE(got.status.ok()) << "task " << id << ": " << got.status.ToString();
   }
+}
+
+// A task that outlasts the direct wait is handed to the I/O thread under the
+// same id: the endpoint answers the second Invoke without running it again.
+TEST(FunctionManagerCall, SlowTaskHandedOverRunsOnce) {
+  const std::string name = Unique("slowcall");
+  const std::string address = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  const auto runs = std::filesystem::temp_directory_path() / Unique("runs");
+  ChildEndpoint ep(name, address,
+                   "[FUNCTION]\nname = slow\ncommand = sh -c 'sleep 0.3; echo run >> " +
+                       runs.string() + "'\n[END]\n[ENDPOINT]\nname = " + name +
+                       "\naddress = " + address + "\nworkers = 1\n[END]\n");
+  ASSERT_TRUE(ep.Start());
+  FunctionManagerOptions o;
+  o.heartbeat_interval = 50ms;
+  auto fm = FunctionManager::Create(o);
+  ASSERT_TRUE(fm.ok());
+  TaskOutcome got = (*fm)->Call(TaskSpec{address, "slow"});
+  EXPECT_TRUE(got.status.ok()) << got.status.ToString();
+  EXPECT_EQ(got.attempts, 2);  // the direct Invoke and the handed-over one
+  std::ifstream in(runs);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(all, "run\n");
+  std::filesystem::remove(runs);
+  EXPECT_EQ(ep.Signal(SIGTERM) & 0xffff, 0);
 }
 
 TEST(ChildProcessRestart, KilledEndpointRestartedEveryResultExactlyOnce) {

@@ -13,6 +13,7 @@
 #include "fabric_channel.h"
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <rdma/fi_errno.h>
 #include <rdma/fi_rma.h>
@@ -150,14 +151,12 @@ class Engine {
     return n == -FI_EAVAIL;
   }
 
-  // Progresses until pred() or the deadline: spins first, then polls between
-  // 50 µs naps, and after 10 ms of idleness between naps doubling up to 1 ms, so
-  // a busy channel answers within tens of microseconds and an idle one costs
-  // about a thousand wake-ups a second. While our own sends or exposed regions
-  // are in flight it keeps spinning (up to 100 ms): with manual progress, the
-  // provider moves their bytes only while someone polls. (Blocking on the CQ's
-  // wait object was measured worse here: fi_cq_sread and poll() on the CQ
-  // descriptor woke late, adding milliseconds per message.)
+  // Progresses until pred() or the deadline: spins first (a hot channel's
+  // reply comes without a wake-up), then sleeps on the CQ's wait descriptor.
+  // While our own sends or exposed regions are in flight it keeps spinning (up
+  // to 100 ms): with manual progress, the provider moves their bytes only while
+  // someone polls. Without a descriptor, or after that, it polls between naps
+  // of 50 µs, doubling up to 1 ms after 10 ms of idleness.
   bool WaitFor(const std::function<bool()>& pred, Clock::time_point deadline) {
     const auto start = Clock::now();
     const auto spin_until = std::min(deadline, start + options_.spin);
@@ -170,7 +169,15 @@ class Engine {
       const auto now = Clock::now();
       if (now >= deadline) return false;
       if (progressed || now < spin_until) continue;
-      if ((sends_in_flight_ > 0 || !regions_.empty()) && now < busy_until) continue;
+      const bool sending = sends_in_flight_ > 0 || !regions_.empty();
+      if (sending && now < busy_until) continue;
+      if (!sending && ep_.wait_fd() >= 0) {
+        if (!ep_.ReadyToSleep()) continue;  // completions are waiting
+        pollfd p{ep_.wait_fd(), POLLIN, 0};
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
+        (void)::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
+        continue;
+      }
       std::this_thread::sleep_for(std::min<Clock::duration>(nap, deadline - now));
       if (now - start > std::chrono::milliseconds(10)) {
         nap = std::min(nap * 2, std::chrono::microseconds(1000));
@@ -501,6 +508,7 @@ class FabricServer final : public ServerChannel {
 
   const std::string& address() const override { return address_; }
   PollHandle poll_handle() override { return engine_->poll_handle(); }
+  std::chrono::microseconds spin() const override { return engine_->options().spin; }
 
  private:
   void Welcome(const Op& hello) {

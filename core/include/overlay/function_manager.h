@@ -8,6 +8,9 @@
 //               Invoke's `origin`)
 //   Result      a future that completes with the endpoint's Result, or with
 //               Timeout/Unavailable once every retry is spent
+//   Call        Submit and wait on the calling thread, which sends the Invoke
+//               on a channel of its own: a quick task's round trip crosses no
+//               manager thread (the executor's remote stages use it)
 //   retries     when an attempt times out, the endpoint is lost or restarted
 //               (heartbeats tell), or it reports Unavailable, the manager
 //               resends the same task id, up to `retries` times; the endpoint
@@ -102,6 +105,16 @@ class FunctionManager {
   uint64_t Submit(TaskSpec task);
   // Queues all tasks at once (one wake-up of the I/O thread); ids in order.
   std::vector<uint64_t> SubmitBatch(std::vector<TaskSpec> tasks);
+
+  // Runs the task and returns its outcome. The Invoke goes out on a pooled
+  // channel the calling thread uses alone, and the reply is awaited there. A
+  // task not answered within heartbeat_interval (or per-task timeout if
+  // shorter), whose channel fails, or that comes back Unavailable is handed to
+  // the I/O thread under the same task id, so the endpoint still runs it once,
+  // and from then on it is treated like a submitted task (timeouts, heartbeats,
+  // retries; the direct try is not counted against `retries`). Its id is not
+  // known to Result.
+  TaskOutcome Call(TaskSpec task);
 
   // Pulls `key` from the endpoint at `endpoint` and puts it in the store.
   // A fetch that times out or finds the endpoint unavailable is retried on a

@@ -59,8 +59,10 @@ struct ChannelOptions {
   // provider offers FI_RMA; otherwise as tagged messages. Default: true.
   bool fabric_rma = true;
   // libfabric only (ZeroMQ always sleeps in zmq_poll): a waiting receive polls
-  // the completion queue this long, then naps between polls (20 µs doubling to
-  // 1 ms), so an idle channel costs little CPU. Default: 50 µs.
+  // the completion queue this long, then sleeps on its wait descriptor (or
+  // naps between polls when the provider has none), so a hot channel answers
+  // without a wake-up and an idle one costs no CPU; a serving loop keeps
+  // polling this long after each request (ServerChannel::spin). Default: 50 µs.
   std::chrono::microseconds spin{50};
 
   // ZeroMQ CURVE (Z85 keys of 40 characters; ignored by fabric:// channels).
@@ -134,6 +136,10 @@ class ServerChannel {
   virtual const std::string& address() const = 0;
   // As ClientChannel::poll_handle.
   virtual PollHandle poll_handle() { return {}; }
+  // How long a serving loop should keep polling after a request before it
+  // sleeps: ChannelOptions::spin where a wake-up costs more than the spin
+  // (fabric://); zero for ZeroMQ, whose own I/O thread wakes the loop anyway.
+  virtual std::chrono::microseconds spin() const { return {}; }
 };
 
 // Opens a client channel to `address`. Errors: InvalidArgument (unknown scheme or
