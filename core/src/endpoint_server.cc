@@ -138,6 +138,9 @@ class EndpointServer::Impl {
         auto req = server_->Receive(std::chrono::milliseconds(0));
         if (!req.ok()) break;  // nothing waiting; a bad request was answered by the channel
         Dispatch(*req);
+        // A lone small task is answered before polling for more: on fabric://
+        // a poll is a progress call, a syscall or more.
+        if (taken == 0 && RunInline()) FlushReplies();
       }
       Enqueue();
       const auto now = std::chrono::steady_clock::now();
@@ -232,17 +235,20 @@ class EndpointServer::Impl {
 
   // Hands the jobs accepted in this loop turn to the workers at once: one lock
   // and one wake-up per burst rather than per task.
+  // Runs the one accepted job here when it RunsInline; false otherwise.
+  bool RunInline() {
+    if (accepted_.size() != 1 || !RunsInline(accepted_.front())) return false;
+    Job job = std::move(accepted_.front());
+    accepted_.clear();
+    transport::InvokeResult result;
+    result.task_id = job.invoke.task_id;
+    result.status = Execute(job.invoke, inline_origins_, &result);
+    Finish(job.task_key, std::move(result), /*on_channel_thread=*/true);
+    return true;
+  }
+
   void Enqueue() {
-    if (accepted_.empty()) return;
-    if (accepted_.size() == 1 && RunsInline(accepted_.front())) {
-      Job job = std::move(accepted_.front());
-      accepted_.clear();
-      transport::InvokeResult result;
-      result.task_id = job.invoke.task_id;
-      result.status = Execute(job.invoke, inline_origins_, &result);
-      Finish(job.task_key, std::move(result));
-      return;
-    }
+    if (accepted_.empty() || RunInline()) return;
     const size_t n = accepted_.size();
     {
       std::lock_guard lock(queue_mu_);
@@ -304,7 +310,10 @@ class EndpointServer::Impl {
     }
   }
 
-  void Finish(const std::string& key, transport::InvokeResult result) {
+  // Queues the task's reply; a worker wakes the channel thread to send it (the
+  // channel thread itself sends it before it next sleeps).
+  void Finish(const std::string& key, transport::InvokeResult result,
+              bool on_channel_thread = false) {
     std::string peer;
     uint64_t id = 0;
     {
@@ -327,7 +336,7 @@ class EndpointServer::Impl {
       replies_.emplace_back(std::move(peer),
                             transport::MakeMessage(transport::EncodeResult(id, result)));
     }
-    if (wake) poller_->Notify();
+    if (wake && !on_channel_thread) poller_->Notify();
   }
 
   void FlushReplies() {

@@ -256,7 +256,7 @@ class FunctionManager::Impl {
 
   void Loop() {
     int idle_turns = 0;
-    Clock::time_point next_check{};
+    Clock::time_point next_check{}, last_busy{};
     std::vector<ClientChannel*> clients;
     std::vector<transport::ServerChannel*> servers{data_.get()};
     for (;;) {
@@ -289,12 +289,20 @@ class FunctionManager::Impl {
       // turn would cost O(tasks) per message under a large batch.
       if (Clock::now() >= next_check) next_check = CheckEndpoints();
       idle_turns = busy ? 0 : idle_turns + 1;
-      if (busy) continue;
+      const auto now = Clock::now();
+      if (busy) {
+        last_busy = now;
+        continue;
+      }
       clients.clear();
-      for (auto& [address, peer] : peers_)
-        if (peer.channel) clients.push_back(peer.channel.get());
-      auto until =
-          std::chrono::duration_cast<std::chrono::microseconds>(next_check - Clock::now());
+      std::chrono::microseconds spin{0};
+      for (auto& [address, peer] : peers_) {
+        if (!peer.channel) continue;
+        clients.push_back(peer.channel.get());
+        spin = std::max(spin, peer.channel->spin());
+      }
+      if (now - last_busy < spin) continue;  // a hot fabric peer answers without a wake-up
+      auto until = std::chrono::duration_cast<std::chrono::microseconds>(next_check - now);
       auto nap = std::min<std::chrono::microseconds>(
           std::chrono::microseconds(25 << std::min(idle_turns, 6)), kMaxNap);
       poller_->Wait(clients, servers,

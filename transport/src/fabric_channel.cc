@@ -447,6 +447,7 @@ class FabricClient final : public ClientChannel {
 
   const std::string& address() const override { return address_; }
   PollHandle poll_handle() override { return engine_->poll_handle(); }
+  std::chrono::microseconds spin() const override { return engine_->options().spin; }
 
  private:
   std::unique_ptr<Engine> engine_;

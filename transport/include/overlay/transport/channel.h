@@ -110,6 +110,8 @@ class ClientChannel {
   virtual const std::string& address() const = 0;
   // What a Poller waits on, taken afresh before each wait.
   virtual PollHandle poll_handle() { return {}; }
+  // As ServerChannel::spin, for a loop that serves replies.
+  virtual std::chrono::microseconds spin() const { return {}; }
 
   // Send, then Receive. A reply that is an Error envelope is returned as a message
   // like any other; see ReplyStatus.
