@@ -43,15 +43,25 @@ double Speedup(const benchmark::BenchmarkReporter::Run& r,
 
 void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
   ConsoleReporter::ReportRuns(runs);
-  for (const auto& r : runs)
-    if (!r.error_occurred && r.run_type == Run::RT_Iteration) runs_.push_back(r);
+  for (const auto& r : runs) {
+    const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+    if (r.error_occurred || (r.run_type != Run::RT_Iteration && !median)) continue;
+    // Repeated benchmarks are represented by their median (one noisy
+    // repetition then cannot decide a ratio).
+    auto [it, fresh] = index_.emplace(r.run_name.str(), runs_.size());
+    if (fresh) {
+      runs_.push_back(r);
+    } else if (median) {
+      runs_[it->second] = r;
+    }
+  }
 }
 
 void RatioReporter::Finalize() {
   ConsoleReporter::Finalize();
   std::map<std::pair<std::string, std::string>, const Run*> baselines;
   for (const auto& r : runs_) {
-    Parsed p = Split(r.benchmark_name());
+    Parsed p = Split(r.run_name.str());
     if (p.variant.rfind("baseline", 0) == 0) baselines[{p.group, p.args}] = &r;
   }
   if (baselines.empty()) return;
@@ -59,7 +69,7 @@ void RatioReporter::Finalize() {
   out << fmt::format("\n{:<48} {:>14} {:>14} {:>9}  {}\n", "benchmark (same run)", "time",
                      "baseline time", "speedup", "baseline");
   for (const auto& r : runs_) {
-    Parsed p = Split(r.benchmark_name());
+    Parsed p = Split(r.run_name.str());
     if (p.variant.rfind("baseline", 0) == 0) continue;
     auto it = baselines.find({p.group, p.args});
     if (it == baselines.end()) continue;
@@ -67,7 +77,7 @@ void RatioReporter::Finalize() {
     out << fmt::format("{:<48} {:>11.3f} {} {:>11.3f} {} {:>8.3g}x  {}\n", r.benchmark_name(),
                        r.GetAdjustedRealTime(), benchmark::GetTimeUnitString(r.time_unit),
                        b.GetAdjustedRealTime(), benchmark::GetTimeUnitString(b.time_unit),
-                       Speedup(r, b), Split(b.benchmark_name()).variant);
+                       Speedup(r, b), Split(b.run_name.str()).variant);
   }
 }
 

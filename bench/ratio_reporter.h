@@ -4,6 +4,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include <map>
+#include <string>
 #include <vector>
 
 namespace overlay::bench {
@@ -11,13 +13,15 @@ namespace overlay::bench {
 // Console reporter that, at the end, prints each benchmark beside its baseline
 // measured in the same run, as a ratio. Names follow "<group>/<variant>[/args]";
 // a variant starting with "baseline" is the baseline of its group and args.
+// With repetitions, each benchmark's median is compared.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override;
   void Finalize() override;
 
  private:
-  std::vector<Run> runs_;
+  std::vector<Run> runs_;                  // in run order
+  std::map<std::string, size_t> index_;  // run name -> position in runs_
 };
 
 }  // namespace overlay::bench

@@ -128,7 +128,11 @@ void BM_FabricPingPong(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-BENCHMARK(BM_FabricPingPong)->Name("remote_rtt_fabric/baseline_fabric_pingpong")->UseRealTime();
+BENCHMARK(BM_FabricPingPong)
+    ->Name("remote_rtt_fabric/baseline_fabric_pingpong")
+    ->Repetitions(5)  // as remote_rtt_fabric/overlay_* (remote_bench.cc)
+    ->DisplayAggregatesOnly()
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace overlay::bench
