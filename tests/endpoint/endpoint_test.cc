@@ -270,6 +270,40 @@ TEST_P(RemoteInvoke, BatchOfStreamsEqualsLocalRun) {
     ASSERT_NO_FATAL_FAILURE(ExpectSameOutputs(*fm_, ep_->address(), Wait(*fm_, ids[i]), want[i]));
 }
 
+// Threads calling at once each get a pooled channel of their own; every
+// result still matches the local run.
+TEST_P(RemoteInvoke, ConcurrentCallsEqualLocalRun) {
+  std::vector<NamedBlob> chunks = Chunks("c");
+  std::vector<TaskSpec> tasks;
+  std::vector<std::vector<NamedBlob>> want;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    std::string stream = "c" + std::to_string(i);
+    want.push_back(LocalQrs(stream, {chunks[i]}).front());
+    auto key = store_.Put("", chunks[i].data.view());
+    ASSERT_TRUE(key.ok());
+    tasks.push_back(TaskSpec{ep_->address(), "qrs", {*key}, {chunks[i].name}, "qrs", stream, 0});
+  }
+  constexpr int kThreads = 4, kRounds = 3;
+  std::vector<std::vector<TaskOutcome>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r)
+        for (size_t i = t; i < tasks.size(); i += kThreads) got[t].push_back(fm_->Call(tasks[i]));
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    size_t k = 0;
+    for (int r = 0; r < kRounds; ++r) {
+      for (size_t i = t; i < tasks.size(); i += kThreads, ++k) {
+        ASSERT_NO_FATAL_FAILURE(ExpectSameOutputs(*fm_, ep_->address(), got[t][k], want[i]))
+            << "thread " << t << " round " << r << " task " << i;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Transports, RemoteInvoke,
     testing::Values(Transport{"zmq_tcp", "tcp://127.0.0.1:0", "tcp://127.0.0.1:0"},
