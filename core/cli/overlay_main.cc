@@ -89,8 +89,12 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
   const bool use_store = !flags.no_store;
   auto spec = ParseConfigFile(path);
   ExecutorOptions opt = base;
-  if (spec.ok() && flags.local)
-    for (auto& e : spec->endpoints) e.address.clear();
+  if (spec.ok() && flags.local) {
+    for (auto& e : spec->endpoints) {
+      e.address.clear();
+      e.fallback.clear();  // everything runs here already
+    }
+  }
   if (spec.ok() && !opt.input_dir.empty()) {
     // --input (relative to the working directory) replaces the directory
     // sources, so the config's own need not exist.
@@ -145,7 +149,10 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
       return kExitUsage;
     }
     manager = std::move(*m);
-    opt.make_stage_function = RemoteStageFactory(*spec, manager.get(), store.get());
+    opt.make_stage_function =
+        RemoteStageFactory(*spec, manager.get(), store.get(), [](const std::string& notice) {
+          fmt::print(stderr, "\noverlay run: {}\n", notice);
+        });
   }
   ProgressPrinter progress;
   if (!flags.quiet) opt.on_progress = [&](const Progress& p) { progress.Update(p); };

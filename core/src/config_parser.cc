@@ -204,6 +204,18 @@ class Parser {
           it != kv.end() && !ParseInt(it->second.first, 1, 4096, &e.workers))
         Error(it->second.second, fmt::format("workers '{}' is not a number from 1 to 4096",
                                              it->second.first));
+      e.fallback = get("fallback");
+      if (auto it = kv.find("fallback_after"); it != kv.end()) {
+        auto ms = ParseDurationMs(it->second.first);
+        if (ms.ok() && *ms > 0) {
+          e.fallback_after_ms = static_cast<int64_t>(*ms);
+        } else {
+          Error(it->second.second, fmt::format("fallback_after '{}' is not a duration such as "
+                                               "5s or 500ms", it->second.first));
+        }
+        if (e.fallback.empty())
+          Error(it->second.second, "fallback_after without a fallback endpoint");
+      }
       e.curve_public = get("curve_public");
       e.curve_secret_file = get("curve_secret_file");
       if (!e.curve_public.empty() && !IsZ85Key(e.curve_public))
@@ -259,9 +271,9 @@ class Parser {
 const std::vector<std::string>& BlockKeys(std::string_view block) {
   static const std::vector<std::string> kFunction = {"name", "command", "builtin", "args",
                                                      "timeout", "retries"};
-  static const std::vector<std::string> kEndpoint = {"name",         "id",
-                                                     "address",      "workers",
-                                                     "curve_public", "curve_secret_file"};
+  static const std::vector<std::string> kEndpoint = {
+      "name",         "id",       "address",       "workers",
+      "curve_public", "curve_secret_file", "fallback", "fallback_after"};
   static const std::vector<std::string> kStage = {"name", "source", "transformation", "endpoint",
                                                   "include"};
   static const std::vector<std::string> kStorage = StorageOptionKeys();

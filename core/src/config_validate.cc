@@ -28,6 +28,12 @@ void CheckUnique(const std::vector<Decl>& decls, std::string_view what,
                                       decls[j].loc.line));
 }
 
+std::vector<std::string> EndpointNames(const PipelineSpec& spec) {
+  std::vector<std::string> names;
+  for (const auto& e : spec.endpoints) names.push_back(e.name);
+  return names;
+}
+
 }  // namespace
 
 Status ValidateSpec(const PipelineSpec& spec) {
@@ -42,12 +48,36 @@ Status ValidateSpec(const PipelineSpec& spec) {
                                      spec.path, LineOf(spec.endpoints[i].key_lines, "id",
                                                        spec.endpoints[i].loc),
                                      spec.endpoints[i].name, spec.endpoints[j].name));
+  for (const auto& e : spec.endpoints) {
+    if (e.fallback.empty()) continue;
+    const int line = LineOf(e.key_lines, "fallback", e.loc);
+    if (!spec.FindEndpoint(e.fallback)) {
+      errors.push_back(fmt::format("{}:{}: endpoint '{}': unknown fallback endpoint '{}'{}",
+                                   e.loc.file, line, e.name, e.fallback,
+                                   DidYouMean(e.fallback, EndpointNames(spec))));
+      continue;
+    }
+    if (e.address.empty()) {
+      errors.push_back(fmt::format("{}:{}: endpoint '{}' runs in the client and cannot fail, so "
+                                   "it takes no fallback", e.loc.file, line, e.name));
+      continue;
+    }
+    // A chain that comes back to an endpoint would bounce the stages forever.
+    std::set<std::string> chain{e.name};
+    for (const EndpointDecl* f = spec.FindEndpoint(e.fallback); f != nullptr;
+         f = f->fallback.empty() ? nullptr : spec.FindEndpoint(f->fallback)) {
+      if (!chain.insert(f->name).second) {
+        errors.push_back(fmt::format("{}:{}: endpoint '{}': its fallbacks lead back to '{}'",
+                                     e.loc.file, line, e.name, f->name));
+        break;
+      }
+    }
+  }
   if (spec.stages.empty())
     errors.push_back(fmt::format("{}: no [STAGE] block: nothing to run", spec.path));
 
-  std::vector<std::string> fn_names, ep_names, stage_names;
+  std::vector<std::string> fn_names, ep_names = EndpointNames(spec), stage_names;
   for (const auto& f : spec.functions) fn_names.push_back(f.name);
-  for (const auto& e : spec.endpoints) ep_names.push_back(e.name);
   for (const auto& s : spec.stages) stage_names.push_back(s.name);
 
   for (const auto& s : spec.stages) {

@@ -76,6 +76,7 @@ struct Pending {
   bool in_flight = false;  // else waiting to be (re)sent at `deadline`
   Clock::time_point deadline;
   Clock::time_point sent_at;  // of the last Invoke
+  Clock::time_point first_sent = Clock::time_point::max();  // of the first Invoke
   Status last_error;
 };
 
@@ -368,12 +369,14 @@ class FunctionManager::Impl {
     }
     ++p.sent;
     p.sent_at = Clock::now();
+    p.first_sent = std::min(p.first_sent, p.sent_at);
     if (!again || !p.in_flight) p.deadline = p.sent_at + Timeout(p.spec);
     p.in_flight = true;
   }
 
   void OnReply(const std::string& endpoint, Peer& peer, const Message& m) {
     peer.unanswered_since = Clock::time_point::max();
+    heard_[endpoint] = Clock::now();
     const wire::Envelope* env = m.envelope_view();
     if (env->message_type() == wire::Message::Heartbeat) {
       auto hb = transport::DecodeHeartbeat(*env);
@@ -471,13 +474,29 @@ class FunctionManager::Impl {
     for (auto it = pending_.begin(); it != pending_.end();) {
       auto next = std::next(it);
       Pending& p = it->second;
-      if (p.deadline <= now) {
+      if (Lost(p, now)) {
+        TaskOutcome out;
+        out.status = Status::Unavailable(
+            p.spec.endpoint + " is lost: nothing heard from it for " +
+            std::to_string(p.spec.lost_after.count()) + " ms");
+        Complete(it, std::move(out));
+      } else if (p.deadline <= now) {
         if (p.in_flight) p.last_error = Status::Timeout("no result");
         Send(it);
       }
       it = next;
     }
     return wake;
+  }
+
+  // The task may give up on its endpoint (TaskSpec::lost_after) and has
+  // heard nothing from it for that long since it was first sent.
+  bool Lost(const Pending& p, Clock::time_point now) const {
+    if (p.spec.lost_after.count() <= 0 || p.first_sent == Clock::time_point::max()) return false;
+    auto heard = heard_.find(p.spec.endpoint);
+    Clock::time_point since = p.first_sent;
+    if (heard != heard_.end()) since = std::max(since, heard->second);
+    return now - since >= p.spec.lost_after;
   }
 
   FunctionManagerOptions options_;
@@ -498,6 +517,7 @@ class FunctionManager::Impl {
   // I/O thread only.
   std::map<uint64_t, Pending> pending_;
   std::map<std::string, Peer> peers_;
+  std::map<std::string, Clock::time_point> heard_;  // last message from each endpoint
 };
 
 overlay::Result<std::unique_ptr<FunctionManager>> FunctionManager::Create(

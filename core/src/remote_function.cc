@@ -4,22 +4,37 @@
 #include <utility>
 
 namespace overlay {
+namespace {
+
+// A replayed item whose function failed (bad data, a failing command) failed
+// the first time too and still counts; anything else (a lost endpoint, an
+// input no longer in the store) means the state cannot be rebuilt.
+Status ReplayedItem(const Status& s, const std::string& stream, const std::string& where,
+                    uint64_t pos) {
+  if (s.ok() || s.IsFailed() || s.IsInvalidArgument()) return Status::OK();
+  return Status::Unavailable("cannot rebuild stream '" + stream + "' on " + where +
+                             ": replaying item " + std::to_string(pos) + ": " + s.ToString());
+}
+
+}  // namespace
+
+RemoteFunction::RemoteFunction(FunctionManager* manager, ObjectStore* store,
+                               std::vector<RemoteTarget> targets, std::string function,
+                               std::string stage, FailoverNotice notice)
+    : manager_(manager),
+      store_(store),
+      targets_(std::move(targets)),
+      function_(std::move(function)),
+      stage_(std::move(stage)),
+      notice_(std::move(notice)) {}
 
 RemoteFunction::RemoteFunction(FunctionManager* manager, ObjectStore* store, std::string endpoint,
                                std::string function, std::string stage)
-    : manager_(manager),
-      store_(store),
-      endpoint_(std::move(endpoint)),
-      function_(std::move(function)),
-      stage_(std::move(stage)) {}
+    : RemoteFunction(manager, store, {RemoteTarget{endpoint, endpoint}}, std::move(function),
+                     std::move(stage)) {}
 
 Status RemoteFunction::Process(Task& task) const { return Run(task, false); }
 Status RemoteFunction::EndStream(Task& task) const { return Run(task, true); }
-
-TaskOutcome RemoteFunction::Call(TaskSpec spec) const {
-  // The manager bounds the wait: per-attempt timeout times (retries + 1).
-  return manager_->Call(std::move(spec));
-}
 
 Status RemoteFunction::Replay(const TaskSpec& item, const std::vector<Sent>& history,
                               uint64_t from, uint64_t to) const {
@@ -31,21 +46,15 @@ Status RemoteFunction::Replay(const TaskSpec& item, const std::vector<Sent>& his
     spec.position = pos;
     spec.replay = true;
     spec.end_of_stream = false;
-    TaskOutcome outcome = Call(std::move(spec));
+    TaskOutcome outcome = manager_->Call(std::move(spec));
     if (outcome.stream_mismatch) {
       if (++restarts > 3)
-        return Status::Unavailable("endpoint " + endpoint_ + " keeps losing stream '" +
+        return Status::Unavailable("endpoint " + item.endpoint + " keeps losing stream '" +
                                    item.stream + "' while it is being replayed");
       pos = outcome.stream_position <= pos ? outcome.stream_position : 0;
       continue;
     }
-    // An item whose function failed (bad data, a failing command) failed the
-    // first time too and still counts; anything else (a lost endpoint, an
-    // input no longer in the store) means the state cannot be rebuilt.
-    const Status& s = outcome.status;
-    if (!s.ok() && !s.IsFailed() && !s.IsInvalidArgument())
-      return Status::Unavailable("cannot rebuild stream '" + item.stream + "' on " + endpoint_ +
-                                 ": replaying item " + std::to_string(pos) + ": " + s.ToString());
+    OVERLAY_RETURN_IF_ERROR(ReplayedItem(outcome.status, item.stream, item.endpoint, pos));
     ++pos;
   }
   return Status::OK();
@@ -53,7 +62,6 @@ Status RemoteFunction::Replay(const TaskSpec& item, const std::vector<Sent>& his
 
 Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
   TaskSpec spec;
-  spec.endpoint = endpoint_;
   spec.function = function_;
   spec.stage = stage_;
   spec.stream = task.stream;
@@ -74,29 +82,96 @@ Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
     history = &history_[task.stream];
   }
   spec.position = history->size();
-  TaskOutcome outcome = Call(spec);
-  // A restart between the replay and the resend loses the stream again.
-  for (int round = 0; outcome.stream_mismatch && round < 3; ++round) {
-    uint64_t from = outcome.stream_position <= spec.position ? outcome.stream_position : 0;
-    OVERLAY_RETURN_IF_ERROR(Replay(spec, *history, from, spec.position));
-    outcome = Call(spec);
+  Status s;
+  for (size_t t = current_.load();;) {
+    const RemoteTarget& target = targets_[t];
+    s = target.address.empty() ? RunLocal(target, spec, *history, task)
+                               : RunRemote(target, spec, *history, task);
+    if (!s.IsUnavailable() || t + 1 == targets_.size()) break;
+    // Lost: this and every later item of every stream go to the next target.
+    size_t expected = t;
+    if (current_.compare_exchange_strong(expected, t + 1) && notice_) {
+      notice_("stage '" + stage_ + "': endpoint '" + target.name + "' lost (" +
+              std::string(s.message()) + "); its items go to '" + targets_[t + 1].name + "'");
+    }
+    t = current_.load();
   }
   if (end_of_stream) {
     std::lock_guard lock(mu_);
     history_.erase(task.stream);
-  } else if (!outcome.stream_mismatch) {
-    history->push_back(Sent{spec.inputs, spec.input_names});
+    local_states_.erase(task.stream);
   }
+  return s;
+}
+
+Status RemoteFunction::RunRemote(const RemoteTarget& target, TaskSpec spec,
+                                 std::vector<Sent>& history, Task& task) const {
+  spec.endpoint = target.address;
+  spec.lost_after = target.lost_after;
+  // The manager bounds the wait: per-attempt timeout times (retries + 1).
+  TaskOutcome outcome = manager_->Call(spec);
+  // A restart between the replay and the resend loses the stream again.
+  for (int round = 0; outcome.stream_mismatch && round < 3; ++round) {
+    uint64_t from = outcome.stream_position <= spec.position ? outcome.stream_position : 0;
+    OVERLAY_RETURN_IF_ERROR(Replay(spec, history, from, spec.position));
+    outcome = manager_->Call(spec);
+  }
+  // The endpoint's state has seen the item unless it was lost on the way.
+  const bool seen =
+      !spec.end_of_stream && !outcome.stream_mismatch && !outcome.status.IsUnavailable();
+  if (seen) history.push_back(Sent{spec.inputs, spec.input_names});
   if (!outcome.status.ok()) return outcome.status;
-  for (const auto& [name, value] : outcome.counters) task.counters[name] += value;
+  std::vector<NamedBlob> outputs;
   for (size_t i = 0; i < outcome.outputs.size(); ++i) {
-    auto bytes = manager_->FetchOutput(endpoint_, outcome.outputs[i]);
-    if (!bytes.ok()) return bytes.status();
+    auto bytes = manager_->FetchOutput(target.address, outcome.outputs[i]);
+    if (!bytes.ok()) {
+      const Status& e = bytes.status();
+      if (!e.IsUnavailable() && !e.IsTimeout()) return e;
+      // Its outputs are gone with the endpoint: the item runs again elsewhere.
+      if (seen) history.pop_back();
+      return Status::Unavailable("cannot fetch the outputs of stage '" + stage_ + "' from " +
+                                 target.address + ": " + e.ToString());
+    }
     std::string name =
         i < outcome.output_names.size() ? outcome.output_names[i] : outcome.outputs[i];
-    task.outputs.push_back(NamedBlob{std::move(name), std::move(*bytes)});
+    outputs.push_back(NamedBlob{std::move(name), std::move(*bytes)});
   }
+  for (const auto& [name, value] : outcome.counters) task.counters[name] += value;
+  for (NamedBlob& out : outputs) task.outputs.push_back(std::move(out));
   return Status::OK();
+}
+
+Status RemoteFunction::RunLocal(const RemoteTarget& target, const TaskSpec& spec,
+                                std::vector<Sent>& history, Task& task) const {
+  StreamState* state = nullptr;
+  bool fresh = false;
+  {
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = local_states_.try_emplace(task.stream);
+    if (inserted) it->second = target.local->NewStream(task.stream);
+    state = it->second.get();
+    fresh = inserted;
+  }
+  // The stream's earlier items ran elsewhere: rebuild its state from their
+  // inputs, still in the store.
+  for (uint64_t pos = 0; fresh && state != nullptr && pos < spec.position; ++pos) {
+    Task replay;
+    replay.stream = task.stream;
+    replay.seq = pos;
+    replay.state = state;
+    for (size_t i = 0; i < history[pos].inputs.size(); ++i) {
+      auto bytes = store_->Get(history[pos].inputs[i]);
+      if (!bytes.ok()) return ReplayedItem(bytes.status(), task.stream, target.name, pos);
+      replay.inputs.push_back(NamedBlob{history[pos].names[i], std::move(*bytes)});
+    }
+    OVERLAY_RETURN_IF_ERROR(
+        ReplayedItem(target.local->Process(replay), task.stream, target.name, pos));
+  }
+  StreamState* given = std::exchange(task.state, state);
+  Status s = spec.end_of_stream ? target.local->EndStream(task) : target.local->Process(task);
+  task.state = given;
+  if (!spec.end_of_stream) history.push_back(Sent{spec.inputs, spec.input_names});
+  return s;
 }
 
 bool HasRemoteStages(const PipelineSpec& spec) {
@@ -108,16 +183,29 @@ bool HasRemoteStages(const PipelineSpec& spec) {
 }
 
 StageFunctionFactory RemoteStageFactory(const PipelineSpec& spec, FunctionManager* manager,
-                                        ObjectStore* store) {
-  return [&spec, manager, store](const StageDecl& stage,
-                                 const FunctionDecl& fn) -> Result<std::unique_ptr<Function>> {
+                                        ObjectStore* store, FailoverNotice notice) {
+  return [&spec, manager, store, notice](
+             const StageDecl& stage, const FunctionDecl& fn) -> Result<std::unique_ptr<Function>> {
     const EndpointDecl* ep = stage.endpoint.empty() ? nullptr : spec.FindEndpoint(stage.endpoint);
     if (ep == nullptr || ep->address.empty()) return std::unique_ptr<Function>();
     if (store == nullptr)
       return Status::InvalidArgument("stage '" + stage.name + "' runs on endpoint '" + ep->name +
                                      "', which needs the data container (drop --no-store)");
-    return std::unique_ptr<Function>(
-        std::make_unique<RemoteFunction>(manager, store, ep->address, fn.name, stage.name));
+    // The endpoint, then its fallbacks (ValidateSpec rules out cycles).
+    std::vector<RemoteTarget> targets;
+    for (; ep != nullptr; ep = ep->fallback.empty() ? nullptr : spec.FindEndpoint(ep->fallback)) {
+      RemoteTarget t{ep->name, ep->address};
+      if (!ep->fallback.empty()) t.lost_after = std::chrono::milliseconds(ep->fallback_after_ms);
+      if (ep->address.empty()) {
+        auto local = MakeFunction(FunctionSpec{fn.name, fn.builtin, fn.command, fn.args,
+                                               fn.timeout_ms, fn.retries});
+        if (!local.ok()) return local.status();
+        t.local = std::move(*local);
+      }
+      targets.push_back(std::move(t));
+    }
+    return std::unique_ptr<Function>(std::make_unique<RemoteFunction>(
+        manager, store, std::move(targets), fn.name, stage.name, notice));
   };
 }
 

@@ -100,6 +100,43 @@ TEST(ConfigParser, UnknownEndpointSuggests) {
                         "mean 'endpoint_qrs'?)"));
 }
 
+// Three endpoints, `fog` with the given extra lines (line 4 onwards).
+std::string FallbackConfig(const std::string& fog_lines) {
+  return "[ENDPOINT]\nname = fog\naddress = tcp://10.0.0.2:7001\n" + fog_lines +
+         "[END]\n[ENDPOINT]\nname = cloud\naddress = tcp://10.0.0.3:7002\n[END]\n"
+         "[ENDPOINT]\nname = edge\n[END]\n"
+         "[FUNCTION]\nname = f\nbuiltin = identity\n[END]\n"
+         "[STAGE]\nname = s\nsource = .\ntransformation = f\nendpoint = fog\n[END]\n";
+}
+
+TEST(ConfigParser, FallbackParsesWithItsDelay) {
+  auto spec = ParseConfigText(FallbackConfig("fallback = edge\nfallback_after = 750ms\n"),
+                              "test.cfg", ".");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_TRUE(ValidateSpec(*spec).ok()) << ValidateSpec(*spec).ToString();
+  EXPECT_EQ(spec->endpoints[0].fallback, "edge");
+  EXPECT_EQ(spec->endpoints[0].fallback_after_ms, 750);
+  EXPECT_EQ(spec->endpoints[1].fallback_after_ms, 5000);  // the default
+}
+
+TEST(ConfigParser, FallbackErrorsNameTheLine) {
+  EXPECT_THAT(std::string(Check(FallbackConfig("fallback = clod\n")).message()),
+              HasSubstr("test.cfg:4: endpoint 'fog': unknown fallback endpoint 'clod' (did you "
+                        "mean 'cloud'?)"));
+  EXPECT_THAT(std::string(Check(FallbackConfig("fallback = fog\n")).message()),
+              HasSubstr("test.cfg:4: endpoint 'fog': its fallbacks lead back to 'fog'"));
+  EXPECT_THAT(std::string(Check(FallbackConfig("fallback_after = 2s\n")).message()),
+              HasSubstr("test.cfg:4: fallback_after without a fallback endpoint"));
+  EXPECT_THAT(std::string(Check(FallbackConfig("fallback = edge\nfallback_after = soon\n"))
+                              .message()),
+              HasSubstr("test.cfg:5: fallback_after 'soon' is not a duration"));
+  std::string local_with_fallback = FallbackConfig("");
+  local_with_fallback.replace(local_with_fallback.find("name = edge\n"), 12,
+                              "name = edge\nfallback = cloud\n");
+  EXPECT_THAT(std::string(Check(local_with_fallback).message()),
+              HasSubstr("endpoint 'edge' runs in the client and cannot fail"));
+}
+
 TEST(ConfigParser, UnknownSourceStageSuggests) {
   std::string text = kSeed;
   text.replace(text.find("source = stage1"), 15, "source = stage7");

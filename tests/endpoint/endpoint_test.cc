@@ -25,6 +25,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "endpoint_fixtures.h"
 #include "overlay/config.h"
 #include "overlay/endpoint_server.h"
 #include "overlay/executor.h"
@@ -39,126 +40,11 @@
 #include "overlay/transport/bulk.h"
 #include "overlay/transport/wire.h"
 
-extern char** environ;
-
 namespace overlay {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr auto kWait = 20s;  // bound of every wait for a result
-
-std::string Unique(const std::string& what) {
-  return "ovl-ept-" + what + "-" + std::to_string(::getpid());
-}
-
-// The client's own data container as the manager's ObjectStore.
-class ClientStore : public storage::ContainerStore {
- public:
-  explicit ClientStore(const std::string& segment) : ContainerStore(nullptr), segment_(segment) {
-    StorageOptions o;
-    o.segment = segment;
-    o.memory = 32ull << 20;
-    auto c = storage::DataContainer::Open(o);
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    if (c.ok()) container_ = std::move(*c);
-    set_container(container_.get());
-  }
-  ~ClientStore() override {
-    container_.reset();
-    (void)storage::ShmCache::Remove(segment_);
-  }
-  bool ok() const { return container_ != nullptr; }
-
- private:
-  std::string segment_;
-  std::unique_ptr<storage::DataContainer> container_;
-};
-
-const char kPatient[] =
-    "# overlay-synthetic-ecg\nduration_s = 30\nhr_bpm = 80\nseed = 5\nnoise_mv = 0.03\n";
-
-// Chunk files of one synthetic patient, as the sensor simulator writes them.
-std::vector<NamedBlob> Chunks(const std::string& stream) {
-  auto sim = MakeFunction(FunctionSpec{"sim", "sensor_simulator", "", {"1000"}});
-  EXPECT_TRUE(sim.ok());
-  Task t;
-  t.stream = stream;
-  t.inputs.push_back({"patient.txt", Blob::FromString(kPatient)});
-  EXPECT_TRUE((*sim)->Process(t).ok());
-  return t.outputs;
-}
-
-// What the QRS detector gives locally: per chunk, then at the end of the stream.
-std::vector<std::vector<NamedBlob>> LocalQrs(const std::string& stream,
-                                             const std::vector<NamedBlob>& chunks) {
-  auto fn = MakeFunction(FunctionSpec{"qrs", "qrs_detector", "", {}});
-  EXPECT_TRUE(fn.ok());
-  auto state = (*fn)->NewStream(stream);
-  std::vector<std::vector<NamedBlob>> out;
-  uint64_t seq = 0;
-  for (const auto& c : chunks) {
-    Task t;
-    t.stream = stream;
-    t.seq = seq++;
-    t.state = state.get();
-    t.inputs.push_back(c);
-    EXPECT_TRUE((*fn)->Process(t).ok());
-    out.push_back(t.outputs);
-  }
-  Task end;
-  end.stream = stream;
-  end.seq = seq;
-  end.state = state.get();
-  EXPECT_TRUE((*fn)->EndStream(end).ok());
-  out.push_back(end.outputs);
-  return out;
-}
-
-std::string Config(const std::string& endpoint, const std::string& address) {
-  return "[FUNCTION]\nname = qrs\nbuiltin = qrs_detector\n[END]\n"
-         "[ENDPOINT]\nname = " +
-         endpoint + "\naddress = " + address +
-         "\nworkers = 2\n[END]\n"
-         "[STORAGE]\nmemory = 32MiB\n[END]\n";
-}
-
-// A TCP port free at the time of the call (the daemon binds it next).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
-// Waits (bounded) for the task's outcome; Timeout when none came.
-TaskOutcome Wait(FunctionManager& fm, uint64_t id) {
-  auto f = fm.Result(id);
-  if (f.wait_for(kWait) != std::future_status::ready)
-    return TaskOutcome{Status::Timeout("test gave up waiting")};
-  return f.get();
-}
-
-// Checks the remote outcome against the local outputs, fetching the bytes.
-void ExpectSameOutputs(FunctionManager& fm, const std::string& endpoint, const TaskOutcome& got,
-                       const std::vector<NamedBlob>& want) {
-  ASSERT_TRUE(got.status.ok()) << got.status.ToString();
-  ASSERT_EQ(got.outputs.size(), want.size());
-  ASSERT_EQ(got.output_names.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) {
-    EXPECT_EQ(got.output_names[i], want[i].name);
-    auto bytes = fm.FetchOutput(endpoint, got.outputs[i]);
-    ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
-    EXPECT_EQ(bytes->view(), want[i].data.view()) << want[i].name;
-  }
-}
+using namespace endpoint_test;
 
 // Runs one patient's stream through `fm` on `endpoint`, item by item (in
 // stream order, as the executor does), and compares with the local run. Each
@@ -184,34 +70,6 @@ void RunStreamRemotely(FunctionManager& fm, ObjectStore& store, const std::strin
     ASSERT_NO_FATAL_FAILURE(ExpectSameOutputs(fm, endpoint, got, local[i])) << "item " << i;
   }
 }
-
-// ---- in-process daemon ------------------------------------------------------
-
-class InProcessEndpoint {
- public:
-  InProcessEndpoint(const std::string& name, const std::string& listen) {
-    auto spec = ParseConfigText(Config(name, listen), "<test>", ".");
-    EXPECT_TRUE(spec.ok()) << spec.status().ToString();
-    segment_ = "overlay-" + name;
-    EndpointServerOptions o;
-    auto s = EndpointServer::Create(*spec, name, o);
-    status_ = s.status();
-    if (!s.ok()) return;
-    server_ = std::move(*s);
-    server_->Start();
-  }
-  ~InProcessEndpoint() {
-    server_.reset();
-    (void)storage::ShmCache::Remove(segment_);
-  }
-  const Status& status() const { return status_; }
-  const std::string& address() const { return server_->address(); }
-
- private:
-  Status status_;
-  std::string segment_;
-  std::unique_ptr<EndpointServer> server_;
-};
 
 struct Transport {
   std::string name;
@@ -486,94 +344,8 @@ TEST(EndpointErrors, MalformedRequestAndWrongMessageGetErrorReplies) {
   EXPECT_EQ(beat->sender, Unique("raw"));
 }
 
-// ---- the daemon as a child process --------------------------------------------
-
-class ChildEndpoint {
- public:
-  // `config` defaults to Config(name, address).
-  ChildEndpoint(std::string name, std::string address, const std::string& config = "")
-      : name_(std::move(name)), address_(std::move(address)) {
-    dir_ = std::filesystem::temp_directory_path() / Unique("cfg-" + name_);
-    std::filesystem::create_directories(dir_);
-    config_ = (dir_ / "endpoint.cfg").string();
-    std::ofstream(config_) << (config.empty() ? Config(name_, address_) : config);
-  }
-  ~ChildEndpoint() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    (void)storage::ShmCache::Remove("overlay-" + name_);
-    std::filesystem::remove_all(dir_);
-  }
-
-  // Starts `overlay endpoint` and waits (bounded) until it answers a heartbeat.
-  ::testing::AssertionResult Start() {
-    std::string bin = std::string(OVERLAY_BINARY_DIR) + "/core/overlay";
-    std::vector<std::string> args = {bin, "endpoint", "--config", config_, "--name", name_};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, bin.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
-      return ::testing::AssertionFailure() << "cannot spawn " << bin;
-    for (int i = 0; i < 100; ++i) {
-      auto ch = transport::Connect(address_);
-      if (ch.ok()) {
-        auto hb = (*ch)->Call(
-            transport::MakeMessage(transport::EncodeHeartbeat(1, transport::Heartbeat{"t", 1, 0})),
-            200ms);
-        if (hb.ok()) return ::testing::AssertionSuccess();
-      }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return ::testing::AssertionFailure() << "endpoint exited during start-up";
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    return ::testing::AssertionFailure() << "endpoint never answered a heartbeat";
-  }
-
-  // Sends `sig` and waits (bounded) for the exit; returns the wait status or -1.
-  int Signal(int sig) {
-    kill(pid_, sig);
-    for (int i = 0; i < 200; ++i) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return -1;
-  }
-
-  void Pause() { kill(pid_, SIGSTOP); }
-  const std::string& address() const { return address_; }
-
- private:
-  std::string name_, address_, config_;
-  std::filesystem::path dir_;
-  pid_t pid_ = -1;
-};
-
 // ---- the executor with a remote stage ------------------------------------------
 
-// Every file under `dir`, by relative path.
-std::map<std::string, std::string> Tree(const std::filesystem::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    files[std::filesystem::relative(e.path(), dir).string()] = ss.str();
-  }
-  return files;
-}
-
-// A two-stage ECG pipeline: the simulator locally, the detector on `endpoint`
-// (or locally when `address` is empty).
 std::string PipelineConfig(const std::string& input, const std::string& address) {
   std::string cfg =
       "[FUNCTION]\nname = sim\nbuiltin = sensor_simulator\nargs = 1000\n[END]\n"

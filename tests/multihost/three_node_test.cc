@@ -3,7 +3,8 @@
 // by scripts/netns-3node.sh): `overlay endpoint` daemons in fog and cloud,
 // nginx as the CDN origin in cloud, `overlay run` in edge. The results must
 // equal those of `overlay run --local` of the same config, also when the fog
-// daemon is killed mid-run and restarted. Needs root, iproute2 and nginx.
+// daemon is killed mid-run and restarted, and once killed for good (its stage
+// moves to the cloud). Needs root, iproute2 and nginx.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -360,6 +361,35 @@ TEST_F(ThreeNodes, FogKilledMidRunAndRestartedEveryResultOnce) {
   auto results = Tree(dir_ / "out/edge");
   EXPECT_EQ(results.size(), 4u) << three.out.tail;
   ExpectOnCdn(results);
+  ExpectEqualsLocalRun(three);
+}
+
+// Killed for good, the fog is given up after its fallback_after and its
+// stage moves to the cloud, where each stream's state is rebuilt by replay:
+// the results still equal the all-local run.
+TEST_F(ThreeNodes, FogKilledForGoodItsStageMovesToTheCloud) {
+  std::atomic<bool> finished{false};
+  RunResult three;
+  std::thread run([&] {
+    three = RunInEdge("edge", {"--data-address", kEdgeData});
+    finished = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + kRunTimeout;
+  while (!finished && PutsFrom(AccessLog(), kFogHost) < 20 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  const bool mid_run = !finished;
+  if (mid_run) {
+    int status = fog_->Signal(SIGKILL);
+    EXPECT_TRUE(WIFSIGNALED(status)) << "wait status " << status;
+  }
+  run.join();
+  ASSERT_TRUE(mid_run) << "the run ended before the fog was killed";
+  EXPECT_TRUE(three.success()) << three.Describe() << "\n" << three.StderrTail();
+  EXPECT_NE(three.StderrTail().find("endpoint 'endpoint_fog' lost"), std::string::npos)
+      << three.StderrTail();
+  auto results = Tree(dir_ / "out/edge");
+  EXPECT_EQ(results.size(), 4u) << three.out.tail;
   ExpectEqualsLocalRun(three);
 }
 

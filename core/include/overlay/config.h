@@ -47,6 +47,13 @@ struct EndpointDecl {
   // ENDPOINT.curve_secret_file: file holding the matching secret key; read only
   // by the endpoint itself, so the shared config carries no secret.
   std::string curve_secret_file;
+  // ENDPOINT.fallback: another ENDPOINT (with an address, or without: the
+  // client itself) that takes this endpoint's stages once nothing has been
+  // heard from it for `fallback_after` while it has tasks; stateful streams
+  // are rebuilt there by replaying their earlier items. Empty: none (tasks
+  // wait for the endpoint to return, within their timeout and retries).
+  std::string fallback;
+  int64_t fallback_after_ms = 5000;  // ENDPOINT.fallback_after: a duration
   SourceLoc loc;
   std::map<std::string, int> key_lines;
 };

@@ -55,6 +55,11 @@ struct TaskSpec {
   bool replay = false;
   // Longest wait for one attempt's Result; 0: FunctionManagerOptions::timeout.
   std::chrono::milliseconds timeout{0};
+  // Nonzero: the task completes Unavailable once nothing (no reply, no
+  // heartbeat answer) has been heard from its endpoint for this long since
+  // the task was sent, instead of waiting out its attempts. For work that can
+  // go elsewhere (ENDPOINT.fallback).
+  std::chrono::milliseconds lost_after{0};
 };
 
 struct TaskOutcome {

@@ -10,9 +10,18 @@
 // time and without outputs, and the item is sent again: deterministic
 // functions rebuild exactly the state they had, and each item's result is
 // delivered once.
+//
+// Failover: a stage may have several targets, its endpoint then the endpoint's
+// fallbacks (ENDPOINT.fallback). Once a target is lost (nothing heard from it
+// for its lost_after), every stream moves to the next target for the rest of
+// the run, where the same replay rebuilds its state; a target without an
+// address runs the function in this process.
 #ifndef OVERLAY_CORE_REMOTE_FUNCTION_H_
 #define OVERLAY_CORE_REMOTE_FUNCTION_H_
 
+#include <atomic>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,21 +35,39 @@
 
 namespace overlay {
 
+// Called with a one-line notice when a stage moves to its next target.
+using FailoverNotice = std::function<void(const std::string&)>;
+
 // The stage function factory for ExecutorOptions::make_stage_function: a
 // RemoteFunction for every stage whose ENDPOINT has an address, nullptr (the
 // local function) otherwise. `spec`, `manager` and `store` are borrowed and
 // must outlive the run; the store must be the manager's. Errors: InvalidArgument
-// when `store` is null (remote stages exchange objects through it).
+// when `store` is null (remote stages exchange objects through it), or when a
+// local fallback's function cannot be made.
 StageFunctionFactory RemoteStageFactory(const PipelineSpec& spec, FunctionManager* manager,
-                                        ObjectStore* store);
+                                        ObjectStore* store, FailoverNotice notice = {});
 
 // True when some stage of `spec` runs on an endpoint with an address.
 bool HasRemoteStages(const PipelineSpec& spec);
+
+// One place a stage's items can run.
+struct RemoteTarget {
+  std::string name;                // the ENDPOINT's name, for notices
+  std::string address;             // empty: run `local` in this process
+  std::shared_ptr<Function> local{};  // set iff address is empty
+  // Nonzero when a later target exists: give up on this one after this long
+  // without a word from it (TaskSpec::lost_after).
+  std::chrono::milliseconds lost_after{0};
+};
 
 // Thread-safety: as Function requires (calls for different streams may run
 // concurrently; the manager is thread-safe). Ownership: borrows manager and store.
 class RemoteFunction : public Function {
  public:
+  // `targets`: at least one; the first has an address.
+  RemoteFunction(FunctionManager* manager, ObjectStore* store, std::vector<RemoteTarget> targets,
+                 std::string function, std::string stage, FailoverNotice notice = {});
+  // One endpoint, no fallback.
   RemoteFunction(FunctionManager* manager, ObjectStore* store, std::string endpoint,
                  std::string function, std::string stage);
   Status Process(Task& task) const override;
@@ -53,17 +80,26 @@ class RemoteFunction : public Function {
   };
 
   Status Run(Task& task, bool end_of_stream) const;
-  // Submits `spec` and waits for its outcome.
-  TaskOutcome Call(TaskSpec spec) const;
-  // Replays items [from, to) of the stream to the endpoint.
+  // The item on one target. Unavailable means the target is lost; the item's
+  // history entry is then not recorded, so it can run on the next target.
+  Status RunRemote(const RemoteTarget& target, TaskSpec spec, std::vector<Sent>& history,
+                   Task& task) const;
+  Status RunLocal(const RemoteTarget& target, const TaskSpec& spec, std::vector<Sent>& history,
+                  Task& task) const;
+  // Replays items [from, to) of the stream to the item's endpoint.
   Status Replay(const TaskSpec& item, const std::vector<Sent>& history, uint64_t from,
                 uint64_t to) const;
 
   FunctionManager* manager_;
   ObjectStore* store_;
-  std::string endpoint_, function_, stage_;
-  mutable std::mutex mu_;  // guards history_
+  std::vector<RemoteTarget> targets_;
+  std::string function_, stage_;
+  FailoverNotice notice_;
+  mutable std::atomic<size_t> current_{0};  // index into targets_; only grows
+  mutable std::mutex mu_;  // guards the maps below
   mutable std::map<std::string, std::vector<Sent>> history_;  // by stream
+  // A local target's state, by stream (null for stateless functions).
+  mutable std::map<std::string, std::unique_ptr<StreamState>> local_states_;
 };
 
 }  // namespace overlay
