@@ -180,33 +180,23 @@ void BM_ZmqPipelined(benchmark::State& state) {
 
 // Round trips swing with the VM's wake-up latency: five repetitions each, and
 // the ratio is taken between medians.
-constexpr int kRepetitions = 5;
+void Repeated(benchmark::internal::Benchmark* b) {
+  b->Repetitions(5)->DisplayAggregatesOnly()->UseRealTime();
+}
 
-BENCHMARK(BM_ZmqReqRep)
-    ->Name("remote_rtt/baseline_zmq_reqrep")
-    ->Repetitions(kRepetitions)
-    ->DisplayAggregatesOnly()
-    ->UseRealTime();
+BENCHMARK(BM_ZmqReqRep)->Name("remote_rtt/baseline_zmq_reqrep")->Apply(Repeated);
 BENCHMARK_CAPTURE(BM_RemoteNoop, zmq, "tcp://127.0.0.1:0")
     ->Name("remote_rtt/overlay_fm_zmq_tcp")
-    ->Repetitions(kRepetitions)
-    ->DisplayAggregatesOnly()
-    ->UseRealTime();
+    ->Apply(Repeated);
 BENCHMARK_CAPTURE(BM_RemoteCall, zmq, "tcp://127.0.0.1:0")
     ->Name("remote_rtt/overlay_fm_call_zmq_tcp")
-    ->Repetitions(kRepetitions)
-    ->DisplayAggregatesOnly()
-    ->UseRealTime();
+    ->Apply(Repeated);
 BENCHMARK_CAPTURE(BM_RemoteNoop, fabric, "fabric://127.0.0.1:0")
     ->Name("remote_rtt_fabric/overlay_fm_fabric_tcp")
-    ->Repetitions(kRepetitions)
-    ->DisplayAggregatesOnly()
-    ->UseRealTime();
+    ->Apply(Repeated);
 BENCHMARK_CAPTURE(BM_RemoteCall, fabric, "fabric://127.0.0.1:0")
     ->Name("remote_rtt_fabric/overlay_fm_call_fabric_tcp")
-    ->Repetitions(kRepetitions)
-    ->DisplayAggregatesOnly()
-    ->UseRealTime();
+    ->Apply(Repeated);
 BENCHMARK(BM_ZmqPipelined)->Name("remote_batch/baseline_zmq_pipelined")->Arg(1000)->UseRealTime();
 BENCHMARK(BM_RemoteBatch)->Name("remote_batch/overlay_fm_zmq_tcp")->Arg(1000)->UseRealTime();
 

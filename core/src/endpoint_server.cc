@@ -233,8 +233,6 @@ class EndpointServer::Impl {
     accepted_.push_back(Job{std::move(*inv), std::move(key)});
   }
 
-  // Hands the jobs accepted in this loop turn to the workers at once: one lock
-  // and one wake-up per burst rather than per task.
   // Runs the one accepted job here when it RunsInline; false otherwise.
   bool RunInline() {
     if (accepted_.size() != 1 || !RunsInline(accepted_.front())) return false;
@@ -247,6 +245,8 @@ class EndpointServer::Impl {
     return true;
   }
 
+  // Hands the jobs accepted in this loop turn to the workers at once: one lock
+  // and one wake-up per burst rather than per task.
   void Enqueue() {
     if (accepted_.empty() || RunInline()) return;
     const size_t n = accepted_.size();

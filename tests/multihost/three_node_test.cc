@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -309,6 +310,36 @@ class ThreeNodes : public ::testing::Test {
                 local.elapsed_ms / 1000.0);
   }
 
+  struct KilledRun {
+    RunResult run;
+    bool mid_run = false;  // the fog was killed before the run ended
+    int fog_puts = 0;      // results the fog had stored on the CDN by then
+  };
+
+  // The three-node run, with the fog daemon killed (kill -9) once it has
+  // stored 20 results; `after_kill` runs right after the kill.
+  KilledRun RunKillingFog(const std::function<void()>& after_kill) {
+    KilledRun k;
+    std::atomic<bool> finished{false};
+    std::thread run([&] {
+      k.run = RunInEdge("edge", {"--data-address", kEdgeData});
+      finished = true;
+    });
+    const auto deadline = std::chrono::steady_clock::now() + kRunTimeout;
+    while (!finished && PutsFrom(AccessLog(), kFogHost) < 20 &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    k.fog_puts = PutsFrom(AccessLog(), kFogHost);
+    k.mid_run = !finished;
+    if (k.mid_run) {
+      int status = fog_->Signal(SIGKILL);
+      EXPECT_TRUE(WIFSIGNALED(status)) << "wait status " << status;
+      after_kill();
+    }
+    run.join();
+    return k;
+  }
+
   std::string ip_, tag_;
   fs::path dir_;
   bool up_ = false;
@@ -332,65 +363,31 @@ TEST_F(ThreeNodes, EdgeFogCloudRunEqualsLocalRun) {
 // notices the restart by heartbeat and replays each stream's earlier items to
 // the new daemon, so the results still equal the all-local run, each once.
 TEST_F(ThreeNodes, FogKilledMidRunAndRestartedEveryResultOnce) {
-  std::atomic<bool> finished{false};
-  RunResult three;
-  std::thread run([&] {
-    three = RunInEdge("edge", {"--data-address", kEdgeData});
-    finished = true;
-  });
-  // Each fog task stores its input and its beats; wait for some of them.
-  const auto deadline = std::chrono::steady_clock::now() + kRunTimeout;
-  while (!finished && PutsFrom(AccessLog(), kFogHost) < 20 &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(5ms);
-  const int fog_puts = PutsFrom(AccessLog(), kFogHost);
-  const bool mid_run = !finished;
   Status restarted;
-  if (mid_run) {
-    int status = fog_->Signal(SIGKILL);
-    EXPECT_TRUE(WIFSIGNALED(status)) << "wait status " << status;
-    restarted = fog_->Start("listening on", kStartWait);
-  }
-  run.join();
-  std::printf("fog killed after %d of its PUTs reached the CDN\n", fog_puts);
-  ASSERT_TRUE(mid_run) << "the run ended before the fog was killed";
+  KilledRun k = RunKillingFog([&] { restarted = fog_->Start("listening on", kStartWait); });
+  std::printf("fog killed after %d of its PUTs reached the CDN\n", k.fog_puts);
+  ASSERT_TRUE(k.mid_run) << "the run ended before the fog was killed";
   ASSERT_TRUE(restarted.ok()) << restarted.ToString() << "\n" << Read(fog_->log());
-  EXPECT_GE(fog_puts, 20) << "killed before the fog had stored results";
+  EXPECT_GE(k.fog_puts, 20) << "killed before the fog had stored results";
   // Compared with the local run even when items failed, to show what differs.
-  EXPECT_TRUE(three.success()) << three.Describe() << "\n" << three.StderrTail();
+  EXPECT_TRUE(k.run.success()) << k.run.Describe() << "\n" << k.run.StderrTail();
   auto results = Tree(dir_ / "out/edge");
-  EXPECT_EQ(results.size(), 4u) << three.out.tail;
+  EXPECT_EQ(results.size(), 4u) << k.run.out.tail;
   ExpectOnCdn(results);
-  ExpectEqualsLocalRun(three);
+  ExpectEqualsLocalRun(k.run);
 }
 
 // Killed for good, the fog is given up after its fallback_after and its
 // stage moves to the cloud, where each stream's state is rebuilt by replay:
 // the results still equal the all-local run.
 TEST_F(ThreeNodes, FogKilledForGoodItsStageMovesToTheCloud) {
-  std::atomic<bool> finished{false};
-  RunResult three;
-  std::thread run([&] {
-    three = RunInEdge("edge", {"--data-address", kEdgeData});
-    finished = true;
-  });
-  const auto deadline = std::chrono::steady_clock::now() + kRunTimeout;
-  while (!finished && PutsFrom(AccessLog(), kFogHost) < 20 &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(5ms);
-  const bool mid_run = !finished;
-  if (mid_run) {
-    int status = fog_->Signal(SIGKILL);
-    EXPECT_TRUE(WIFSIGNALED(status)) << "wait status " << status;
-  }
-  run.join();
-  ASSERT_TRUE(mid_run) << "the run ended before the fog was killed";
-  EXPECT_TRUE(three.success()) << three.Describe() << "\n" << three.StderrTail();
-  EXPECT_NE(three.StderrTail().find("endpoint 'endpoint_fog' lost"), std::string::npos)
-      << three.StderrTail();
-  auto results = Tree(dir_ / "out/edge");
-  EXPECT_EQ(results.size(), 4u) << three.out.tail;
-  ExpectEqualsLocalRun(three);
+  KilledRun k = RunKillingFog([] {});
+  ASSERT_TRUE(k.mid_run) << "the run ended before the fog was killed";
+  EXPECT_TRUE(k.run.success()) << k.run.Describe() << "\n" << k.run.StderrTail();
+  EXPECT_NE(k.run.StderrTail().find("endpoint 'endpoint_fog' lost"), std::string::npos)
+      << k.run.StderrTail();
+  EXPECT_EQ(Tree(dir_ / "out/edge").size(), 4u) << k.run.out.tail;
+  ExpectEqualsLocalRun(k.run);
 }
 
 }  // namespace
