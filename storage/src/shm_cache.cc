@@ -457,6 +457,21 @@ struct ShmCache::Impl {
     return Status::OK();
   }
 
+  // Whether an evicting writer's process is gone, asked of the kernel once per
+  // pid per scan (kill(2) is a system call; evicting writers are few).
+  class DeadEvictors {
+   public:
+    bool operator()(int32_t pid) {
+      for (const auto& [p, dead] : seen_)
+        if (p == pid) return dead;
+      seen_.emplace_back(pid, ProcessDead(pid));
+      return seen_.back().second;
+    }
+
+   private:
+    std::vector<std::pair<int32_t, bool>> seen_;
+  };
+
   // An eviction candidate: `order` ranks it (smaller goes first), `tie` breaks ties.
   struct Cand {
     uint64_t order, tie;
@@ -477,13 +492,22 @@ struct ShmCache::Impl {
     cands.clear();
     uint64_t total_units = 0;
     const uint32_t high = High();
+    DeadEvictors dead;
     for (uint32_t i = 0; i < high; ++i) {
       // The table is too big for the cache; the hardware prefetcher stops at
       // each page, so request lines a few descriptors ahead.
       __builtin_prefetch(&D(std::min(i + 16, high - 1)));
       Desc& d = D(i);
-      if (StateOf(d.ctl.load(std::memory_order_acquire)) != kLive) continue;
-      if (d.flags.load(std::memory_order_relaxed) & (kPinned | kRecord | kEvicting)) continue;
+      const uint64_t state = StateOf(d.ctl.load(std::memory_order_acquire));
+      if (state != kLive && state != kDead) continue;
+      const uint32_t flags = d.flags.load(std::memory_order_relaxed);
+      if ((flags & kEvicting) && dead(d.evictor_pid.load(std::memory_order_relaxed))) {
+        // Its evictor died demoting it: drop the flag and the pin for it.
+        d.flags.fetch_and(~uint32_t{kEvicting}, std::memory_order_relaxed);
+        Unpin(i);
+        continue;
+      }
+      if (state != kLive || (flags & (kPinned | kRecord | kEvicting))) continue;
       const auto u =
           static_cast<uint32_t>(1 + RoundUp(d.size.load(std::memory_order_relaxed), kUnit) / kUnit);
       total_units += u;
@@ -526,6 +550,7 @@ struct ShmCache::Impl {
       uint64_t ctl = D(c.di).ctl.load(std::memory_order_acquire);
       while (StateOf(ctl) == kLive) {
         if (D(c.di).ctl.compare_exchange_weak(ctl, ctl + kRefOne, std::memory_order_acq_rel)) {
+          D(c.di).evictor_pid.store(pid, std::memory_order_relaxed);
           D(c.di).flags.fetch_or(kEvicting, std::memory_order_relaxed);
           out.push_back(c.di);
           covered += c.units;
@@ -564,6 +589,7 @@ struct ShmCache::Impl {
 
   // Demotes (listener) and removes pinned victims, then drops the pins.
   void EvictPinned(const std::vector<uint32_t>& victims) {
+    Hook("evict_demoting");
     EvictListener l;
     {
       std::lock_guard<std::mutex> g(listener_mu);
@@ -579,6 +605,8 @@ struct ShmCache::Impl {
           continue;
         }
         RemoveLocked(di);
+        // Before the unpin below: a set flag promises the pin is still held.
+        D(di).flags.fetch_and(~uint32_t{kEvicting}, std::memory_order_relaxed);
         hdr->evictions.fetch_add(1, std::memory_order_relaxed);
       }
     }

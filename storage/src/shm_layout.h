@@ -20,7 +20,7 @@ namespace overlay::storage::shm {
 
 // "OVL1SHM1": written last by the creator, so openers never see a half-made header.
 constexpr uint64_t kMagic = 0x4f564c3153484d31ull;
-constexpr uint32_t kVersion = 3;
+constexpr uint32_t kVersion = 4;
 constexpr uint64_t kUnit = 64;           // arena allocation unit = block header size
 constexpr uint64_t kHeaderBytes = 4096;  // room for Header, page-aligned
 
@@ -44,10 +44,11 @@ inline uint64_t MakeCtl(uint32_t gen, uint64_t refs, uint64_t state) {
   return (static_cast<uint64_t>(gen) << 32) | (refs << 4) | state;
 }
 
-// kEvicting: chosen as a victim by a writer that is demoting it outside the
-// writer mutex, so no other writer picks it too. A writer killed in that window
-// leaves it set: the object stays readable but is never evicted again, like
-// the pin such a writer leaks.
+// kEvicting: chosen as a victim by a writer (Desc::evictor_pid) that pinned it
+// and is demoting it outside the writer mutex, so no other writer picks it
+// too. The writer clears it before dropping its pin; one killed in between
+// leaves both, and the next eviction scan that finds the evictor dead drops
+// them for it, so the object can be evicted again.
 enum DescFlags : uint32_t { kPinned = 1, kRecord = 2, kEvicting = 4 };
 
 // Index word: 0 empty (ends a probe), 1 tombstone, else (gen << 32) | (desc + 2).
@@ -97,6 +98,7 @@ struct alignas(64) Desc {
   alignas(64) std::atomic<uint64_t> ctime_ms;
   std::atomic<uint64_t> seq;  // insertion order (SIEVE's queue, ties elsewhere)
   std::atomic<int32_t> owner_pid;
+  std::atomic<int32_t> evictor_pid;  // while kEvicting
 };
 static_assert(sizeof(Desc) == 128);
 

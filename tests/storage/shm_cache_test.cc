@@ -496,6 +496,46 @@ TEST_F(ShmCacheTest, WriterKilledHoldingTheLockLeavesNoLockAndNoTornEntry) {
   EXPECT_EQ(c->Stats().live_objects, 1u);
 }
 
+// A writer killed while it demotes its victims (pinned and marked as being
+// evicted) must not leave them unevictable: the next eviction scan finds the
+// evictor dead and takes them back.
+TEST_F(ShmCacheTest, WriterKilledWhileEvictingLeavesItsVictimsEvictable) {
+  const std::string segment = UniqueSegment("kill-evict");
+  auto c = Open(EvictionPolicy::kLru, 1 << 20, segment);
+  ASSERT_TRUE(c);
+  std::vector<ObjectKey> old;
+  for (char ch = 'a'; ch < 'a' + 8; ++ch) old.push_back(MustPut(*c, Bytes(100 << 10, ch)));
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ShmCacheOptions o;
+    o.segment = segment;
+    o.TEST_hook = [&](std::string_view point) {
+      if (point != "evict_demoting") return;
+      if (write(fds[1], "r", 1) != 1) _exit(4);
+      for (;;) pause();
+    };
+    Result<std::shared_ptr<ShmCache>> other = ShmCache::Open(o);
+    if (!other.ok()) _exit(2);
+    const std::string big = Bytes(500 << 10, 'z');
+    (void)(*other)->Put(ObjectKey::Of(big), big, ObjectMeta{big.size(), 0, 0});
+    _exit(3);
+  }
+  close(fds[1]);
+  ASSERT_TRUE(ReadSignal(fds[0]));  // the child has pinned and marked its victims
+  close(fds[0]);
+  kill(pid, SIGKILL);
+  EXPECT_EQ(WaitChild(pid), 128 + SIGKILL);
+  // Ten new objects fill the whole budget, so they must push out every old
+  // one, including those the dead writer had chosen.
+  for (char ch = 'A'; ch < 'A' + 10; ++ch) MustPut(*c, Bytes(100 << 10, ch));
+  for (size_t i = 0; i < old.size(); ++i)
+    EXPECT_TRUE(c->Acquire(old[i]).status().IsNotFound()) << "old object " << i << " stuck";
+  EXPECT_EQ(c->Stats().live_objects, 10u);
+}
+
 TEST_F(ShmCacheTest, ConcurrentReadersAndWriter) {
   auto c = Open(EvictionPolicy::kSieve, 2 << 20);
   ASSERT_TRUE(c);

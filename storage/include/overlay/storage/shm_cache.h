@@ -40,7 +40,8 @@ struct ShmCacheOptions {
   // Ignored when the segment already exists: its own policy applies.
   EvictionPolicy policy = EvictionPolicy::kLru;
   // Test-only: called at named points ("commit_locked": inside Commit with the
-  // writer mutex held) so a test can kill the process there.
+  // writer mutex held; "evict_demoting": victims chosen and pinned, before
+  // their demotion) so a test can kill the process there.
   std::function<void(std::string_view point)> TEST_hook;
 };
 
