@@ -65,8 +65,12 @@ std::string Dag::Describe(const PipelineSpec& spec) const {
     const FunctionDecl* fn = spec.FindFunction(st.decl->transformation);
     std::string what = fn == nullptr ? "?" : fn->builtin.empty() ? "command" : "builtin " + fn->builtin;
     std::string where = "local";
-    if (const EndpointDecl* ep = spec.FindEndpoint(st.decl->endpoint))
+    if (const EndpointDecl* ep = spec.FindEndpoint(st.decl->endpoint)) {
       where = ep->name + (ep->address.empty() ? " (local)" : " at " + ep->address);
+      if (!ep->fallback.empty())
+        where += fmt::format(", else {} after {} ms of silence", ep->fallback,
+                             ep->fallback_after_ms);
+    }
     bool sink = st.successors.empty();
     out += fmt::format("  {} -> {} [{}: {}] on {}{}\n", from, st.decl->name,
                        st.decl->transformation, what, where, sink ? "  (result)" : "");

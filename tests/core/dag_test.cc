@@ -55,5 +55,17 @@ TEST(Dag, DescribeShowsEdgesAndResults) {
   EXPECT_THAT(d, ::testing::HasSubstr("a -> b [f: builtin qrs_detector] on local  (result)\n"));
 }
 
+TEST(Dag, DescribeShowsEndpointsAndFallbacks) {
+  PipelineSpec spec = Parse(
+      "[ENDPOINT]\nname = fog\naddress = tcp://10.0.0.2:7001\nfallback = edge\n"
+      "fallback_after = 2s\n[END]\n[ENDPOINT]\nname = edge\n[END]\n"
+      "[STAGE]\nname = a\nsource = in\ntransformation = f\nendpoint = fog\n[END]\n");
+  auto dag = BuildDag(spec);
+  ASSERT_TRUE(dag.ok());
+  EXPECT_THAT(dag->Describe(spec),
+              ::testing::HasSubstr("on fog at tcp://10.0.0.2:7001, else edge after 2000 ms of "
+                                   "silence  (result)\n"));
+}
+
 }  // namespace
 }  // namespace overlay
