@@ -38,6 +38,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -82,6 +83,8 @@ struct ShmCache::Impl {
   Desc* descs = nullptr;
   Slot* index = nullptr;
   char* arena = nullptr;
+  Opener* openers = nullptr;
+  Opener* opener = nullptr;  // this instance's pin table; null: pins untracked
   std::function<void(std::string_view)> hook;
   // getpid() is a system call; loans record the owner on every put. A process
   // that forks must open the segment again in the child (as it must anyway for
@@ -209,7 +212,70 @@ struct ShmCache::Impl {
   void RecoverLocked() {
     hdr->rover = 0;
     ReclaimDeadLoansLocked();
+    ReclaimDeadOpenersLocked();
     hdr->recoveries.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  ~Impl() {
+    // The pin table is freed only when empty: handles that outlive this
+    // instance (against ReadHandle's contract) keep it until the process dies.
+    if (opener == nullptr) return;
+    for (const auto& pin : opener->pins)
+      if (pin.load(std::memory_order_relaxed) != 0) return;
+    opener->pid.store(0, std::memory_order_release);
+  }
+
+  // Drops the recorded pins of openers whose process is gone and frees their
+  // tables. Returns the pins dropped.
+  uint64_t ReclaimDeadOpenersLocked() {
+    uint64_t n = 0;
+    for (uint32_t o = 0; o < kMaxOpeners; ++o) {
+      Opener& op = openers[o];
+      if (!ProcessDead(op.pid.load(std::memory_order_acquire))) continue;
+      for (auto& pin : op.pins) {
+        if (uint32_t v = pin.exchange(0, std::memory_order_acq_rel); v != 0) {
+          Unpin(v - 1);
+          ++n;
+        }
+      }
+      op.pid.store(0, std::memory_order_release);
+    }
+    hdr->reclaimed_pins.fetch_add(n, std::memory_order_relaxed);
+    return n;
+  }
+
+  // Takes a free pin table for this instance (none left: pins go untracked).
+  void ClaimOpenerLocked() {
+    for (uint32_t o = 0; o < kMaxOpeners && opener == nullptr; ++o) {
+      int32_t free = 0;
+      if (openers[o].pid.compare_exchange_strong(free, pid, std::memory_order_acq_rel))
+        opener = &openers[o];
+    }
+  }
+
+  // Records the pin of descriptor `di`; returns its entry, or kPinsPerOpener
+  // when it goes untracked.
+  uint32_t RecordPin(uint32_t di) const {
+    if (opener == nullptr) return kPinsPerOpener;
+    // Each thread continues after its last entry, so threads rarely meet.
+    thread_local uint32_t next = static_cast<uint32_t>(
+        std::hash<std::thread::id>()(std::this_thread::get_id()) % kPinsPerOpener);
+    for (uint32_t n = 0; n < kPinsPerOpener; ++n) {
+      const uint32_t i = (next + n) % kPinsPerOpener;
+      uint32_t expected = 0;
+      if (opener->pins[i].load(std::memory_order_relaxed) == 0 &&
+          opener->pins[i].compare_exchange_strong(expected, di + 1, std::memory_order_acq_rel)) {
+        next = i + 1;
+        return i;
+      }
+    }
+    return kPinsPerOpener;
+  }
+
+  // Forgets the recorded pin (first: see Opener), then drops it.
+  void ReleaseRecordedPin(uint32_t di, uint32_t entry) const {
+    if (entry < kPinsPerOpener) opener->pins[entry].store(0, std::memory_order_release);
+    Unpin(di);
   }
 
   int ReclaimDeadLoansLocked() {
@@ -621,6 +687,7 @@ ReadHandle& ReadHandle::operator=(ReadHandle&& o) noexcept {
     Release();
     cache_ = std::exchange(o.cache_, nullptr);
     desc_ = o.desc_;
+    pin_ = o.pin_;
     view_ = std::exchange(o.view_, {});
   }
   return *this;
@@ -628,7 +695,7 @@ ReadHandle& ReadHandle::operator=(ReadHandle&& o) noexcept {
 
 void ReadHandle::Release() {
   if (cache_ == nullptr) return;
-  std::exchange(cache_, nullptr)->ReleasePin(desc_);
+  std::exchange(cache_, nullptr)->ReleasePin(desc_, pin_);
   view_ = {};
 }
 
@@ -653,7 +720,9 @@ void WriteLoan::Abort() {
 ShmCache::ShmCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ShmCache::~ShmCache() = default;
 
-void ShmCache::ReleasePin(uint32_t desc) const { impl_->Unpin(desc); }
+void ShmCache::ReleasePin(uint32_t desc, uint32_t pin) const {
+  impl_->ReleaseRecordedPin(desc, pin);
+}
 
 void ShmCache::AbortLoan(uint32_t desc) const {
   Impl::Lock lock(impl_.get());
@@ -692,7 +761,8 @@ Result<std::shared_ptr<ShmCache>> ShmCache::Open(const ShmCacheOptions& options)
       const uint64_t arena = RoundUp(std::max<uint64_t>(options.memory, 1 << 20), kUnit);
       const uint64_t desc_off = kHeaderBytes;
       const uint64_t index_off = desc_off + uint64_t{max_objects} * sizeof(Desc);
-      const uint64_t arena_off = RoundUp(index_off + uint64_t{slots} * sizeof(Slot), 4096);
+      const uint64_t openers_off = RoundUp(index_off + uint64_t{slots} * sizeof(Slot), 64);
+      const uint64_t arena_off = RoundUp(openers_off + kMaxOpeners * sizeof(Opener), 4096);
       const uint64_t total = arena_off + arena;
       impl->shm.truncate(static_cast<bip::offset_t>(total));
       impl->region = bip::mapped_region(impl->shm, bip::read_write);
@@ -703,6 +773,7 @@ Result<std::shared_ptr<ShmCache>> ShmCache::Open(const ShmCacheOptions& options)
       h->total_bytes = total;
       h->desc_off = desc_off;
       h->index_off = index_off;
+      h->openers_off = openers_off;
       h->arena_off = arena_off;
       h->arena_bytes = arena;
       h->max_objects = max_objects;
@@ -755,7 +826,15 @@ Result<std::shared_ptr<ShmCache>> ShmCache::Open(const ShmCacheOptions& options)
   impl->hdr = reinterpret_cast<Header*>(impl->base);
   impl->descs = reinterpret_cast<Desc*>(impl->base + impl->hdr->desc_off);
   impl->index = reinterpret_cast<Slot*>(impl->base + impl->hdr->index_off);
+  impl->openers = reinterpret_cast<Opener*>(impl->base + impl->hdr->openers_off);
   impl->arena = impl->base + impl->hdr->arena_off;
+  {
+    // A process opening the segment (e.g. a restarted daemon) first drops
+    // the pins that dead processes left.
+    Impl::Lock lock(impl.get());
+    impl->ReclaimDeadOpenersLocked();
+    impl->ClaimOpenerLocked();
+  }
   return std::shared_ptr<ShmCache>(new ShmCache(std::move(impl)));
 }
 
@@ -807,6 +886,7 @@ Result<WriteLoan> ShmCache::Loan(size_t size) {
       if (victims.empty()) {
         // Only dead writers' loans or readers of evicted objects can hold space now.
         just_evicted = m.ReclaimDeadLoansLocked() > 0;
+        just_evicted = m.ReclaimDeadOpenersLocked() > 0 || just_evicted;
         if (!just_evicted) m.hdr->rover = 0;
       } else {
         uint64_t first = UINT64_MAX;
@@ -876,6 +956,7 @@ Result<ReadHandle> ShmCache::Acquire(const ObjectKey& key) const {
   ReadHandle h;
   h.cache_ = this;
   h.desc_ = di;
+  h.pin_ = impl_->RecordPin(di);
   h.view_ = impl_->ViewOf(di);
   return h;
 }
@@ -971,6 +1052,7 @@ Result<ReadHandle> ShmCache::AcquireRecord(const ObjectKey& key) const {
   ReadHandle h;
   h.cache_ = this;
   h.desc_ = di;
+  h.pin_ = impl_->RecordPin(di);
   h.view_ = impl_->ViewOf(di);
   return h;
 }
@@ -999,7 +1081,8 @@ std::vector<ShmEntry> ShmCache::List() const {
 ShmStats ShmCache::Stats() const {
   const Header& h = *impl_->hdr;
   return ShmStats{impl_->policy(),       h.arena_bytes,      h.live_bytes.load(),
-                  h.live_objects.load(), h.evictions.load(), h.recoveries.load()};
+                  h.live_objects.load(), h.evictions.load(), h.recoveries.load(),
+                  h.reclaimed_pins.load()};
 }
 
 void ShmCache::SetEvictListener(EvictListener listener) {

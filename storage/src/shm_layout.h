@@ -4,6 +4,7 @@
 //   offset 0          Header (4 KiB): magic, geometry, robust writer mutex, stats
 //   desc_off          Desc[max_objects]      (128 B each)
 //   index_off         Slot[2^k]              (open-addressing index, >= 2x objects)
+//   openers_off       Opener[kMaxOpeners]    (each opener's pins, for crash recovery)
 //   arena_off         data arena: a walkable heap of blocks, each a 64 B Block
 //                     header followed by the object's bytes, in 64 B units
 //
@@ -113,6 +114,19 @@ struct alignas(64) Block {
 };
 static_assert(sizeof(Block) == kUnit);
 
+// The pins held by one opener (a ShmCache instance): the descriptor (+1; 0:
+// free) of each of its live ReadHandles, so when its process dies the next
+// opener can drop them. Only the opener's process writes its entries while
+// it lives. A pin is recorded after it is taken and forgotten before it is
+// dropped, so a crash in between leaks that one pin but never drops one twice;
+// an opener with every entry in use pins untracked.
+constexpr uint32_t kMaxOpeners = 64;
+constexpr uint32_t kPinsPerOpener = 1024;
+struct alignas(64) Opener {
+  std::atomic<int32_t> pid;  // 0: free
+  alignas(64) std::atomic<uint32_t> pins[kPinsPerOpener];
+};
+
 struct alignas(64) Header {
   std::atomic<uint64_t> magic;
   uint32_t version;
@@ -120,6 +134,7 @@ struct alignas(64) Header {
   uint64_t total_bytes;
   uint64_t desc_off;
   uint64_t index_off;
+  uint64_t openers_off;  // Opener[kMaxOpeners]
   uint64_t arena_off;
   uint64_t arena_bytes;
   uint32_t max_objects;
@@ -147,6 +162,7 @@ struct alignas(64) Header {
   std::atomic<uint64_t> live_objects;
   std::atomic<uint64_t> evictions;
   std::atomic<uint64_t> recoveries;
+  std::atomic<uint64_t> reclaimed_pins;  // dropped for dead openers
 };
 static_assert(sizeof(Header) <= kHeaderBytes);
 

@@ -536,6 +536,52 @@ TEST_F(ShmCacheTest, WriterKilledWhileEvictingLeavesItsVictimsEvictable) {
   EXPECT_EQ(c->Stats().live_objects, 10u);
 }
 
+// A reader killed while it holds handles leaks no memory: the next process to
+// open the segment (a restarted daemon) drops its pins, so the evicted
+// objects' blocks come back.
+TEST_F(ShmCacheTest, ReaderKilledHoldingHandlesLeavesNoPins) {
+  const std::string segment = UniqueSegment("kill-reader");
+  auto c = Open(EvictionPolicy::kLru, 1 << 20, segment);
+  ASSERT_TRUE(c);
+  std::vector<ObjectKey> held;
+  for (char ch = 'a'; ch < 'a' + 3; ++ch) held.push_back(MustPut(*c, Bytes(300 << 10, ch)));
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ShmCacheOptions o;
+    o.segment = segment;
+    Result<std::shared_ptr<ShmCache>> other = ShmCache::Open(o);
+    if (!other.ok()) _exit(2);
+    std::vector<ReadHandle> handles;
+    for (const ObjectKey& k : held) {
+      Result<ReadHandle> h = (*other)->Acquire(k);
+      if (!h.ok()) _exit(3);
+      handles.push_back(std::move(*h));
+    }
+    if (write(fds[1], "r", 1) != 1) _exit(4);
+    for (;;) pause();
+  }
+  close(fds[1]);
+  ASSERT_TRUE(ReadSignal(fds[0]));  // the child holds a handle on each object
+  close(fds[0]);
+  for (const ObjectKey& k : held) ASSERT_TRUE(c->Evict(k).ok());
+  kill(pid, SIGKILL);
+  EXPECT_EQ(WaitChild(pid), 128 + SIGKILL);
+  ShmCacheOptions o;
+  o.segment = segment;
+  Result<std::shared_ptr<ShmCache>> restarted = ShmCache::Open(o);
+  ASSERT_TRUE(restarted.ok()) << restarted.status().ToString();
+  EXPECT_EQ((*restarted)->Stats().reclaimed_pins, 3u);
+  // Fits only in the space the dead reader's pins held.
+  const std::string big = Bytes(900 << 10, 'B');
+  ObjectKey kb = MustPut(**restarted, big);
+  Result<ReadHandle> h = c->Acquire(kb);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->view(), big);
+}
+
 TEST_F(ShmCacheTest, ConcurrentReadersAndWriter) {
   auto c = Open(EvictionPolicy::kSieve, 2 << 20);
   ASSERT_TRUE(c);

@@ -61,12 +61,15 @@ struct ShmStats {
   uint64_t live_objects = 0;
   uint64_t evictions = 0;
   uint64_t recoveries = 0;  // times a writer found the mutex of a dead owner
+  uint64_t reclaimed_pins = 0;  // read pins dropped for processes that died holding them
 };
 
 class ShmCache;
 
 // A pinned, zero-copy view of an L1 object. While it lives the bytes stay valid,
-// even if the object is evicted or erased meanwhile.
+// even if the object is evicted or erased meanwhile. The pins of a process
+// killed while holding handles are dropped when a process next opens the
+// segment or a writer runs out of room.
 // Thread-safety: one thread at a time. Ownership: move-only; releases its pin
 // when destroyed. REQUIRES: destroyed before the ShmCache it came from.
 class ReadHandle {
@@ -87,6 +90,7 @@ class ReadHandle {
   friend class ShmCache;
   const ShmCache* cache_ = nullptr;
   uint32_t desc_ = 0;
+  uint32_t pin_ = 0;  // entry in the opener's pin table
   std::string_view view_;
 };
 
@@ -175,7 +179,7 @@ class ShmCache : public Tier, public std::enable_shared_from_this<ShmCache> {
   friend class ReadHandle;
   friend class WriteLoan;
   explicit ShmCache(std::unique_ptr<Impl> impl);
-  void ReleasePin(uint32_t desc) const;
+  void ReleasePin(uint32_t desc, uint32_t pin) const;
   void AbortLoan(uint32_t desc) const;
 
   std::unique_ptr<Impl> impl_;
