@@ -254,13 +254,15 @@ struct ShmCache::Impl {
   }
 
   // Records the pin of descriptor `di`; returns its entry, or kPinsPerOpener
-  // when it goes untracked.
+  // when it goes untracked (a bounded search, so a process holding thousands
+  // of handles does not slow every get down).
   uint32_t RecordPin(uint32_t di) const {
+    constexpr uint32_t kProbes = 64;
     if (opener == nullptr) return kPinsPerOpener;
     // Each thread continues after its last entry, so threads rarely meet.
     thread_local uint32_t next = static_cast<uint32_t>(
         std::hash<std::thread::id>()(std::this_thread::get_id()) % kPinsPerOpener);
-    for (uint32_t n = 0; n < kPinsPerOpener; ++n) {
+    for (uint32_t n = 0; n < kProbes; ++n) {
       const uint32_t i = (next + n) % kPinsPerOpener;
       uint32_t expected = 0;
       if (opener->pins[i].load(std::memory_order_relaxed) == 0 &&

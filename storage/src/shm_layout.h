@@ -118,10 +118,10 @@ static_assert(sizeof(Block) == kUnit);
 // free) of each of its live ReadHandles, so when its process dies the next
 // opener can drop them. Only the opener's process writes its entries while
 // it lives. A pin is recorded after it is taken and forgotten before it is
-// dropped, so a crash in between leaks that one pin but never drops one twice;
-// an opener with every entry in use pins untracked.
+// dropped, so a crash in between leaks that one pin but never drops one twice.
+// A get that finds no free entry near its thread's last one pins untracked.
 constexpr uint32_t kMaxOpeners = 64;
-constexpr uint32_t kPinsPerOpener = 1024;
+constexpr uint32_t kPinsPerOpener = 4096;
 struct alignas(64) Opener {
   std::atomic<int32_t> pid;  // 0: free
   alignas(64) std::atomic<uint32_t> pins[kPinsPerOpener];

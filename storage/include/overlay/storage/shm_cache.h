@@ -8,8 +8,10 @@
 // a writer killed while holding it makes the next writer recover (see
 // shm_cache.cc for the invariants that make every crash point recoverable).
 //
-// Thread-safety: every method is safe to call from many threads and processes.
-// Ownership: the ShmCache owns its mapping; ReadHandle and WriteLoan borrow it
+// Thread-safety: every method is safe to call from many threads and processes;
+// a ShmCache belongs to the process that opened it (a forked child opens the
+// segment again). Ownership: the ShmCache owns its mapping; ReadHandle and
+// WriteLoan borrow it
 // and must be destroyed before the ShmCache (Blobs from Get() need not be: they
 // keep the mapping alive themselves).
 #ifndef OVERLAY_STORAGE_SHM_CACHE_H_
