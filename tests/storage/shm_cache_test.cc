@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -49,6 +50,40 @@ bool ReadSignal(int fd) {
   if (poll(&p, 1, 10000) != 1) return false;
   char c = 0;
   return read(fd, &c, 1) == 1;
+}
+
+// Forks a child that opens `segment` and runs `body`; the child stops at
+// the hook point `stop_at`, or after `body` when that is empty. The parent
+// waits until it has stopped there, then kills it (kill -9) and returns its
+// exit as WaitChild gives it (128 + SIGKILL when killed where intended).
+int KillChildStoppedIn(const std::string& segment, std::string_view stop_at,
+                       const std::function<void(ShmCache&)>& body) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    auto stop = [&] {
+      if (write(fds[1], "r", 1) != 1) _exit(4);
+      for (;;) pause();
+    };
+    ShmCacheOptions o;
+    o.segment = segment;
+    o.TEST_hook = [&](std::string_view point) {
+      if (!stop_at.empty() && point == stop_at) stop();
+    };
+    Result<std::shared_ptr<ShmCache>> c = ShmCache::Open(o);
+    if (!c.ok()) _exit(2);
+    body(**c);
+    if (!stop_at.empty()) _exit(3);  // never reached the hook point
+    stop();
+  }
+  close(fds[1]);
+  const bool stopped = ReadSignal(fds[0]);
+  close(fds[0]);
+  kill(pid, SIGKILL);
+  const int exit = WaitChild(pid);
+  return stopped ? exit : -1;
 }
 
 // Test-name suffix of a parameterized eviction case.
@@ -422,26 +457,16 @@ TEST_F(ShmCacheTest, WriterKilledBetweenLoanAndCommitLeavesNothing) {
   auto c = Open(EvictionPolicy::kLru, 1 << 20, segment);
   ASSERT_TRUE(c);
   const std::string half = Bytes(600 << 10, 'h');
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ShmCacheOptions o;
-    o.segment = segment;
-    Result<std::shared_ptr<ShmCache>> other = ShmCache::Open(o);
-    if (!other.ok()) _exit(2);
-    Result<WriteLoan> loan = (*other)->Loan(half.size());
-    if (!loan.ok()) _exit(3);
-    std::memcpy(loan->data().data(), half.data(), half.size() / 2);  // half-written
-    if (write(fds[1], "r", 1) != 1) _exit(4);
-    for (;;) pause();
-  }
-  close(fds[1]);
-  ASSERT_TRUE(ReadSignal(fds[0]));
-  close(fds[0]);
-  kill(pid, SIGKILL);
-  EXPECT_EQ(WaitChild(pid), 128 + SIGKILL);
+  WriteLoan kept;  // (the child's copy) open while the child is stopped
+  EXPECT_EQ(KillChildStoppedIn(segment, "",
+                               [&](ShmCache& other) {
+                                 Result<WriteLoan> loan = other.Loan(half.size());
+                                 if (!loan.ok()) _exit(3);
+                                 // Half-written, then the child stops.
+                                 std::memcpy(loan->data().data(), half.data(), half.size() / 2);
+                                 kept = std::move(*loan);
+                               }),
+            128 + SIGKILL);
   EXPECT_EQ(c->Stats().live_objects, 0u);
   EXPECT_TRUE(c->List().empty());
   // The dead loan's 600 KiB must come back: this loan only fits if it does.
@@ -458,28 +483,12 @@ TEST_F(ShmCacheTest, WriterKilledHoldingTheLockLeavesNoLockAndNoTornEntry) {
   ASSERT_TRUE(c);
   const std::string data = Bytes(100 << 10, 'w');
   const ObjectKey key = ObjectKey::Of(data);
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ShmCacheOptions o;
-    o.segment = segment;
-    o.TEST_hook = [&](std::string_view point) {
-      if (point != "commit_locked") return;
-      if (write(fds[1], "r", 1) != 1) _exit(4);
-      for (;;) pause();
-    };
-    Result<std::shared_ptr<ShmCache>> other = ShmCache::Open(o);
-    if (!other.ok()) _exit(2);
-    (void)(*other)->Put(key, data, ObjectMeta{data.size(), 0, 0});
-    _exit(3);
-  }
-  close(fds[1]);
-  ASSERT_TRUE(ReadSignal(fds[0]));  // the child now holds the writer mutex mid-commit
-  close(fds[0]);
-  kill(pid, SIGKILL);
-  EXPECT_EQ(WaitChild(pid), 128 + SIGKILL);
+  // The child is killed holding the writer mutex mid-commit.
+  EXPECT_EQ(KillChildStoppedIn(segment, "commit_locked",
+                               [&](ShmCache& other) {
+                                 (void)other.Put(key, data, ObjectMeta{data.size(), 0, 0});
+                               }),
+            128 + SIGKILL);
   // Readers never block and never see the half-published entry.
   EXPECT_TRUE(c->Acquire(key).status().IsNotFound());
   // The next writer takes over the dead owner's mutex and recovers.
@@ -505,29 +514,14 @@ TEST_F(ShmCacheTest, WriterKilledWhileEvictingLeavesItsVictimsEvictable) {
   ASSERT_TRUE(c);
   std::vector<ObjectKey> old;
   for (char ch = 'a'; ch < 'a' + 8; ++ch) old.push_back(MustPut(*c, Bytes(100 << 10, ch)));
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ShmCacheOptions o;
-    o.segment = segment;
-    o.TEST_hook = [&](std::string_view point) {
-      if (point != "evict_demoting") return;
-      if (write(fds[1], "r", 1) != 1) _exit(4);
-      for (;;) pause();
-    };
-    Result<std::shared_ptr<ShmCache>> other = ShmCache::Open(o);
-    if (!other.ok()) _exit(2);
-    const std::string big = Bytes(500 << 10, 'z');
-    (void)(*other)->Put(ObjectKey::Of(big), big, ObjectMeta{big.size(), 0, 0});
-    _exit(3);
-  }
-  close(fds[1]);
-  ASSERT_TRUE(ReadSignal(fds[0]));  // the child has pinned and marked its victims
-  close(fds[0]);
-  kill(pid, SIGKILL);
-  EXPECT_EQ(WaitChild(pid), 128 + SIGKILL);
+  // The child has pinned and marked its victims when it is killed.
+  const std::string big = Bytes(500 << 10, 'z');
+  EXPECT_EQ(KillChildStoppedIn(segment, "evict_demoting",
+                               [&](ShmCache& other) {
+                                 (void)other.Put(ObjectKey::Of(big), big,
+                                                 ObjectMeta{big.size(), 0, 0});
+                               }),
+            128 + SIGKILL);
   // Ten new objects fill the whole budget, so they must push out every old
   // one, including those the dead writer had chosen.
   for (char ch = 'A'; ch < 'A' + 10; ++ch) MustPut(*c, Bytes(100 << 10, ch));
@@ -545,30 +539,18 @@ TEST_F(ShmCacheTest, ReaderKilledHoldingHandlesLeavesNoPins) {
   ASSERT_TRUE(c);
   std::vector<ObjectKey> held;
   for (char ch = 'a'; ch < 'a' + 3; ++ch) held.push_back(MustPut(*c, Bytes(300 << 10, ch)));
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ShmCacheOptions o;
-    o.segment = segment;
-    Result<std::shared_ptr<ShmCache>> other = ShmCache::Open(o);
-    if (!other.ok()) _exit(2);
-    std::vector<ReadHandle> handles;
-    for (const ObjectKey& k : held) {
-      Result<ReadHandle> h = (*other)->Acquire(k);
-      if (!h.ok()) _exit(3);
-      handles.push_back(std::move(*h));
-    }
-    if (write(fds[1], "r", 1) != 1) _exit(4);
-    for (;;) pause();
-  }
-  close(fds[1]);
-  ASSERT_TRUE(ReadSignal(fds[0]));  // the child holds a handle on each object
-  close(fds[0]);
+  // The child is killed holding a handle on each object.
+  std::vector<ReadHandle> handles;  // (the child's copy)
+  EXPECT_EQ(KillChildStoppedIn(segment, "",
+                               [&](ShmCache& other) {
+                                 for (const ObjectKey& k : held) {
+                                   Result<ReadHandle> h = other.Acquire(k);
+                                   if (!h.ok()) _exit(3);
+                                   handles.push_back(std::move(*h));
+                                 }
+                               }),
+            128 + SIGKILL);
   for (const ObjectKey& k : held) ASSERT_TRUE(c->Evict(k).ok());
-  kill(pid, SIGKILL);
-  EXPECT_EQ(WaitChild(pid), 128 + SIGKILL);
   ShmCacheOptions o;
   o.segment = segment;
   Result<std::shared_ptr<ShmCache>> restarted = ShmCache::Open(o);
