@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/sensor_chunks.h"
 #include "overlay/config.h"
 #include "overlay/endpoint_server.h"
 #include "overlay/function.h"
@@ -74,13 +75,7 @@ inline constexpr char kPatient[] =
 
 // Chunk files of one synthetic patient, as the sensor simulator writes them.
 inline std::vector<NamedBlob> Chunks(const std::string& stream) {
-  auto sim = MakeFunction(FunctionSpec{"sim", "sensor_simulator", "", {"1000"}});
-  EXPECT_TRUE(sim.ok());
-  Task t;
-  t.stream = stream;
-  t.inputs.push_back({"patient.txt", Blob::FromString(kPatient)});
-  EXPECT_TRUE((*sim)->Process(t).ok());
-  return t.outputs;
+  return testing_common::SensorChunks(kPatient, stream, 1000);
 }
 
 // What the QRS detector gives locally: per chunk, then at the end of the stream.

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "common/sensor_chunks.h"
 #include "ecg_functions.h"
 #include "ecg_test_util.h"
 #include "ecg_text.h"
@@ -11,16 +12,7 @@
 namespace overlay::ecg {
 namespace {
 
-// Chunk files of a synthetic patient, as the sensor simulator writes them.
-std::vector<NamedBlob> Chunks(const std::string& spec, const std::string& stream, int chunk) {
-  auto sim = NewSensorSimulator({std::to_string(chunk)});
-  EXPECT_TRUE(sim.ok());
-  Task t;
-  t.stream = stream;
-  t.inputs.push_back({"patient.txt", Blob::FromString(spec)});
-  EXPECT_TRUE((*sim)->Process(t).ok());
-  return t.outputs;
-}
+using testing_common::SensorChunks;
 
 const char kSpec[] =
     "# overlay-synthetic-ecg\nduration_s = 75\nhr_bpm = 88\nseed = 3\nnoise_mv = 0.04\n"
@@ -32,7 +24,7 @@ TEST(QrsDetectorFunction, PerChunkAndFinalBeatsEqualWholeRecord) {
   const Function& fn = **f;
   std::unique_ptr<StreamState> state = fn.NewStream("ward/patient");
   ASSERT_NE(state, nullptr);
-  std::vector<NamedBlob> chunks = Chunks(kSpec, "ward/patient", 1000);
+  std::vector<NamedBlob> chunks = SensorChunks(kSpec, "ward/patient", 1000);
   ASSERT_EQ(chunks.size(), 27u);
   std::vector<int64_t> found;
   int64_t counted = 0;
@@ -76,7 +68,7 @@ TEST(QrsDetectorFunction, GapFailsTheChunkAndResyncs) {
   ASSERT_TRUE(f.ok());
   const Function& fn = **f;
   std::unique_ptr<StreamState> state = fn.NewStream("s");
-  std::vector<NamedBlob> chunks = Chunks(kSpec, "s", 1000);
+  std::vector<NamedBlob> chunks = SensorChunks(kSpec, "s", 1000);
   auto run = [&](const NamedBlob& c) {
     Task t;
     t.stream = "s";
