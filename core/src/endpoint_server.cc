@@ -17,6 +17,7 @@
 
 #include "overlay/function.h"
 #include "overlay/storage/data_container.h"
+#include "overlay/storage/shm_cache.h"
 #include "overlay/transport/bulk.h"
 #include "overlay/transport/poller.h"
 #include "overlay/transport/wire.h"
@@ -134,13 +135,17 @@ class EndpointServer::Impl {
     while (!stop_.load()) {
       FlushReplies();
       int taken = 0;
+      bool tried_inline = false;
       for (; taken < kBurst; ++taken) {
         auto req = server_->Receive(std::chrono::milliseconds(0));
         if (!req.ok()) break;  // nothing waiting; a bad request was answered by the channel
         Dispatch(*req);
-        // A lone small task is answered before polling for more: on fabric://
-        // a poll is a progress call, a syscall or more.
-        if (taken == 0 && RunInline()) FlushReplies();
+        // The turn's first task, if small, is answered before polling for
+        // more: on fabric:// a poll is a progress call, a syscall or more.
+        if (!tried_inline && !accepted_.empty()) {
+          tried_inline = true;
+          if (RunInline()) FlushReplies();
+        }
       }
       Enqueue();
       const auto now = std::chrono::steady_clock::now();
@@ -248,7 +253,7 @@ class EndpointServer::Impl {
   // Hands the jobs accepted in this loop turn to the workers at once: one lock
   // and one wake-up per burst rather than per task.
   void Enqueue() {
-    if (accepted_.empty() || RunInline()) return;
+    if (accepted_.empty()) return;
     const size_t n = accepted_.size();
     {
       std::lock_guard lock(queue_mu_);
@@ -261,14 +266,16 @@ class EndpointServer::Impl {
       queue_cv_.notify_all();
   }
 
-  // A lone small task of a native function whose inputs are all here runs on
-  // the channel thread: handing it to a worker and its reply back costs two
-  // thread wake-ups, more than the work. Commands, stream ends (they may draw
-  // a whole stream), large inputs and anything that would wait (inputs to
-  // pull, a busy queue) go to the workers.
+  // A lone small task of a native function whose inputs are all in RAM (L1)
+  // runs on the channel thread: handing it to a worker and its reply back
+  // costs two thread wake-ups, more than the work. Commands, stream ends (they
+  // may draw a whole stream), large inputs and anything that would wait
+  // (inputs on disk, on the CDN or to pull; a busy queue) go to the workers.
+  // Only L1 is asked: a lookup further down would itself stall the channel.
   bool RunsInline(const Job& job) {
     const transport::Invoke& inv = job.invoke;
-    if (inv.end_of_stream || !native_.contains(inv.function)) return false;
+    storage::ShmCache* l1 = container_->l1();
+    if (inv.end_of_stream || !native_.contains(inv.function) || l1 == nullptr) return false;
     {
       std::lock_guard lock(queue_mu_);
       if (!queue_.empty()) return false;
@@ -277,9 +284,9 @@ class EndpointServer::Impl {
     for (const std::string& hex : inv.inputs) {
       auto key = storage::ObjectKey::FromHex(hex);
       if (!key) return false;
-      auto local = container_->Get(*key);
+      auto local = l1->Acquire(*key);
       if (!local.ok()) return false;
-      bytes += local->size();
+      bytes += local->view().size();
       if (bytes > kInlineInputBytes) return false;
     }
     return true;
