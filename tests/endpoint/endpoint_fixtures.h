@@ -248,6 +248,60 @@ class ChildEndpoint {
   pid_t pid_ = -1;
 };
 
+
+// ---- a stream through a (remote) function while endpoints die -----------------
+
+// Manager options for tests that kill endpoints: short waits, so a lost or
+// restarted endpoint is noticed within a second.
+inline FunctionManagerOptions KillTestOptions(ObjectStore* store) {
+  FunctionManagerOptions o;
+  o.store = store;
+  o.timeout = 5s;
+  o.heartbeat_interval = 100ms;
+  o.heartbeat_timeout = 500ms;
+  return o;
+}
+
+// Item `i` of a stream of `chunks` as the executor hands it over; past the
+// last chunk, the stream's end (no inputs).
+inline Task StreamItem(const std::string& stream, const std::vector<NamedBlob>& chunks, size_t i) {
+  Task t;
+  t.stream = stream;
+  t.seq = i;
+  if (i < chunks.size()) t.inputs.push_back(chunks[i]);
+  return t;
+}
+
+// Process, or EndStream for an item without inputs.
+inline Status RunItem(const Function& fn, Task& t) {
+  return t.inputs.empty() ? fn.EndStream(t) : fn.Process(t);
+}
+
+// Runs `t` while its endpoint dies: stopped, the endpoint takes the Invoke but
+// cannot answer; killed, it loses it. Restarted afterwards when `restart`.
+inline Status RunItemWhileKilled(const Function& fn, Task& t, ChildEndpoint& ep, bool restart) {
+  Status s;
+  ep.Pause();
+  std::thread call([&] { s = RunItem(fn, t); });
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(WIFSIGNALED(ep.Signal(SIGKILL)));
+  if (restart) {
+    EXPECT_TRUE(ep.Start());
+  }
+  call.join();
+  return s;
+}
+
+// The item ran and gave what the uninterrupted local run gives.
+inline void ExpectItemLikeLocal(const Status& s, const Task& t, const std::vector<NamedBlob>& want,
+                                size_t i) {
+  ASSERT_TRUE(s.ok()) << "item " << i << ": " << s.ToString();
+  ASSERT_EQ(t.outputs.size(), want.size()) << "item " << i;
+  for (size_t k = 0; k < want.size(); ++k) {
+    EXPECT_EQ(t.outputs[k].name, want[k].name);
+    EXPECT_EQ(t.outputs[k].data.view(), want[k].data.view()) << "item " << i;
+  }
+}
 // Every file under `dir`, by relative path.
 inline std::map<std::string, std::string> Tree(const std::filesystem::path& dir) {
   std::map<std::string, std::string> files;

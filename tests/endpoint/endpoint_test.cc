@@ -626,12 +626,7 @@ TEST(ChildProcessRestart, StatefulStreamReplayedAfterRestartEqualsLocalRun) {
   ASSERT_TRUE(ep.Start());
   ClientStore store(Unique("replay-client"));
   ASSERT_TRUE(store.ok());
-  FunctionManagerOptions o;
-  o.store = &store;
-  o.timeout = 5s;
-  o.heartbeat_interval = 100ms;
-  o.heartbeat_timeout = 500ms;
-  auto fm = FunctionManager::Create(o);
+  auto fm = FunctionManager::Create(KillTestOptions(&store));
   ASSERT_TRUE(fm.ok()) << fm.status().ToString();
   RemoteFunction remote(fm->get(), &store, ep.address(), "qrs", "qrs");
 
@@ -645,31 +640,9 @@ TEST(ChildProcessRestart, StatefulStreamReplayedAfterRestartEqualsLocalRun) {
       ASSERT_TRUE(WIFSIGNALED(ep.Signal(SIGKILL)));
       ASSERT_TRUE(ep.Start());
     }
-    Task t;
-    t.stream = stream;
-    t.seq = i;
-    Status s;
-    if (i == kill_during) {
-      // Stopped, the endpoint takes the Invoke but cannot answer; killed, it loses it.
-      ep.Pause();
-      t.inputs.push_back(chunks[i]);
-      std::thread call([&] { s = remote.Process(t); });
-      std::this_thread::sleep_for(200ms);
-      ASSERT_TRUE(WIFSIGNALED(ep.Signal(SIGKILL)));
-      ASSERT_TRUE(ep.Start());
-      call.join();
-    } else if (i < chunks.size()) {
-      t.inputs.push_back(chunks[i]);
-      s = remote.Process(t);
-    } else {
-      s = remote.EndStream(t);
-    }
-    ASSERT_TRUE(s.ok()) << "item " << i << ": " << s.ToString();
-    ASSERT_EQ(t.outputs.size(), want[i].size()) << "item " << i;
-    for (size_t k = 0; k < want[i].size(); ++k) {
-      EXPECT_EQ(t.outputs[k].name, want[i][k].name);
-      EXPECT_EQ(t.outputs[k].data.view(), want[i][k].data.view()) << "item " << i;
-    }
+    Task t = StreamItem(stream, chunks, i);
+    Status s = i == kill_during ? RunItemWhileKilled(remote, t, ep, true) : RunItem(remote, t);
+    ASSERT_NO_FATAL_FAILURE(ExpectItemLikeLocal(s, t, want[i], i));
   }
   EXPECT_EQ(ep.Signal(SIGTERM) & 0xffff, 0);
 }

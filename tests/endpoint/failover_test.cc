@@ -47,12 +47,7 @@ class Failover : public testing::Test {
   void SetUp() override {
     ASSERT_TRUE(primary_.Start());
     ASSERT_TRUE(store_.ok());
-    FunctionManagerOptions o;
-    o.store = &store_;
-    o.timeout = 5s;
-    o.heartbeat_interval = 100ms;
-    o.heartbeat_timeout = 500ms;
-    auto fm = FunctionManager::Create(o);
+    auto fm = FunctionManager::Create(KillTestOptions(&store_));
     ASSERT_TRUE(fm.ok()) << fm.status().ToString();
     fm_ = std::move(*fm);
   }
@@ -71,31 +66,17 @@ class Failover : public testing::Test {
     auto want = LocalQrs(stream, chunks);
     const size_t kill_at = chunks.size() / 2;
     for (size_t i = 0; i <= chunks.size(); ++i) {
-      Task t;
-      t.stream = stream;
-      t.seq = i;
+      Task t = StreamItem(stream, chunks, i);
       Status s;
       if (i == kill_at && during) {
-        // Stopped, the endpoint takes the Invoke but cannot answer; killed, it loses it.
-        primary_.Pause();
-        t.inputs.push_back(chunks[i]);
-        std::thread call([&] { s = remote.Process(t); });
-        std::this_thread::sleep_for(200ms);
-        ASSERT_TRUE(WIFSIGNALED(primary_.Signal(SIGKILL)));
-        call.join();
+        s = RunItemWhileKilled(remote, t, primary_, false);
       } else {
         if (i == kill_at) {
           ASSERT_TRUE(WIFSIGNALED(primary_.Signal(SIGKILL)));
         }
-        if (i < chunks.size()) t.inputs.push_back(chunks[i]);
-        s = i < chunks.size() ? remote.Process(t) : remote.EndStream(t);
+        s = RunItem(remote, t);
       }
-      ASSERT_TRUE(s.ok()) << "item " << i << ": " << s.ToString();
-      ASSERT_EQ(t.outputs.size(), want[i].size()) << "item " << i;
-      for (size_t k = 0; k < want[i].size(); ++k) {
-        EXPECT_EQ(t.outputs[k].name, want[i][k].name);
-        EXPECT_EQ(t.outputs[k].data.view(), want[i][k].data.view()) << "item " << i;
-      }
+      ASSERT_NO_FATAL_FAILURE(ExpectItemLikeLocal(s, t, want[i], i));
     }
     ASSERT_EQ(notices.size(), 1u);
     EXPECT_NE(notices[0].find("endpoint 'fog' lost"), std::string::npos) << notices[0];
