@@ -55,6 +55,19 @@ struct StreamEntry {
   uint64_t position = 0;
 };
 
+// A task across resends: its requester (an interned origin, compared by
+// address) and the requester's task id.
+struct TaskKey {
+  const std::string* origin;
+  uint64_t id;
+  bool operator==(const TaskKey&) const = default;
+};
+struct TaskKeyHash {
+  size_t operator()(const TaskKey& k) const noexcept {
+    return std::hash<uint64_t>{}(k.id ^ reinterpret_cast<uintptr_t>(k.origin) * 0x9e3779b97f4a7c15);
+  }
+};
+
 // An Invoke seen before: running (reply to the latest asker when done) or done.
 struct TaskEntry {
   bool done = false;
@@ -65,7 +78,7 @@ struct TaskEntry {
 
 struct Job {
   transport::Invoke invoke;
-  std::string task_key;
+  TaskKey task_key;
 };
 
 }  // namespace
@@ -86,6 +99,7 @@ class EndpointServer::Impl {
     if (ep == nullptr) return Status::NotFound("no ENDPOINT named '" + std::string(endpoint) + "'");
     name_ = ep->name;
     options_ = options;
+    tasks_.reserve(2 * kRememberedResults);  // no rehash while results come and go
     incarnation_ = std::random_device{}() | uint64_t{std::random_device{}()} << 32;
     std::string address = options.address.empty() ? ep->address : options.address;
     if (address.empty())
@@ -218,10 +232,12 @@ class EndpointServer::Impl {
     }
     // Task ids are unique per requester: its origin, else (no retries
     // possible) the connection it came on.
-    std::string key = (inv->origin.empty() ? "peer:" + req.peer : inv->origin) + '#' +
-                      std::to_string(inv->task_id);
+    const std::string by_peer = inv->origin.empty() ? "peer:" + req.peer : std::string();
+    TaskKey key{nullptr, inv->task_id};
     {
       std::lock_guard lock(tasks_mu_);
+      auto origin = origins_.try_emplace(inv->origin.empty() ? by_peer : inv->origin, 0).first;
+      key.origin = &origin->first;
       auto it = tasks_.find(key);
       if (it != tasks_.end()) {
         if (it->second.done) {
@@ -233,7 +249,8 @@ class EndpointServer::Impl {
         }
         return;
       }
-      tasks_[key] = TaskEntry{false, {}, req.peer, id};
+      ++origin->second;
+      tasks_.emplace(key, TaskEntry{false, {}, req.peer, id});
     }
     accepted_.push_back(Job{std::move(*inv), std::move(key)});
   }
@@ -319,31 +336,36 @@ class EndpointServer::Impl {
 
   // Queues the task's reply; a worker wakes the channel thread to send it (the
   // channel thread itself sends it before it next sleeps).
-  void Finish(const std::string& key, transport::InvokeResult result,
-              bool on_channel_thread = false) {
+  void Finish(const TaskKey& key, transport::InvokeResult result, bool on_channel_thread = false) {
     std::string peer;
-    uint64_t id = 0;
+    Message reply;
     {
       std::lock_guard lock(tasks_mu_);
-      TaskEntry& e = tasks_[key];
+      // Running entries are never dropped: only done ones leave, oldest first.
+      TaskEntry& e = tasks_.find(key)->second;
       e.done = true;
-      e.result = result;
+      e.result = std::move(result);
       peer = e.peer;
-      id = e.request_id;
+      reply = transport::MakeMessage(transport::EncodeResult(e.request_id, e.result));
       done_order_.push_back(key);
-      if (done_order_.size() > kRememberedResults) {
-        tasks_.erase(done_order_.front());
-        done_order_.pop_front();
-      }
+      if (done_order_.size() > kRememberedResults) Forget(done_order_.front());
     }
     bool wake = false;
     {
       std::lock_guard lock(reply_mu_);
       wake = replies_.empty();  // else a wake-up is already on its way
-      replies_.emplace_back(std::move(peer),
-                            transport::MakeMessage(transport::EncodeResult(id, result)));
+      replies_.emplace_back(std::move(peer), std::move(reply));
     }
     if (wake && !on_channel_thread) poller_->Notify();
+  }
+
+  // Drops the oldest remembered result, and its origin once no task names it.
+  // REQUIRES: tasks_mu_ held; `key` is done_order_.front().
+  void Forget(TaskKey key) {
+    tasks_.erase(key);
+    done_order_.pop_front();
+    auto origin = origins_.find(*key.origin);
+    if (--origin->second == 0) origins_.erase(origin);
   }
 
   void FlushReplies() {
@@ -477,8 +499,10 @@ class EndpointServer::Impl {
   std::vector<std::pair<std::string, Message>> replies_;
 
   std::mutex tasks_mu_;
-  std::unordered_map<std::string, TaskEntry> tasks_;
-  std::deque<std::string> done_order_;
+  std::unordered_map<TaskKey, TaskEntry, TaskKeyHash> tasks_;
+  std::deque<TaskKey> done_order_;
+  // Requesters named by tasks_, with how many entries name each.
+  std::unordered_map<std::string, size_t> origins_;
 
   std::mutex streams_mu_;
   std::map<std::string, std::shared_ptr<StreamEntry>> streams_;

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -569,6 +570,61 @@ TEST(FunctionManagerCall, SlowTaskHandedOverRunsOnce) {
   std::ifstream in(runs);
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(all, "run\n");
+  std::filesystem::remove(runs);
+  EXPECT_EQ(ep.Signal(SIGTERM) & 0xffff, 0);
+}
+
+// The endpoint answers a repeated Invoke (same origin and task id, on any
+// connection) from memory, without running it again, until newer results
+// push it out; then the task runs anew.
+TEST(EndpointTasks, RepeatedInvokeIsAnsweredFromMemoryUntilForgotten) {
+  const std::string name = Unique("memory");
+  const std::string address = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  const auto runs = std::filesystem::temp_directory_path() / Unique("memory-runs");
+  ChildEndpoint ep(name, address,
+                   "[FUNCTION]\nname = count\ncommand = sh -c 'echo run >> " + runs.string() +
+                       "'\n[END]\n[FUNCTION]\nname = noop\nbuiltin = identity\n[END]\n"
+                       "[ENDPOINT]\nname = " +
+                       name + "\naddress = " + address + "\nworkers = 1\n[END]\n");
+  ASSERT_TRUE(ep.Start());
+  auto a = transport::Connect(address);
+  auto b = transport::Connect(address);
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto run_count = [&] {
+    std::ifstream in(runs);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return std::count(all.begin(), all.end(), '\n');
+  };
+  auto ok_result = [](const Result<transport::Message>& reply) {
+    if (!reply.ok()) return reply.status();
+    auto result = transport::DecodeResult(*reply->envelope_view());
+    return result.ok() ? result->status : result.status();
+  };
+  transport::Invoke count;
+  count.task_id = 1;
+  count.function = "count";
+  count.origin = "test-origin-a";
+  const auto count_msg = transport::MakeMessage(transport::EncodeInvoke(1, count));
+  ASSERT_TRUE(ok_result((*a)->Call(count_msg, kWait)).ok());
+  ASSERT_TRUE(ok_result((*b)->Call(count_msg, kWait)).ok());
+  EXPECT_EQ(run_count(), 1);
+
+  // More results than the endpoint remembers (4096), from another origin.
+  constexpr uint64_t kNewer = 5000;
+  constexpr uint64_t kWindow = 64;
+  transport::Invoke noop;
+  noop.function = "noop";
+  noop.origin = "test-origin-b";
+  uint64_t sent = 0;
+  for (uint64_t received = 0; received < kNewer; ++received) {
+    for (; sent < kNewer && sent - received < kWindow; ++sent) {
+      noop.task_id = sent + 1;
+      ASSERT_TRUE((*b)->Send(transport::MakeMessage(transport::EncodeInvoke(sent + 1, noop))).ok());
+    }
+    ASSERT_TRUE(ok_result((*b)->Receive(kWait)).ok()) << "task " << received + 1;
+  }
+  ASSERT_TRUE(ok_result((*a)->Call(count_msg, kWait)).ok());
+  EXPECT_EQ(run_count(), 2);
   std::filesystem::remove(runs);
   EXPECT_EQ(ep.Signal(SIGTERM) & 0xffff, 0);
 }
