@@ -62,10 +62,11 @@ struct FrameHeader {
 constexpr size_t kRmaThreshold = 256 << 10;
 constexpr size_t kInlineEnvelope = kSlotBytes - sizeof(FrameHeader);
 
+// One allocation, control block included, aligned for FlatBuffers (8) and
+// not zeroed.
 std::shared_ptr<std::byte> Allocate(size_t n) {
-  // operator new[] aligns to 16, enough for FlatBuffers; contents are not zeroed.
-  return std::shared_ptr<std::byte>(new std::byte[n == 0 ? 1 : n],
-                                    std::default_delete<std::byte[]>());
+  auto words = std::make_shared_for_overwrite<uint64_t[]>(std::max<size_t>(1, (n + 7) / 8));
+  return std::shared_ptr<std::byte>(words, reinterpret_cast<std::byte*>(words.get()));
 }
 
 // One posted operation; its context is what completions point back to.
@@ -77,6 +78,7 @@ struct Op {
   size_t len = 0;
   uint64_t tag = 0;
   Blob hold;                       // kSend: keeps the bytes alive
+  std::vector<std::byte> frame;    // kSend: a frame header, reused by the next send
   std::shared_ptr<std::byte> buf;  // receives
   size_t cap = 0;
 };
@@ -90,13 +92,12 @@ class Engine {
   FabricEndpoint& ep() { return ep_; }
   const ChannelOptions& options() const { return options_; }
 
+  // A receive with a buffer of `cap` bytes.
   Op* NewOp(Op::Type type, size_t cap) {
     auto op = std::make_unique<Op>();
     op->type = type;
-    if (type != Op::Type::kSend) {
-      op->buf = Allocate(cap);
-      op->cap = cap;
-    }
+    op->buf = Allocate(cap);
+    op->cap = cap;
     Op* raw = op.get();
     ops_.emplace(raw, std::move(op));
     return raw;
@@ -117,25 +118,30 @@ class Engine {
     return Status::Unavailable("fabric receive queue stayed full");
   }
 
+  // Sends `bytes`, kept alive until the send completes.
   Status PostSend(fi_addr_t dest, uint64_t tag, Blob bytes) {
     OVERLAY_RETURN_IF_ERROR(send_error_);
-    Op* op = NewOp(Op::Type::kSend, 0);
+    Op* op = NewSendOp();
     op->hold = std::move(bytes);
+    return Post(op, dest, tag, op->hold.data(), op->hold.size());
+  }
+
+  // Sends `op`'s own bytes at [data, data + len), which live in op->frame or op->hold.
+  Status Post(Op* op, fi_addr_t dest, uint64_t tag, const void* data, size_t len) {
     ++sends_in_flight_;
     const auto deadline = Clock::now() + kPostTimeout;
     while (Clock::now() < deadline) {
-      ssize_t rc =
-          fi_tsend(ep_.ep(), op->hold.data(), op->hold.size(), nullptr, dest, tag, &op->ctx);
+      ssize_t rc = fi_tsend(ep_.ep(), data, len, nullptr, dest, tag, &op->ctx);
       if (rc == 0) return Status::OK();
       if (rc != -FI_EAGAIN) {
         --sends_in_flight_;
-        Drop(op);
+        Recycle(op);
         return Status::IOError(std::string("fi_tsend: ") + fi_strerror(-rc));
       }
       Poll();
     }
     --sends_in_flight_;
-    Drop(op);
+    Recycle(op);
     return Status::Unavailable("fabric peer is not accepting messages");
   }
 
@@ -274,9 +280,9 @@ class Engine {
   }
 
   Status SendMessage(fi_addr_t dest, uint32_t peer, const Message& msg) {
+    OVERLAY_RETURN_IF_ERROR(send_error_);
     const bool inline_envelope = msg.envelope.size() <= kInlineEnvelope;
     const size_t frame_size = sizeof(FrameHeader) + (inline_envelope ? msg.envelope.size() : 0);
-    auto frame = Allocate(frame_size);
     FrameHeader h{FrameHeader::kMagic, msg.envelope.size(), msg.attachment.size(), 0, 0, 0};
     const bool rma = rma_ && msg.attachment.size() >= kRmaThreshold;
     if (rma) {
@@ -286,12 +292,13 @@ class Engine {
       h.rma_addr = uses_virtual_addresses_ ? reinterpret_cast<uint64_t>(msg.attachment.data()) : 0;
       h.rma_key = fi_mr_key(regions_[h.rma_id].mr.get());
     }
-    std::memcpy(frame.get(), &h, sizeof(h));
+    Op* op = NewSendOp();
+    op->frame.resize(frame_size);
+    std::memcpy(op->frame.data(), &h, sizeof(h));
     if (inline_envelope) {
-      std::memcpy(frame.get() + sizeof(h), msg.envelope.data(), msg.envelope.size());
+      std::memcpy(op->frame.data() + sizeof(h), msg.envelope.data(), msg.envelope.size());
     }
-    std::string_view view(reinterpret_cast<const char*>(frame.get()), frame_size);
-    OVERLAY_RETURN_IF_ERROR(PostSend(dest, Tag(Kind::kHeader, peer), Blob(std::move(frame), view)));
+    OVERLAY_RETURN_IF_ERROR(Post(op, dest, Tag(Kind::kHeader, peer), op->frame.data(), frame_size));
     if (!inline_envelope)
       OVERLAY_RETURN_IF_ERROR(PostSend(dest, Tag(Kind::kBody, peer), msg.envelope));
     if (!msg.attachment.empty() && !rma) {
@@ -327,10 +334,29 @@ class Engine {
   }
 
   Status SendRmaDone(fi_addr_t to, uint32_t peer, uint64_t id) {
-    auto frame =
-        std::make_shared<FrameHeader>(FrameHeader{FrameHeader::kRmaDoneMagic, 0, 0, id, 0, 0});
-    std::string_view view(reinterpret_cast<const char*>(frame.get()), sizeof(FrameHeader));
-    return PostSend(to, Tag(Kind::kHeader, peer), Blob(std::move(frame), view));
+    OVERLAY_RETURN_IF_ERROR(send_error_);
+    const FrameHeader h{FrameHeader::kRmaDoneMagic, 0, 0, id, 0, 0};
+    Op* op = NewSendOp();
+    op->frame.resize(sizeof(h));
+    std::memcpy(op->frame.data(), &h, sizeof(h));
+    return Post(op, to, Tag(Kind::kHeader, peer), op->frame.data(), sizeof(h));
+  }
+
+  // Send operations are reused: a small message then allocates nothing.
+  Op* NewSendOp() {
+    if (!free_sends_.empty()) {
+      Op* op = free_sends_.back();
+      free_sends_.pop_back();
+      return op;
+    }
+    auto op = std::make_unique<Op>();
+    op->type = Op::Type::kSend;
+    send_ops_.push_back(std::move(op));
+    return send_ops_.back().get();
+  }
+  void Recycle(Op* op) {
+    op->hold = Blob();
+    free_sends_.push_back(op);
   }
 
   void Complete(Op* op, int error, size_t len, uint64_t tag) {
@@ -345,7 +371,7 @@ class Engine {
           send_error_ =
               Status::Unavailable(std::string("fabric send failed: ") + fi_strerror(error));
         }
-        Drop(op);
+        Recycle(op);
         break;
       case Op::Type::kHeaderSlot:
         headers_.push_back(op);
@@ -376,8 +402,10 @@ class Engine {
   int sends_in_flight_ = 0;
   std::deque<Op*> headers_;
   std::deque<Op*> hellos_;
-  std::unordered_map<Op*, std::unique_ptr<Op>> ops_;
-  FabricEndpoint ep_;  // declared after ops_: closed first, before their buffers
+  std::unordered_map<Op*, std::unique_ptr<Op>> ops_;  // receives
+  std::vector<std::unique_ptr<Op>> send_ops_;         // every send op, in flight or free
+  std::vector<Op*> free_sends_;
+  FabricEndpoint ep_;  // declared after the ops: closed first, before their buffers
   const bool rma_ = ep_.supports_rma_read() && options_.fabric_rma;
   const bool uses_virtual_addresses_ = (ep_.info().domain_attr->mr_mode & FI_MR_VIRT_ADDR) != 0;
   uint64_t next_region_ = 1;
