@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -43,41 +44,55 @@ double Speedup(const benchmark::BenchmarkReporter::Run& r,
 
 void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
   ConsoleReporter::ReportRuns(runs);
+  // A repeated benchmark reports its iteration runs, then its aggregates: the
+  // median stands for them all (one noisy repetition cannot decide a ratio).
+  const bool repeated = std::any_of(runs.begin(), runs.end(), [](const Run& r) {
+    return r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+  });
   for (const auto& r : runs) {
+    if (r.error_occurred) continue;
     const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
-    if (r.error_occurred || (r.run_type != Run::RT_Iteration && !median)) continue;
-    // Repeated benchmarks are represented by their median (one noisy
-    // repetition then cannot decide a ratio).
-    auto [it, fresh] = index_.emplace(r.run_name.str(), runs_.size());
-    if (fresh) {
-      runs_.push_back(r);
-    } else if (median) {
-      runs_[it->second] = r;
-    }
+    if (repeated ? !median : r.run_type != Run::RT_Iteration) continue;
+    const std::string name = r.run_name.str();
+    auto [it, fresh] = rounds_.try_emplace(name);
+    if (fresh) order_.push_back(name);
+    it->second.push_back(r);
   }
 }
 
 void RatioReporter::Finalize() {
   ConsoleReporter::Finalize();
+  // Each name's median round (the lower middle one of an even count).
+  std::map<std::string, Run> chosen;
+  for (auto& [name, v] : rounds_) {
+    auto mid = v.begin() + static_cast<std::ptrdiff_t>((v.size() - 1) / 2);
+    std::nth_element(v.begin(), mid, v.end(), [](const Run& a, const Run& b) {
+      return a.GetAdjustedRealTime() < b.GetAdjustedRealTime();
+    });
+    chosen.emplace(name, *mid);
+  }
   std::map<std::pair<std::string, std::string>, const Run*> baselines;
-  for (const auto& r : runs_) {
-    Parsed p = Split(r.run_name.str());
+  for (const auto& [name, r] : chosen) {
+    Parsed p = Split(name);
     if (p.variant.rfind("baseline", 0) == 0) baselines[{p.group, p.args}] = &r;
   }
   if (baselines.empty()) return;
   auto& out = GetOutputStream();
   out << fmt::format("\n{:<48} {:>14} {:>14} {:>9}  {}\n", "benchmark (same run)", "time",
                      "baseline time", "speedup", "baseline");
-  for (const auto& r : runs_) {
-    Parsed p = Split(r.run_name.str());
+  for (const std::string& name : order_) {
+    Parsed p = Split(name);
     if (p.variant.rfind("baseline", 0) == 0) continue;
     auto it = baselines.find({p.group, p.args});
     if (it == baselines.end()) continue;
+    const Run& r = chosen.at(name);
     const Run& b = *it->second;
-    out << fmt::format("{:<48} {:>11.3f} {} {:>11.3f} {} {:>8.3g}x  {}\n", r.benchmark_name(),
+    const size_t rounds = rounds_.at(name).size();
+    out << fmt::format("{:<48} {:>11.3f} {} {:>11.3f} {} {:>8.3g}x  {}{}\n", r.benchmark_name(),
                        r.GetAdjustedRealTime(), benchmark::GetTimeUnitString(r.time_unit),
                        b.GetAdjustedRealTime(), benchmark::GetTimeUnitString(b.time_unit),
-                       Speedup(r, b), Split(b.run_name.str()).variant);
+                       Speedup(r, b), Split(b.run_name.str()).variant,
+                       rounds > 1 ? fmt::format(" (median of {} rounds)", rounds) : "");
   }
 }
 

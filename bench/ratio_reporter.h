@@ -13,15 +13,18 @@ namespace overlay::bench {
 // Console reporter that, at the end, prints each benchmark beside its baseline
 // measured in the same run, as a ratio. Names follow "<group>/<variant>[/args]";
 // a variant starting with "baseline" is the baseline of its group and args.
-// With repetitions, each benchmark's median is compared.
+// A benchmark with repetitions is represented by its median; one registered
+// several times under one name (rounds interleaved with its baseline's, so
+// both see the same drift of a noisy machine) by its median round.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override;
   void Finalize() override;
 
  private:
-  std::vector<Run> runs_;                  // in run order
-  std::map<std::string, size_t> index_;  // run name -> position in runs_
+  std::vector<std::string> order_;  // names, by first appearance
+  // Each name's rounds: its iteration runs, or the median of each repeated run.
+  std::map<std::string, std::vector<Run>> rounds_;
 };
 
 }  // namespace overlay::bench
