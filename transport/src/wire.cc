@@ -4,6 +4,7 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -13,14 +14,33 @@ namespace {
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
-// Finishes `fbb` as an Envelope and hands its buffer to a Blob without copying.
+// Envelopes up to this size are copied out of the thread's builder, which
+// keeps its buffer; larger ones take the builder's buffer with them.
+constexpr size_t kCopiedEnvelope = 4096;
+
+// The calling thread's builder, cleared: a small message then allocates only
+// its finished copy.
+FlatBufferBuilder& Builder() {
+  thread_local FlatBufferBuilder fbb(kCopiedEnvelope);
+  fbb.Clear();
+  return fbb;
+}
+
+// Finishes `fbb` as an Envelope in a Blob of its own, 8-byte aligned.
 Blob Finish(FlatBufferBuilder& fbb, uint64_t request_id, wire::Message type, Offset<void> body,
             uint64_t attachment_size) {
   auto env = wire::CreateEnvelope(fbb, kProtocolVersion, request_id, attachment_size, type, body);
   wire::FinishEnvelopeBuffer(fbb, env);
-  auto owned = std::make_shared<flatbuffers::DetachedBuffer>(fbb.Release());
-  std::string_view view(reinterpret_cast<const char*>(owned->data()), owned->size());
-  return Blob(std::move(owned), view);
+  const size_t n = fbb.GetSize();
+  if (n > kCopiedEnvelope) {
+    auto owned = std::make_shared<flatbuffers::DetachedBuffer>(fbb.Release());
+    std::string_view view(reinterpret_cast<const char*>(owned->data()), owned->size());
+    return Blob(std::move(owned), view);
+  }
+  auto words = std::make_shared_for_overwrite<uint64_t[]>((n + 7) / 8);
+  std::memcpy(words.get(), fbb.GetBufferPointer(), n);
+  std::string_view view(reinterpret_cast<const char*>(words.get()), n);
+  return Blob(std::shared_ptr<const void>(std::move(words)), view);
 }
 
 std::vector<std::string> Strings(const flatbuffers::Vector<Offset<flatbuffers::String>>* v) {
@@ -69,7 +89,7 @@ Status FromWire(wire::StatusCode code, std::string_view message) {
 }
 
 Blob EncodeInvoke(uint64_t request_id, const Invoke& m) {
-  FlatBufferBuilder fbb(256);
+  FlatBufferBuilder& fbb = Builder();
   auto stage = fbb.CreateString(m.stage);
   auto function = fbb.CreateString(m.function);
   auto inputs = fbb.CreateVectorOfStrings(m.inputs);
@@ -83,7 +103,7 @@ Blob EncodeInvoke(uint64_t request_id, const Invoke& m) {
 }
 
 Blob EncodeResult(uint64_t request_id, const InvokeResult& m) {
-  FlatBufferBuilder fbb(256);
+  FlatBufferBuilder& fbb = Builder();
   auto outputs = fbb.CreateVectorOfStrings(m.outputs);
   auto error = fbb.CreateString(m.status.message());
   auto names = fbb.CreateVectorOfStrings(m.output_names);
@@ -101,14 +121,14 @@ Blob EncodeResult(uint64_t request_id, const InvokeResult& m) {
 }
 
 Blob EncodeFetch(uint64_t request_id, const Fetch& m) {
-  FlatBufferBuilder fbb(128);
+  FlatBufferBuilder& fbb = Builder();
   auto f = wire::CreateFetchDirect(fbb, m.key.c_str(), m.offset, m.length);
   return Finish(fbb, request_id, wire::Message::Fetch, f.Union(), 0);
 }
 
 Blob EncodeData(uint64_t request_id, const DataHeader& m, std::span<const std::byte> inline_bytes,
                 uint64_t attachment_size) {
-  FlatBufferBuilder fbb(128 + inline_bytes.size());
+  FlatBufferBuilder& fbb = Builder();
   auto key = fbb.CreateString(m.key);
   Offset<flatbuffers::Vector<uint8_t>> bytes;
   if (!inline_bytes.empty()) {
@@ -120,14 +140,14 @@ Blob EncodeData(uint64_t request_id, const DataHeader& m, std::span<const std::b
 }
 
 Blob EncodeHeartbeat(uint64_t request_id, const Heartbeat& m) {
-  FlatBufferBuilder fbb(128);
+  FlatBufferBuilder& fbb = Builder();
   auto h = wire::CreateHeartbeatDirect(fbb, m.sender.c_str(), m.sequence, m.timestamp_ns,
                                           m.incarnation);
   return Finish(fbb, request_id, wire::Message::Heartbeat, h.Union(), 0);
 }
 
 Blob EncodeError(uint64_t request_id, const Status& error) {
-  FlatBufferBuilder fbb(128);
+  FlatBufferBuilder& fbb = Builder();
   auto msg = fbb.CreateString(error.message());
   auto e = wire::CreateError(fbb, ToWire(error.code()), msg);
   return Finish(fbb, request_id, wire::Message::Error, e.Union(), 0);
