@@ -282,5 +282,36 @@ TEST(ChannelErrors, AttachmentSizeMismatchIsCorruption) {
   EXPECT_TRUE(ReplyStatus(*reply).IsCorruption());
 }
 
+// A server that answers every chunk request with the first chunk again: the
+// object would have holes, so FetchObject reports Corruption instead.
+TEST(ChannelErrors, FetchOfRepeatedChunkIsCorruption) {
+  auto server = Listen("tcp://127.0.0.1:0");
+  ASSERT_TRUE(server.ok());
+  auto client = Connect((*server)->address());
+  ASSERT_TRUE(client.ok());
+  BulkOptions bulk;
+  bulk.chunk_bytes = 4;
+  bulk.window = 1;
+  bulk.timeout = milliseconds(5000);
+  std::atomic<bool> done{false};
+  std::thread liar([&] {
+    // Answers each of the three chunk requests (offsets 0, 4, 8) with offset 0,
+    // until the fetch gives up; bounded at 100 waits of 50 ms.
+    for (int turn = 0, served = 0; turn < 100 && served < 3 && !done; ++turn) {
+      auto req = (*server)->Receive(milliseconds(50));
+      if (!req.ok()) continue;
+      Blob chunk = Blob::FromString("abcd");
+      Blob env = EncodeData(req->message.envelope_view()->request_id(), DataHeader{"k", 0, 12},
+                            {}, chunk.size());
+      if (!(*server)->Reply(req->peer, MakeMessage(env, chunk)).ok()) return;
+      ++served;
+    }
+  });
+  auto got = FetchObject(**client, "k", bulk);
+  done = true;
+  liar.join();
+  EXPECT_TRUE(got.status().IsCorruption()) << got.status().ToString();
+}
+
 }  // namespace
 }  // namespace overlay::transport

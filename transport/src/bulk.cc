@@ -47,9 +47,9 @@ Result<Blob> FetchObject(ClientChannel& channel, std::string_view key, const Bul
   }
   if (bytes.empty()) return Status::Corruption("empty chunk of a non-empty object");
 
-  auto buffer = std::make_shared<std::string>();
-  buffer->resize(total);
-  std::memcpy(buffer->data(), bytes.data(), bytes.size());
+  // Not zeroed: the chunks fill it (checked below).
+  std::shared_ptr<char[]> buffer = std::make_shared_for_overwrite<char[]>(total);
+  std::memcpy(buffer.get(), bytes.data(), bytes.size());
   const uint64_t step = bytes.size();
   uint64_t next = step;      // next offset to request
   uint64_t received = step;  // bytes placed so far
@@ -66,13 +66,16 @@ Result<Blob> FetchObject(ClientChannel& channel, std::string_view key, const Bul
     auto h = ExpectData(*reply, key);
     if (!h.ok()) return h.status();
     std::string_view part = ChunkBytes(*reply);
-    if (h->total != total || h->offset > total || part.size() > total - h->offset || part.empty()) {
-      return Status::Corruption("chunk outside the object");
+    // Replies come in request order, each the whole chunk asked for, so
+    // every byte of the buffer is written exactly once.
+    if (h->total != total || h->offset != received ||
+        part.size() != std::min(step, total - received)) {
+      return Status::Corruption("chunk not the one requested");
     }
-    std::memcpy(buffer->data() + h->offset, part.data(), part.size());
+    std::memcpy(buffer.get() + received, part.data(), part.size());
     received += part.size();
   }
-  std::string_view view(*buffer);
+  std::string_view view(buffer.get(), total);
   return Blob(std::move(buffer), view);
 }
 
