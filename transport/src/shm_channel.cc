@@ -16,7 +16,7 @@ using detail::SpscRing;
 // checks them against the segment size before use.
 struct ShmChannel::Layout {
   static constexpr uint64_t kMagic = 0x4f564c5953484d31;  // "OVLYSHM1"
-  static constexpr uint32_t kVersion = 1;
+  static constexpr uint32_t kVersion = 2;  // 2: rings keep each side's last look
 
   uint64_t magic;
   uint32_t version;

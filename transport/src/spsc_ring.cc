@@ -35,6 +35,8 @@ SpscRing* SpscRing::Construct(void* memory, uint64_t capacity) {
   auto* r = new (memory) SpscRing;
   r->head.store(0, std::memory_order_relaxed);
   r->tail.store(0, std::memory_order_relaxed);
+  r->tail_seen = 0;
+  r->head_seen = 0;
   r->futex.store(0, std::memory_order_relaxed);
   r->waiters.store(0, std::memory_order_relaxed);
   r->sleeps.store(0, std::memory_order_relaxed);
@@ -44,7 +46,10 @@ SpscRing* SpscRing::Construct(void* memory, uint64_t capacity) {
 
 bool SpscRing::TryPush(const ShmDescriptor& d) {
   const uint64_t t = tail.load(std::memory_order_relaxed);
-  if (t - head.load(std::memory_order_acquire) > mask) return false;
+  if (t - head_seen > mask) {
+    head_seen = head.load(std::memory_order_acquire);
+    if (t - head_seen > mask) return false;
+  }
   slots()[t & mask] = d;
   tail.store(t + 1, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -57,7 +62,11 @@ bool SpscRing::TryPush(const ShmDescriptor& d) {
 
 std::optional<ShmDescriptor> SpscRing::TryPop() {
   const uint64_t h = head.load(std::memory_order_relaxed);
-  if (tail.load(std::memory_order_acquire) == h) return std::nullopt;
+  // Slots below tail_seen are visible: the acquire load that saw it ordered them.
+  if (tail_seen == h) {
+    tail_seen = tail.load(std::memory_order_acquire);
+    if (tail_seen == h) return std::nullopt;
+  }
   ShmDescriptor d = slots()[h & mask];
   head.store(h + 1, std::memory_order_release);
   return d;

@@ -5,6 +5,9 @@
 // head and tail are free-running counters on their own cache lines; slot i is
 // slots[i & mask]. The producer writes the slot, then publishes tail (release);
 // the consumer reads tail (acquire), the slot, then publishes head (release).
+// Each side keeps its last look at the other's counter on its own line and
+// reads the other's line again only when that look says full (or empty): a
+// cache line crossing cores is most of a hand-off's cost.
 // Wake-up protocol (an eventcount): a consumer about to sleep sets `waiters`,
 // reads `futex`, re-checks for data, then FUTEX_WAITs on that value; a producer
 // publishes, fences, and if `waiters` is set bumps `futex` and FUTEX_WAKEs. The
@@ -23,7 +26,9 @@ namespace overlay::transport::detail {
 
 struct alignas(64) SpscRing {
   alignas(64) std::atomic<uint64_t> head;  // next slot the consumer reads
+  uint64_t tail_seen;                      // consumer only: tail when last read
   alignas(64) std::atomic<uint64_t> tail;  // next slot the producer writes
+  uint64_t head_seen;                      // producer only: head when last read
   alignas(64) std::atomic<uint32_t> futex;
   std::atomic<uint32_t> waiters;
   std::atomic<uint64_t> sleeps;
