@@ -4,7 +4,7 @@
 //   bw/<variant>/N    streaming: up to 1 MiB, kBurst fetches of a whole N-byte
 //                     object with kWindow in flight; above, one FetchObject in
 //                     1 MiB chunks (window 4). The TCP baseline pulls alike.
-//                     Three rounds, each the baseline and then every variant,
+//                     Five rounds, each the baseline and then every variant,
 //                     so all see the same drift; ratios of median rounds.
 // Variants: zmq_inproc, zmq_ipc, zmq_tcp, fabric_tcp (tcp;ofi_rxm), fabric_shm,
 // and baseline_tcp. Each channel pair is set up once and reused for every size.
@@ -207,7 +207,7 @@ void Sizes(benchmark::internal::Benchmark* b) {
 }
 
 // Bandwidth swings from run to run here, and drifts over seconds.
-constexpr int kBandwidthRounds = 3;
+constexpr int kBandwidthRounds = 5;
 
 const bool registered = [] {
   for (int round = 0; round < kBandwidthRounds; ++round) {
