@@ -25,6 +25,24 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+// The value without a trailing comment: a '#' after white space, outside
+// quotes. A value's own first character is never a comment (a CURVE key may
+// start with '#'), nor is a '#' inside a word (a URL's fragment).
+std::string_view StripComment(std::string_view value) {
+  char quote = 0;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '#' && i > 0 && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+      return Trim(value.substr(0, i));
+    }
+  }
+  return value;
+}
+
 std::string Upper(std::string_view s) {
   std::string u(s);
   for (char& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -112,7 +130,7 @@ class Parser {
       }
       std::string key(Trim(line.substr(0, eq)));
       for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      std::string value(Trim(line.substr(eq + 1)));
+      std::string value(StripComment(Trim(line.substr(eq + 1))));
       if (block.empty()) {
         Error(line_no, fmt::format("'{}' outside a block: open one with [FUNCTION], [ENDPOINT], "
                                    "[STAGE] or [STORAGE]", key));

@@ -274,6 +274,33 @@ TEST(ConfigParser, ShippedConfigsValidate) {
   }
 }
 
+TEST(ConfigParser, TrailingCommentsAreDroppedOutsideQuotesAndWords) {
+  auto spec = ParseConfigText(R"([FUNCTION]
+name = count   # counts its runs
+command = sh -c 'echo # kept' "# kept too"  # dropped
+[END]
+[ENDPOINT]
+name = ep	# a tab before it
+address = tcp://127.0.0.1:5555 #dropped
+curve_public = #bcdefghij0123456789ABCDEFGHIJklmnopqrst
+curve_secret_file = /dev/null  # checked when the endpoint starts
+[END]
+[STORAGE]
+cdn = http://127.0.0.1:8080/objects#kept
+[END]
+)",
+                              "test.cfg", ".");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->functions[0].name, "count");
+  EXPECT_EQ(spec->functions[0].command, "sh -c 'echo # kept' \"# kept too\"");
+  EXPECT_EQ(spec->endpoints[0].name, "ep");
+  EXPECT_EQ(spec->endpoints[0].address, "tcp://127.0.0.1:5555");
+  EXPECT_EQ(spec->endpoints[0].curve_public,
+            "#bcdefghij0123456789ABCDEFGHIJklmnopqrst");  // Z85 has '#'
+  EXPECT_EQ(spec->endpoints[0].curve_secret_file, "/dev/null");
+  EXPECT_EQ(spec->storage.options.cdn, "http://127.0.0.1:8080/objects#kept");
+}
+
 TEST(ConfigParser, MissingFileIsAnIOError) {
   auto spec = ParseConfigFile("/nonexistent/overlay.cfg");
   EXPECT_TRUE(spec.status().IsIOError());
