@@ -64,17 +64,18 @@ void RatioReporter::Finalize() {
   ConsoleReporter::Finalize();
   // Each name's median round (the lower middle one of an even count).
   std::map<std::string, Run> chosen;
-  for (auto& [name, v] : rounds_) {
+  for (const auto& [name, rounds] : rounds_) {
+    std::vector<Run> v = rounds;
     auto mid = v.begin() + static_cast<std::ptrdiff_t>((v.size() - 1) / 2);
     std::nth_element(v.begin(), mid, v.end(), [](const Run& a, const Run& b) {
       return a.GetAdjustedRealTime() < b.GetAdjustedRealTime();
     });
     chosen.emplace(name, *mid);
   }
-  std::map<std::pair<std::string, std::string>, const Run*> baselines;
-  for (const auto& [name, r] : chosen) {
+  std::map<std::pair<std::string, std::string>, std::string> baselines;  // → baseline's name
+  for (const std::string& name : order_) {
     Parsed p = Split(name);
-    if (p.variant.rfind("baseline", 0) == 0) baselines[{p.group, p.args}] = &r;
+    if (p.variant.rfind("baseline", 0) == 0) baselines[{p.group, p.args}] = name;
   }
   if (baselines.empty()) return;
   auto& out = GetOutputStream();
@@ -86,13 +87,25 @@ void RatioReporter::Finalize() {
     auto it = baselines.find({p.group, p.args});
     if (it == baselines.end()) continue;
     const Run& r = chosen.at(name);
-    const Run& b = *it->second;
-    const size_t rounds = rounds_.at(name).size();
+    const Run& b = chosen.at(it->second);
+    // Rounds are paired: round i of the variant ran right after round i of
+    // its baseline, on the same machine, so their ratio is taken first.
+    const std::vector<Run>& rv = rounds_.at(name);
+    const std::vector<Run>& rb = rounds_.at(it->second);
+    double speedup = Speedup(r, b);
+    std::string how;
+    if (rv.size() > 1 && rv.size() == rb.size()) {
+      std::vector<double> ratios;
+      for (size_t i = 0; i < rv.size(); ++i) ratios.push_back(Speedup(rv[i], rb[i]));
+      auto mid = ratios.begin() + static_cast<std::ptrdiff_t>((ratios.size() - 1) / 2);
+      std::nth_element(ratios.begin(), mid, ratios.end());
+      speedup = *mid;
+      how = fmt::format(" (median of {} round ratios)", ratios.size());
+    }
     out << fmt::format("{:<48} {:>11.3f} {} {:>11.3f} {} {:>8.3g}x  {}{}\n", r.benchmark_name(),
                        r.GetAdjustedRealTime(), benchmark::GetTimeUnitString(r.time_unit),
                        b.GetAdjustedRealTime(), benchmark::GetTimeUnitString(b.time_unit),
-                       Speedup(r, b), Split(b.run_name.str()).variant,
-                       rounds > 1 ? fmt::format(" (median of {} rounds)", rounds) : "");
+                       speedup, Split(it->second).variant, how);
   }
 }
 

@@ -13,9 +13,10 @@ namespace overlay::bench {
 // Console reporter that, at the end, prints each benchmark beside its baseline
 // measured in the same run, as a ratio. Names follow "<group>/<variant>[/args]";
 // a variant starting with "baseline" is the baseline of its group and args.
-// A benchmark with repetitions is represented by its median; one registered
-// several times under one name (rounds interleaved with its baseline's, so
-// both see the same drift of a noisy machine) by its median round.
+// A benchmark with repetitions is represented by its median. One registered
+// several times under one name runs in rounds, interleaved with its
+// baseline's so both see the same spell of a noisy machine: its ratio is the
+// median of the per-round ratios, its time its median round's.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override;
