@@ -28,8 +28,10 @@ struct BulkOptions {
 };
 
 // Pulls the whole object `key`. An object that fits one chunk is returned as the
-// received buffer itself; larger ones are assembled into one buffer. Errors: the
-// server's (e.g. NotFound), Timeout, Corruption (inconsistent chunks).
+// received buffer itself; larger ones are assembled into one buffer from the
+// chunks requested, which the server must answer whole and in request order
+// (as ServeFetch on one channel does). Errors: the server's (e.g. NotFound),
+// Timeout, Corruption (a chunk other than the one requested).
 // REQUIRES: no other replies are pending on `channel`.
 Result<Blob> FetchObject(ClientChannel& channel, std::string_view key,
                          const BulkOptions& options = {});
