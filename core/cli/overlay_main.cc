@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <mutex>
+#include <string>
 
 #include "overlay/config.h"
 #include "overlay/dag.h"
@@ -28,6 +30,15 @@ namespace {
 
 constexpr int kExitItemsFailed = 1;
 constexpr int kExitUsage = 2;
+
+// A byte rate in the largest unit that keeps it at 1 or more (the synthetic
+// patients' inputs are a few hundred bytes; recorded ones are megabytes).
+std::string ByteRate(double bytes_per_second) {
+  static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB"};
+  size_t unit = 0;
+  for (; unit + 1 < std::size(kUnits) && bytes_per_second >= 1000; ++unit) bytes_per_second /= 1000;
+  return fmt::format("{:.1f} {}/s", bytes_per_second, kUnits[unit]);
+}
 
 int Validate(const std::string& path) {
   auto spec = LoadConfig(path);
@@ -167,9 +178,9 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
     fmt::print(stderr, "FAILED stage {} stream {} item {}: {}\n", f.stage, f.stream, f.item,
                f.status.ToString());
   double secs = std::max(r.seconds, 1e-9);
-  fmt::print("{} streams, {} tasks ok, {} failed in {:.2f} s ({:.0f} tasks/s, {:.1f} MB/s of input)\n",
+  fmt::print("{} streams, {} tasks ok, {} failed in {:.2f} s ({:.0f} tasks/s, {} of input)\n",
              r.streams, r.tasks_ok, r.tasks_failed, r.seconds, r.tasks_ok / secs,
-             r.input_bytes / secs / 1e6);
+             ByteRate(r.input_bytes / secs));
   for (const auto& [name, value] : r.counters) fmt::print("  {}: {}\n", name, value);
   if (!opt.out_dir.empty()) {
     fmt::print("results ({} files) in {}/\n", r.outputs.size(), opt.out_dir);
