@@ -201,8 +201,8 @@ void BM_ZmqPipelined(benchmark::State& state) {
 
 // Round trips swing with the VM's wake-up latency, and drift over seconds:
 // each group runs in rounds, a round measuring the baseline and then every
-// variant once, so both see the same machine; the ratio is taken between
-// median rounds (RatioReporter).
+// variant once, so both see the same machine; the ratio reported is the
+// median of the per-round ratios (RatioReporter).
 constexpr int kRounds = 5;
 
 const bool rounds_registered = [] {

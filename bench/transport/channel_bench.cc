@@ -5,7 +5,8 @@
 //                     object with kWindow in flight; above, one FetchObject in
 //                     1 MiB chunks (window 4). The TCP baseline pulls alike.
 //                     Five rounds, each the baseline and then every variant,
-//                     so all see the same drift; ratios of median rounds.
+//                     so all see the same drift; the median of the round
+//                     ratios is reported.
 // Variants: zmq_inproc, zmq_ipc, zmq_tcp, fabric_tcp (tcp;ofi_rxm), fabric_shm,
 // and baseline_tcp. Each channel pair is set up once and reused for every size.
 #include <benchmark/benchmark.h>
