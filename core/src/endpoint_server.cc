@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "overlay/executor.h"
 #include "overlay/function.h"
 #include "overlay/storage/data_container.h"
 #include "overlay/storage/shm_cache.h"
@@ -112,8 +113,7 @@ class EndpointServer::Impl {
     if (!container.ok()) return container.status();
     container_ = std::move(*container);
     for (const FunctionDecl& f : spec.functions) {
-      auto fn = MakeFunction(
-          FunctionSpec{f.name, f.builtin, f.command, f.args, f.timeout_ms, f.retries, "/dev/shm"});
+      auto fn = MakeDeclaredFunction(f);
       if (!fn.ok()) return fn.status();
       functions_[f.name] = std::move(*fn);
       if (!f.builtin.empty()) native_.insert(f.name);

@@ -156,13 +156,7 @@ class Execution {
       Result<std::unique_ptr<Function>> fn = std::unique_ptr<Function>();
       if (opt_.make_stage_function) fn = opt_.make_stage_function(s, *decl);
       if (fn.ok() && *fn == nullptr) {
-        if (opt_.make_function) {
-          fn = opt_.make_function(*decl);
-        } else {
-          FunctionSpec fs{decl->name, decl->builtin, decl->command, decl->args, decl->timeout_ms,
-                          decl->retries};
-          fn = MakeFunction(fs);
-        }
+        fn = opt_.make_function ? opt_.make_function(*decl) : MakeDeclaredFunction(*decl);
       }
       if (!fn.ok())
         return Status::InvalidArgument(fmt::format("{}:{}: function '{}': {}", decl->loc.file,
@@ -413,6 +407,11 @@ Result<std::vector<InputFile>> ListInputs(const std::string& dir, const std::str
   std::sort(files.begin(), files.end(),
             [](const InputFile& a, const InputFile& b) { return a.stream < b.stream; });
   return files;
+}
+
+Result<std::unique_ptr<Function>> MakeDeclaredFunction(const FunctionDecl& decl) {
+  return MakeFunction(FunctionSpec{decl.name, decl.builtin, decl.command, decl.args,
+                                   decl.timeout_ms, decl.retries});
 }
 
 Result<RunReport> RunPipeline(const PipelineSpec& spec, const ExecutorOptions& options) {

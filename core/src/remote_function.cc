@@ -197,8 +197,7 @@ StageFunctionFactory RemoteStageFactory(const PipelineSpec& spec, FunctionManage
       RemoteTarget t{ep->name, ep->address};
       if (!ep->fallback.empty()) t.lost_after = std::chrono::milliseconds(ep->fallback_after_ms);
       if (ep->address.empty()) {
-        auto local = MakeFunction(FunctionSpec{fn.name, fn.builtin, fn.command, fn.args,
-                                               fn.timeout_ms, fn.retries});
+        auto local = MakeDeclaredFunction(fn);
         if (!local.ok()) return local.status();
         t.local = std::move(*local);
       }

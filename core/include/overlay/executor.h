@@ -52,6 +52,9 @@ struct RunReport {
 };
 
 using FunctionFactory = std::function<Result<std::unique_ptr<Function>>(const FunctionDecl&)>;
+// The Function a FUNCTION block declares: MakeFunction on its builtin or
+// command, timeout and retries. The default FunctionFactory.
+Result<std::unique_ptr<Function>> MakeDeclaredFunction(const FunctionDecl& decl);
 // Builds the function of one stage (e.g. a remote one for a stage on an endpoint
 // with an address); nullptr defers to ExecutorOptions::make_function.
 using StageFunctionFactory = std::function<Result<std::unique_ptr<Function>>(
