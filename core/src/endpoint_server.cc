@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -33,7 +34,7 @@ using transport::ServerChannel;
 constexpr size_t kRememberedResults = 4096;
 // Requests taken per loop turn before finished replies are sent.
 constexpr int kBurst = 64;
-// Largest input total of a task run on the channel thread (see RunsInline).
+// Largest input total of a task run on the channel thread (see InlineInputs).
 constexpr size_t kInlineInputBytes = 64 << 10;
 // Longest sleep of the idle channel thread; workers and Stop wake it sooner.
 constexpr std::chrono::microseconds kMaxWait{100000};
@@ -255,14 +256,16 @@ class EndpointServer::Impl {
     accepted_.push_back(Job{std::move(*inv), std::move(key)});
   }
 
-  // Runs the one accepted job here when it RunsInline; false otherwise.
+  // Runs the one accepted job here when it has InlineInputs; false otherwise.
   bool RunInline() {
-    if (accepted_.size() != 1 || !RunsInline(accepted_.front())) return false;
+    if (accepted_.size() != 1) return false;
+    std::optional<std::vector<Blob>> inputs = InlineInputs(accepted_.front());
+    if (!inputs) return false;
     Job job = std::move(accepted_.front());
     accepted_.clear();
     transport::InvokeResult result;
     result.task_id = job.invoke.task_id;
-    result.status = Execute(job.invoke, inline_origins_, &result);
+    result.status = Execute(job.invoke, nullptr, std::move(*inputs), &result);
     Finish(job.task_key, std::move(result), /*on_channel_thread=*/true);
     return true;
   }
@@ -289,24 +292,28 @@ class EndpointServer::Impl {
   // may draw a whole stream), large inputs and anything that would wait
   // (inputs on disk, on the CDN or to pull; a busy queue) go to the workers.
   // Only L1 is asked: a lookup further down would itself stall the channel.
-  bool RunsInline(const Job& job) {
+  // Returns the task's inputs when it qualifies, so Execute need not look
+  // them up again; nullopt otherwise.
+  std::optional<std::vector<Blob>> InlineInputs(const Job& job) {
     const transport::Invoke& inv = job.invoke;
     storage::ShmCache* l1 = container_->l1();
-    if (inv.end_of_stream || !native_.contains(inv.function) || l1 == nullptr) return false;
+    if (inv.end_of_stream || !native_.contains(inv.function) || l1 == nullptr) return std::nullopt;
     {
       std::lock_guard lock(queue_mu_);
-      if (!queue_.empty()) return false;
+      if (!queue_.empty()) return std::nullopt;
     }
+    std::vector<Blob> inputs;
     size_t bytes = 0;
     for (const std::string& hex : inv.inputs) {
       auto key = storage::ObjectKey::FromHex(hex);
-      if (!key) return false;
-      auto local = l1->Acquire(*key);
-      if (!local.ok()) return false;
-      bytes += local->view().size();
-      if (bytes > kInlineInputBytes) return false;
+      if (!key) return std::nullopt;
+      auto local = l1->Get(*key);
+      if (!local.ok()) return std::nullopt;
+      bytes += local->size();
+      if (bytes > kInlineInputBytes) return std::nullopt;
+      inputs.push_back(std::move(*local));
     }
-    return true;
+    return inputs;
   }
 
   void CloseQueue() {
@@ -329,7 +336,7 @@ class EndpointServer::Impl {
       }
       transport::InvokeResult result;
       result.task_id = job.invoke.task_id;
-      result.status = Execute(job.invoke, origins, &result);
+      result.status = Execute(job.invoke, &origins, {}, &result);
       Finish(job.task_key, std::move(result));
     }
   }
@@ -421,9 +428,12 @@ class EndpointServer::Impl {
     return e;
   }
 
+  // `fetched`: the inputs already in hand (inline tasks), else empty and each
+  // is looked up through Input, pulling with `origins` (the calling thread's
+  // connections; unused, and may be null, when `fetched` holds every input).
   Status Execute(const transport::Invoke& inv,
-                 std::map<std::string, std::unique_ptr<transport::ClientChannel>>& origins,
-                 transport::InvokeResult* result) {
+                 std::map<std::string, std::unique_ptr<transport::ClientChannel>>* origins,
+                 std::vector<Blob> fetched, transport::InvokeResult* result) {
     auto fit = functions_.find(inv.function);
     if (fit == functions_.end())
       return Status::NotFound("endpoint '" + name_ + "' has no FUNCTION '" + inv.function + "'");
@@ -432,7 +442,8 @@ class EndpointServer::Impl {
     task.stream = inv.stream;
     task.seq = inv.seq;
     for (size_t i = 0; i < inv.inputs.size(); ++i) {
-      auto bytes = Input(inv.inputs[i], inv.origin, origins);
+      auto bytes = i < fetched.size() ? Result<Blob>(std::move(fetched[i]))
+                                      : Input(inv.inputs[i], inv.origin, *origins);
       if (!bytes.ok()) return bytes.status();
       std::string name = i < inv.input_names.size() ? inv.input_names[i] : inv.inputs[i];
       task.inputs.push_back(NamedBlob{std::move(name), std::move(*bytes)});
@@ -486,8 +497,6 @@ class EndpointServer::Impl {
   std::atomic<bool> stop_{false};
   std::vector<Job> accepted_;  // channel thread only: this turn's jobs
   std::set<std::string> native_;  // FUNCTIONs with a builtin
-  // Channel thread only; RunsInline tasks pull nothing, so it stays empty.
-  std::map<std::string, std::unique_ptr<transport::ClientChannel>> inline_origins_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
