@@ -98,6 +98,20 @@ class RemoteInvoke : public testing::TestWithParam<Transport> {
     fm_ = std::move(*fm);
   }
 
+  // One task per synthetic chunk, each its own stream "<prefix><i>" (so they
+  // may run in any order), and the outputs the local run gives each.
+  void OneItemStreams(const std::string& prefix, std::vector<TaskSpec>* tasks,
+                      std::vector<std::vector<NamedBlob>>* want) {
+    std::vector<NamedBlob> chunks = Chunks(prefix);
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      std::string stream = prefix + std::to_string(i);
+      want->push_back(LocalQrs(stream, {chunks[i]}).front());
+      auto key = store_.Put("", chunks[i].data.view());
+      ASSERT_TRUE(key.ok());
+      tasks->push_back(TaskSpec{ep_->address(), "qrs", {*key}, {chunks[i].name}, "qrs", stream, 0});
+    }
+  }
+
   std::unique_ptr<InProcessEndpoint> ep_;
   ClientStore store_{Unique("client")};
   std::unique_ptr<FunctionManager> fm_;
@@ -112,19 +126,11 @@ TEST_P(RemoteInvoke, CalledQrsStreamEqualsLocalRun) {
 }
 
 TEST_P(RemoteInvoke, BatchOfStreamsEqualsLocalRun) {
-  // One item per stream, so the batch may run in any order.
-  std::vector<NamedBlob> chunks = Chunks("s");
   std::vector<TaskSpec> batch;
   std::vector<std::vector<NamedBlob>> want;
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    std::string stream = "s" + std::to_string(i);
-    want.push_back(LocalQrs(stream, {chunks[i]}).front());
-    auto key = store_.Put("", chunks[i].data.view());
-    ASSERT_TRUE(key.ok());
-    batch.push_back(TaskSpec{ep_->address(), "qrs", {*key}, {chunks[i].name}, "qrs", stream, 0});
-  }
+  ASSERT_NO_FATAL_FAILURE(OneItemStreams("s", &batch, &want));
   std::vector<uint64_t> ids = fm_->SubmitBatch(batch);
-  ASSERT_EQ(ids.size(), chunks.size());
+  ASSERT_EQ(ids.size(), batch.size());
   for (size_t i = 0; i < ids.size(); ++i)
     ASSERT_NO_FATAL_FAILURE(ExpectSameOutputs(*fm_, ep_->address(), Wait(*fm_, ids[i]), want[i]));
 }
@@ -132,16 +138,9 @@ TEST_P(RemoteInvoke, BatchOfStreamsEqualsLocalRun) {
 // Threads calling at once each get a pooled channel of their own; every
 // result still matches the local run.
 TEST_P(RemoteInvoke, ConcurrentCallsEqualLocalRun) {
-  std::vector<NamedBlob> chunks = Chunks("c");
   std::vector<TaskSpec> tasks;
   std::vector<std::vector<NamedBlob>> want;
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    std::string stream = "c" + std::to_string(i);
-    want.push_back(LocalQrs(stream, {chunks[i]}).front());
-    auto key = store_.Put("", chunks[i].data.view());
-    ASSERT_TRUE(key.ok());
-    tasks.push_back(TaskSpec{ep_->address(), "qrs", {*key}, {chunks[i].name}, "qrs", stream, 0});
-  }
+  ASSERT_NO_FATAL_FAILURE(OneItemStreams("c", &tasks, &want));
   constexpr int kThreads = 4, kRounds = 3;
   std::vector<std::vector<TaskOutcome>> got(kThreads);
   std::vector<std::thread> threads;
