@@ -27,7 +27,6 @@
 namespace overlay::bench {
 namespace {
 
-using storage::ObjectKey;
 using storage::ObjectMeta;
 using storage::ShmCache;
 using storage::testing::RandomBytes;

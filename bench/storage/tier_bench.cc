@@ -25,7 +25,6 @@
 namespace overlay::bench {
 namespace {
 
-using storage::ObjectKey;
 using storage::ObjectMeta;
 using storage::testing::RandomBytes;
 

@@ -17,7 +17,6 @@ namespace {
 
 using storage::CatalogEntry;
 using storage::DataContainer;
-using storage::ObjectKey;
 
 // The options every storage subcommand shares; filled by CLI11.
 struct CommonFlags {

@@ -194,7 +194,7 @@ class EndpointServer::Impl {
         auto fetch = transport::DecodeFetch(*env);
         Result<Blob> object = Status::NotFound("no object");
         if (fetch.ok()) {
-          auto key = storage::ObjectKey::FromHex(fetch->key);
+          auto key = ObjectKey::FromHex(fetch->key);
           object =
               key ? container_->Get(*key)
                   : Result<Blob>(Status::InvalidArgument("malformed key '" + fetch->key + "'"));
@@ -305,7 +305,7 @@ class EndpointServer::Impl {
     std::vector<Blob> inputs;
     size_t bytes = 0;
     for (const std::string& hex : inv.inputs) {
-      auto key = storage::ObjectKey::FromHex(hex);
+      auto key = ObjectKey::FromHex(hex);
       if (!key) return std::nullopt;
       auto local = l1->Get(*key);
       if (!local.ok()) return std::nullopt;
@@ -387,7 +387,7 @@ class EndpointServer::Impl {
   // The input's bytes: from the container, else pulled from `origin` and stored.
   Result<Blob> Input(const std::string& hex, const std::string& origin,
                      std::map<std::string, std::unique_ptr<transport::ClientChannel>>& origins) {
-    auto key = storage::ObjectKey::FromHex(hex);
+    auto key = ObjectKey::FromHex(hex);
     if (!key) return Status::InvalidArgument("malformed input key '" + hex + "'");
     auto local = container_->Get(*key);
     // An unreachable CDN (Unavailable) is a miss too: the origin has the object.
@@ -410,7 +410,7 @@ class EndpointServer::Impl {
       return Status::Unavailable("fetching input " + hex + " from " + origin + ": " +
                                  std::string(bytes.status().message()));
     }
-    if (!(storage::ObjectKey::Of(bytes->view()) == *key))
+    if (!(ObjectKey::Of(bytes->view()) == *key))
       return Status::Corruption("input " + hex + " from " + origin + " does not match its key");
     auto put = container_->Put(bytes->view());
     if (!put.ok()) return put.status();

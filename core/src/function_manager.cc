@@ -10,7 +10,7 @@
 #include <thread>
 #include <utility>
 
-#include "overlay/storage/object_key.h"
+#include "overlay/object_key.h"
 #include "overlay/transport/bulk.h"
 #include "overlay/transport/poller.h"
 #include "overlay/transport/wire.h"
@@ -205,7 +205,7 @@ class FunctionManager::Impl {
     }
     if (!bytes.ok()) return bytes.status();
     // Content addressing makes the bytes checkable: a bad copy never enters the store.
-    if (storage::ObjectKey::Of(bytes->view()).ToHex() != key)
+    if (ObjectKey::Of(bytes->view()).ToHex() != key)
       return Status::Corruption("output " + key + " from " + endpoint + " does not match its key");
     if (options_.store != nullptr) {
       auto stored = options_.store->Put("", bytes->view());

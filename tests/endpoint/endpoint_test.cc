@@ -36,7 +36,7 @@
 #include "overlay/remote_function.h"
 #include "overlay/storage/container_store.h"
 #include "overlay/storage/data_container.h"
-#include "overlay/storage/object_key.h"
+#include "overlay/object_key.h"
 #include "overlay/storage/shm_cache.h"
 #include "overlay/transport/bulk.h"
 #include "overlay/transport/wire.h"
@@ -260,7 +260,7 @@ TEST(FunctionManagerFetch, OutputNotMatchingItsKeyIsRejected) {
   o.store = &store;
   auto fm = FunctionManager::Create(o);
   ASSERT_TRUE(fm.ok());
-  const std::string key = storage::ObjectKey::Of("the object").ToHex();
+  const std::string key = ObjectKey::Of("the object").ToHex();
   auto got = (*fm)->FetchOutput((*liar)->address(), key);
   serve.join();
   EXPECT_TRUE(got.status().IsCorruption()) << got.status().ToString();

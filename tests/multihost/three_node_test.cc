@@ -29,7 +29,7 @@
 #include "multihost/netns_daemon.h"
 #include "overlay/process_runner.h"
 #include "overlay/storage/cdn_tier.h"
-#include "overlay/storage/object_key.h"
+#include "overlay/object_key.h"
 #include "overlay/storage/shm_cache.h"
 #include "storage/nginx_server.h"
 
@@ -280,7 +280,7 @@ class ThreeNodes : public ::testing::Test {
       // The cloud pushes its results through a journal: allow it a moment.
       const auto deadline = std::chrono::steady_clock::now() + 10s;
       for (const auto& [name, bytes] : files) {
-        const storage::ObjectKey key = storage::ObjectKey::Of(bytes);
+        const ObjectKey key = ObjectKey::Of(bytes);
         Result<Blob> got = (*cdn)->Get(key);
         while (!got.ok() && std::chrono::steady_clock::now() < deadline) {
           std::this_thread::sleep_for(100ms);

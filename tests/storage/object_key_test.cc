@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "overlay/storage/object_key.h"
+#include "overlay/object_key.h"
 
 #include <gtest/gtest.h>
 

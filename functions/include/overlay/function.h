@@ -32,6 +32,23 @@ struct Task {
   StreamState* state = nullptr;     // from NewStream; null for stateless functions
   std::vector<NamedBlob> outputs;   // appended by the function, in order
   std::map<std::string, int64_t> counters;  // e.g. {"beats", 12}; summed per run
+  // Where NewOutput takes space: the run's data store (L1 loans), or null for
+  // the heap. Set by the executor; not owned.
+  BlobAllocator* allocator = nullptr;
+
+  // Space for an output of exactly `size` bytes that the function fills in
+  // place: under a data store it is L1 memory, so the output is never copied.
+  Result<WritableBlob> NewOutput(size_t size) {
+    if (allocator == nullptr) return WritableBlob::OnHeap(size);
+    return allocator->Allocate(size);
+  }
+  // Publishes a filled output and appends it to `outputs`.
+  Status Emit(std::string name, WritableBlob&& space) {
+    Result<Blob> blob = std::move(space).Publish();
+    if (!blob.ok()) return blob.status();
+    outputs.push_back(NamedBlob{std::move(name), std::move(*blob)});
+    return Status::OK();
+  }
 };
 
 // Thread-safety: Process/EndStream may run concurrently for different streams;

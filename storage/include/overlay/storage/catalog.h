@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "overlay/storage/object_key.h"
+#include "overlay/object_key.h"
 
 namespace overlay::storage {
 

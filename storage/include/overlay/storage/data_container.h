@@ -30,7 +30,7 @@
 #include "overlay/blob.h"
 #include "overlay/status.h"
 #include "overlay/storage/catalog.h"
-#include "overlay/storage/object_key.h"
+#include "overlay/object_key.h"
 #include "overlay/storage/shm_cache.h"
 #include "overlay/storage_options.h"
 

@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-#include "overlay/storage/object_key.h"
+#include "overlay/object_key.h"
 #include "overlay/storage/tier.h"
 #include "overlay/storage_options.h"
 

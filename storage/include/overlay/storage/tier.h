@@ -10,7 +10,7 @@
 
 #include "overlay/blob.h"
 #include "overlay/status.h"
-#include "overlay/storage/object_key.h"
+#include "overlay/object_key.h"
 
 namespace overlay::storage {
 

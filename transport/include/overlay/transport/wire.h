@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The wire protocol in C++: plain structs mirroring the FlatBuffers messages of
-// core/schema/overlay_wire.fbs, builders that encode them into an Envelope, and
+// transport/schema/overlay_wire.fbs, builders that encode them into an Envelope, and
 // VerifyEnvelope, the only way received bytes become readable.
 //
 // Thread-safety: free functions on values; safe to call concurrently.

@@ -4,8 +4,8 @@
 //
 // Every error names file:line and, for an unknown name, the nearest valid one.
 // All errors of a file are reported together, one per line, compiler style.
-#ifndef OVERLAY_CORE_CONFIG_H_
-#define OVERLAY_CORE_CONFIG_H_
+#ifndef OVERLAY_BASE_CONFIG_H_
+#define OVERLAY_BASE_CONFIG_H_
 
 #include <cstdint>
 #include <map>
@@ -112,4 +112,4 @@ std::string NormalizeUuid(std::string_view id);
 
 }  // namespace overlay
 
-#endif  // OVERLAY_CORE_CONFIG_H_
+#endif  // OVERLAY_BASE_CONFIG_H_

@@ -2,8 +2,8 @@
 // Status and Result<T>: the one error type of every fallible Overlay call.
 //
 // Thread-safety: a Status or Result is a value; concurrent const access is safe.
-#ifndef OVERLAY_CORE_STATUS_H_
-#define OVERLAY_CORE_STATUS_H_
+#ifndef OVERLAY_BASE_STATUS_H_
+#define OVERLAY_BASE_STATUS_H_
 
 #include <memory>
 #include <optional>
@@ -104,4 +104,4 @@ class [[nodiscard]] Result {
     if (!overlay_status_.ok()) return overlay_status_; \
   } while (0)
 
-#endif  // OVERLAY_CORE_STATUS_H_
+#endif  // OVERLAY_BASE_STATUS_H_

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Built with -mavx2 (see storage/CMakeLists.txt); only called when the CPU has AVX2.
+// Built with -mavx2 (see base/CMakeLists.txt); only called when the CPU has AVX2.
 #define XXH_INLINE_ALL
 #include "xxh3_avx2.h"
 
 #include <xxhash.h>
 
-namespace overlay::storage::internal {
+namespace overlay::internal {
 
 bool HaveAvx2() {
   static const bool have = __builtin_cpu_supports("avx2");
@@ -17,4 +17,4 @@ Hash128 Xxh3Avx2(const void* data, size_t size, uint64_t seed) {
   return Hash128{h.high64, h.low64};
 }
 
-}  // namespace overlay::storage::internal
+}  // namespace overlay::internal

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // XXH3-128 compiled for AVX2 (the Debian libxxhash is built for SSE2 only and
-// hashes about 3x slower). Internal to storage/; callers must check
+// hashes about 3x slower). Internal to base/; callers must check
 // HaveAvx2() first.
-#ifndef OVERLAY_STORAGE_SRC_XXH3_AVX2_H_
-#define OVERLAY_STORAGE_SRC_XXH3_AVX2_H_
+#ifndef OVERLAY_BASE_SRC_XXH3_AVX2_H_
+#define OVERLAY_BASE_SRC_XXH3_AVX2_H_
 
 #include <cstddef>
 #include <cstdint>
 
-namespace overlay::storage::internal {
+namespace overlay::internal {
 
 struct Hash128 {
   uint64_t hi, lo;
@@ -18,6 +18,6 @@ bool HaveAvx2();
 // REQUIRES: HaveAvx2().
 Hash128 Xxh3Avx2(const void* data, size_t size, uint64_t seed);
 
-}  // namespace overlay::storage::internal
+}  // namespace overlay::internal
 
-#endif  // OVERLAY_STORAGE_SRC_XXH3_AVX2_H_
+#endif  // OVERLAY_BASE_SRC_XXH3_AVX2_H_

@@ -2,8 +2,8 @@
 // The stage graph of a pipeline, resolved from its config.
 //
 // Thread-safety: immutable after BuildDag; share freely.
-#ifndef OVERLAY_CORE_DAG_H_
-#define OVERLAY_CORE_DAG_H_
+#ifndef OVERLAY_BASE_DAG_H_
+#define OVERLAY_BASE_DAG_H_
 
 #include <string>
 #include <vector>
@@ -41,4 +41,4 @@ Result<Dag> BuildDag(const PipelineSpec& spec);
 
 }  // namespace overlay
 
-#endif  // OVERLAY_CORE_DAG_H_
+#endif  // OVERLAY_BASE_DAG_H_

@@ -4,8 +4,8 @@
 // (L1 commits, L3 gets); L2 relies on RocksDB's own checksums instead.
 //
 // Thread-safety: a plain value.
-#ifndef OVERLAY_STORAGE_OBJECT_KEY_H_
-#define OVERLAY_STORAGE_OBJECT_KEY_H_
+#ifndef OVERLAY_BASE_OBJECT_KEY_H_
+#define OVERLAY_BASE_OBJECT_KEY_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-namespace overlay::storage {
+namespace overlay {
 
 struct ObjectKey {
   uint64_t hi = 0;
@@ -22,6 +22,9 @@ struct ObjectKey {
 
   // The key of `bytes` (XXH3-128, seed 0).
   static ObjectKey Of(std::string_view bytes);
+  // Content hashes computed so far in this process (Of and KeyHasher::Finish),
+  // so tests can assert that an object is hashed once per node.
+  static uint64_t HashCount();
   // The key under which the catalog record of `name` is stored; hashed with a
   // different seed so it never equals a content key in practice.
   static ObjectKey OfName(std::string_view name);
@@ -52,11 +55,11 @@ class KeyHasher {
   void* state_;  // XXH3_state_t, kept opaque so users need not include xxhash.h
 };
 
-}  // namespace overlay::storage
+}  // namespace overlay
 
 template <>
-struct std::hash<overlay::storage::ObjectKey> {
-  size_t operator()(const overlay::storage::ObjectKey& k) const noexcept { return k.lo; }
+struct std::hash<overlay::ObjectKey> {
+  size_t operator()(const overlay::ObjectKey& k) const noexcept { return k.lo; }
 };
 
-#endif  // OVERLAY_STORAGE_OBJECT_KEY_H_
+#endif  // OVERLAY_BASE_OBJECT_KEY_H_

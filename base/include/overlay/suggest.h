@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // "Did you mean …" for config keys, names and CLI words.
-#ifndef OVERLAY_CORE_SUGGEST_H_
-#define OVERLAY_CORE_SUGGEST_H_
+#ifndef OVERLAY_BASE_SUGGEST_H_
+#define OVERLAY_BASE_SUGGEST_H_
 
 #include <string>
 #include <string_view>
@@ -18,4 +18,4 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string>& ca
 
 }  // namespace overlay
 
-#endif  // OVERLAY_CORE_SUGGEST_H_
+#endif  // OVERLAY_BASE_SUGGEST_H_

@@ -5,8 +5,8 @@
 // None of the options can be reloaded: they are read when a container opens.
 //
 // Thread-safety: a plain value; no internal synchronization.
-#ifndef OVERLAY_CORE_STORAGE_OPTIONS_H_
-#define OVERLAY_CORE_STORAGE_OPTIONS_H_
+#ifndef OVERLAY_BASE_STORAGE_OPTIONS_H_
+#define OVERLAY_BASE_STORAGE_OPTIONS_H_
 
 #include <cstdint>
 #include <string>
@@ -103,4 +103,4 @@ Result<uint64_t> ParseDurationMs(std::string_view text);
 
 }  // namespace overlay
 
-#endif  // OVERLAY_CORE_STORAGE_OPTIONS_H_
+#endif  // OVERLAY_BASE_STORAGE_OPTIONS_H_

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "overlay/storage/object_key.h"
+#include "overlay/object_key.h"
 
 #include <xxhash.h>
 
+#include <atomic>
+
 #include "xxh3_avx2.h"
 
-namespace overlay::storage {
+namespace overlay {
 namespace {
 
 // Seed of name keys: any constant other than 0 separates them from content keys.
 constexpr XXH64_hash_t kNameSeed = 0x6f7665726c61796eull;  // "overlayn"
+
+// Relaxed: a statistic, read after the work it counts has been joined.
+std::atomic<uint64_t> hash_count{0};
 
 ObjectKey FromHash(XXH128_hash_t h) { return ObjectKey{h.high64, h.low64}; }
 
@@ -22,7 +27,10 @@ int HexDigit(char c) {
 
 }  // namespace
 
+uint64_t ObjectKey::HashCount() { return hash_count.load(std::memory_order_relaxed); }
+
 ObjectKey ObjectKey::Of(std::string_view bytes) {
+  hash_count.fetch_add(1, std::memory_order_relaxed);
   if (internal::HaveAvx2()) {
     internal::Hash128 h = internal::Xxh3Avx2(bytes.data(), bytes.size(), 0);
     return ObjectKey{h.hi, h.lo};
@@ -71,7 +79,8 @@ void KeyHasher::Update(std::string_view bytes) {
 }
 
 ObjectKey KeyHasher::Finish() const {
+  hash_count.fetch_add(1, std::memory_order_relaxed);
   return FromHash(XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_)));
 }
 
-}  // namespace overlay::storage
+}  // namespace overlay

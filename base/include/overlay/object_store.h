@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // ObjectStore: what the executor needs of a node's data container, so core/
 // drives storage/ through an interface and not its internals.
-#ifndef OVERLAY_CORE_OBJECT_STORE_H_
-#define OVERLAY_CORE_OBJECT_STORE_H_
+#ifndef OVERLAY_BASE_OBJECT_STORE_H_
+#define OVERLAY_BASE_OBJECT_STORE_H_
 
 #include <string>
 #include <string_view>
@@ -25,4 +25,4 @@ class ObjectStore {
 
 }  // namespace overlay
 
-#endif  // OVERLAY_CORE_OBJECT_STORE_H_
+#endif  // OVERLAY_BASE_OBJECT_STORE_H_
