@@ -3,12 +3,30 @@
 
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <functional>
 #include <string>
+
+#include <unistd.h>
 
 #include "overlay/suggest.h"
 
 namespace overlay {
+
+std::string DefaultDiskDir(std::string_view segment) {
+  std::string seg = segment.empty() ? std::string("overlay") : std::string(segment);
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && xdg[0] == '/')
+    return std::string(xdg) + "/overlay/" + seg;
+  if (geteuid() == 0) return "/var/lib/overlay/" + seg;
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr && home[0] == '/' ? home : "/tmp") +
+         "/.local/share/overlay/" + seg;
+}
+
+std::string DiskDir(const StorageOptions& options) {
+  if (options.disk == kNoDisk) return "";
+  return options.disk.empty() ? DefaultDiskDir(options.segment) : options.disk;
+}
 namespace {
 
 std::string Lower(std::string_view s) {

@@ -139,6 +139,9 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
       return kExitUsage;
     }
     container = std::move(*c);
+    if (!container->notice().empty()) fmt::print(stderr, "overlay run: {}\n", container->notice());
+    // Without a disk tier, objects in flight must fit L1.
+    if (container->disk_dir().empty()) opt.memory_limit = spec->storage.options.memory;
     store = std::make_unique<storage::ContainerStore>(container.get());
     opt.store = store.get();
   }

@@ -77,9 +77,9 @@ int RunPut(const CommonFlags& f, const std::string& file, const std::string& nam
   if (!loan.ok()) return Fail("put", loan.status());
   if (size > 0 && !in.read(loan->data().data(), static_cast<std::streamsize>(size)))
     return Fail("put", Status::IOError("short read from " + file));
-  Result<ObjectKey> key =
+  Result<Blob> stored =
       (*c)->Commit(std::move(*loan), storage::PutOptions{name, std::nullopt, pin});
-  if (!key.ok()) return Fail("put", key.status());
+  if (!stored.ok()) return Fail("put", stored.status());
   Result<uint64_t> pending = (*c)->JournalBacklog();
   if (pending.ok() && *pending > 0) {
     Status drained = (*c)->DrainJournal(std::chrono::seconds(5));
@@ -87,7 +87,7 @@ int RunPut(const CommonFlags& f, const std::string& file, const std::string& nam
       std::cerr << "overlay put: stored locally; CDN push still queued (" << drained.message()
                 << ")\n";
   }
-  std::cout << key->ToHex() << "\n";
+  std::cout << stored->key()->ToHex() << "\n";
   return 0;
 }
 

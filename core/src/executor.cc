@@ -8,10 +8,17 @@
 // stateful function sees its stream in order while other streams' lanes run in
 // parallel on other workers. A stream ends with an end-of-stream marker whose seq
 // follows the last item, so it is processed after everything before it.
+//
+// Ownership: an item carries its stored object (a Blob pinned in L1), so the
+// object stays until every stage that consumes it is done. Input files are fed
+// a window of streams at a time, so a run holds only that many streams' data.
 #include "overlay/executor.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <tbb/flow_graph.h>
 #include <tbb/task_arena.h>
 
@@ -21,7 +28,6 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -69,13 +75,35 @@ std::string FlatStream(const std::string& stream) {
   return s;
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::FromErrno("cannot read '" + path + "'", errno);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return Status::FromErrno("cannot read '" + path + "'", errno);
-  return ss.str();
+// Reads a regular file into space from `alloc` (store memory: the input is
+// copied once, from the page cache into L1), or the heap without one.
+Result<Blob> ReadInput(const std::string& path, BlobAllocator* alloc) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("cannot read '" + path + "'", errno);
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Status::FromErrno("cannot read '" + path + "'", errno);
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument("'" + path + "' is not a regular file");
+  const auto size = static_cast<size_t>(st.st_size);
+  Result<WritableBlob> space = alloc != nullptr ? alloc->Allocate(size) : WritableBlob::OnHeap(size);
+  if (!space.ok()) return space.status();
+  std::span<char> buf = space->data();
+  for (size_t got = 0; got < size;) {
+    ssize_t n = read(fd, buf.data() + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno("cannot read '" + path + "'", errno);
+    if (n == 0) return Status::IOError("'" + path + "' shrank while it was read");
+    got += static_cast<size_t>(n);
+  }
+  return std::move(*space).Publish();
+}
+
+std::string Bytes(uint64_t n) {
+  if (n >= (1ull << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(n) / (1 << 20));
+  return fmt::format("{:.1f} KiB", static_cast<double>(n) / 1024);
 }
 
 class Execution {
@@ -86,19 +114,18 @@ class Execution {
   Result<RunReport> Run() {
     auto t0 = std::chrono::steady_clock::now();
     OVERLAY_RETURN_IF_ERROR(BuildFunctions());
-    std::vector<std::vector<std::vector<InputFile>>> inputs(stages_.size());
     for (size_t i = 0; i < stages_.size(); ++i) {
       const DagStage& st = dag_.stages[i];
-      inputs[i].resize(st.sources.size());
       for (size_t k = 0; k < st.sources.size(); ++k) {
         if (st.sources[k].stage >= 0) continue;
         const std::string& dir = opt_.input_dir.empty() ? st.sources[k].dir : opt_.input_dir;
         auto files = ListInputs(dir, st.decl->include);
         if (!files.ok()) return files.status();
-        progress_.streams_total += files->size();
-        inputs[i][k] = std::move(*files);
+        for (InputFile& f : *files)
+          inputs_.push_back({static_cast<int>(i), static_cast<int>(k), std::move(f)});
       }
     }
+    progress_.streams_total = inputs_.size();
     report_.streams = progress_.streams_total;
     if (!opt_.out_dir.empty()) {
       std::error_code ec;
@@ -111,25 +138,23 @@ class Execution {
     if (workers <= 0)
       for (const auto& e : spec_.endpoints) workers = std::max(workers, e.workers);
     if (workers <= 0) workers = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+    OVERLAY_RETURN_IF_ERROR(PlanWindow(workers));
     tbb::task_arena arena(workers);
     arena.execute([&] {
       flow::graph g;
       // Nodes: pure dispatch into lanes, so unlimited concurrency is safe; the
       // arena bounds how many tasks run at once.
-      std::vector<std::unique_ptr<StageNode>> nodes;
       for (size_t i = 0; i < stages_.size(); ++i)
-        nodes.push_back(std::make_unique<StageNode>(
+        nodes_.push_back(std::make_unique<StageNode>(
             g, flow::unlimited, [this, i](const Item& item, StageNode::output_ports_type& ports) {
               Accept(static_cast<int>(i), item, ports);
             }));
       for (size_t i = 0; i < stages_.size(); ++i)
         for (int succ : dag_.stages[i].successors)
-          flow::make_edge(flow::output_port<0>(*nodes[i]), *nodes[succ]);
-      for (size_t i = 0; i < stages_.size(); ++i)
-        for (size_t k = 0; k < inputs[i].size(); ++k)
-          for (const InputFile& f : inputs[i][k])
-            Feed(*nodes[i], static_cast<int>(i), static_cast<int>(k), f);
+          flow::make_edge(flow::output_port<0>(*nodes_[i]), *nodes_[succ]);
+      for (size_t n = 0; n < window_; ++n) FeedNext();
       g.wait_for_all();
+      nodes_.clear();
     });
     report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     report_.tasks_ok = progress_.tasks_ok;
@@ -167,12 +192,104 @@ class Execution {
     return Status::OK();
   }
 
+  struct PendingInput {
+    int stage;
+    int source;
+    InputFile file;
+  };
+
+  // How many streams run at once: a window of 2 per worker, fewer when the
+  // store has a memory limit. The window applies when the pipeline reads one
+  // directory: files of several directories may share a stream id and meet in
+  // one lane, which then needs all of them, so they are all fed at once.
+  Status PlanWindow(int workers) {
+    size_t dirs = 0;
+    for (const DagStage& st : dag_.stages)
+      for (const auto& src : st.sources) dirs += src.stage < 0 ? 1 : 0;
+    if (dirs > 1) {
+      window_ = inputs_.size();
+      return Status::OK();
+    }
+    window_ = opt_.max_streams > 0 ? opt_.max_streams : 2 * static_cast<size_t>(workers);
+    reach_.resize(stages_.size());
+    for (size_t i = 0; i < stages_.size(); ++i) reach_[i] = SinksReachable(static_cast<int>(i));
+    if (opt_.memory_limit == 0) return Status::OK();
+    const PendingInput* largest = nullptr;
+    uint64_t largest_size = 0;
+    for (const PendingInput& in : inputs_) {
+      std::error_code ec;
+      uint64_t size = fs::file_size(in.file.path, ec);
+      if (!ec && size >= largest_size) {
+        largest_size = size;
+        largest = &in;
+      }
+    }
+    // An input and what the first stage makes of it sit in memory together
+    // until the next stage consumes them: about three times the input.
+    const uint64_t per_stream = 3 * largest_size;
+    if (largest != nullptr && per_stream > opt_.memory_limit)
+      return Status::InvalidArgument(fmt::format(
+          "the largest input, '{}' ({}), needs about {} of store memory while it is in flight, "
+          "more than the {} budget, and no disk tier can take the overflow: raise "
+          "STORAGE.memory or drop STORAGE.disk = none",
+          largest->file.path, Bytes(largest_size), Bytes(per_stream), Bytes(opt_.memory_limit)));
+    if (per_stream > 0)
+      window_ = std::clamp<size_t>(opt_.memory_limit / per_stream, 1, window_);
+    return Status::OK();
+  }
+
+  size_t SinksReachable(int stage) const {
+    std::vector<bool> seen(stages_.size());
+    std::vector<int> todo{stage};
+    size_t sinks = 0;
+    while (!todo.empty()) {
+      int s = todo.back();
+      todo.pop_back();
+      if (seen[s]) continue;
+      seen[s] = true;
+      if (dag_.stages[s].successors.empty()) ++sinks;
+      for (int succ : dag_.stages[s].successors) todo.push_back(succ);
+    }
+    return sinks;
+  }
+
+  // Feeds the next input file, if any is left.
+  void FeedNext() {
+    const size_t i = next_input_.fetch_add(1);
+    if (i >= inputs_.size()) return;
+    const PendingInput& in = inputs_[i];
+    if (!reach_.empty()) {
+      std::lock_guard lock(open_mu_);
+      OpenStream& o = open_[in.file.stream];
+      o.sinks_left += reach_[in.stage];
+      ++o.inputs;
+    }
+    Feed(*nodes_[in.stage], in.stage, in.source, in.file);
+  }
+
+  // A stream's end left sink `stage`; once it has left every sink it reaches,
+  // its window slots go to the next inputs.
+  void LeftSink(const std::string& stream) {
+    if (reach_.empty()) return;
+    size_t freed = 0;
+    {
+      std::lock_guard lock(open_mu_);
+      auto it = open_.find(stream);
+      if (it == open_.end() || --it->second.sinks_left > 0) return;
+      freed = it->second.inputs;
+      open_.erase(it);
+    }
+    for (size_t n = 0; n < freed; ++n) FeedNext();
+  }
+
   void Feed(StageNode& node, int stage, int source, const InputFile& f) {
     Item item{f.stream, -1 - source, 0, false, {}};
-    auto bytes = ReadFile(f.path);
-    Result<Blob> blob = bytes.ok()
-                            ? Store("input", f.stream, f.name, Blob::FromString(std::move(*bytes)))
-                            : Result<Blob>(bytes.status());
+    Result<Blob> blob = ReadInput(f.path, opt_.store);
+    // Without a disk tier a name would hold the input in memory for good.
+    if (blob.ok() && opt_.store != nullptr && opt_.memory_limit == 0) {
+      Status named = opt_.store->Name(fmt::format("input/{}/{}", FlatStream(f.stream), f.name), *blob);
+      if (!named.ok()) blob = named;
+    }
     if (blob.ok()) {
       {
         std::lock_guard lock(report_mu_);
@@ -189,15 +306,18 @@ class Execution {
     node.try_put(item);
   }
 
-  // With a store, the bytes move into the data container and the item carries
-  // its in-place view; without one, the heap buffer travels as it is.
-  Result<Blob> Store(std::string_view prefix, const std::string& stream, const std::string& name,
-                     Blob bytes) {
-    if (opt_.store == nullptr) return bytes;
-    std::string full = fmt::format("{}/{}/{}", prefix, FlatStream(stream), name);
-    auto key = opt_.store->Put(full, bytes.view());
-    if (!key.ok()) return key.status();
-    return opt_.store->Get(*key);
+  // Stores an output built on the heap (space from Task::NewOutput is stored
+  // already), and names the ones that are kept.
+  Status Keep(int stage, const std::string& stream, NamedBlob& out, bool named) {
+    if (!out.data.key()) {
+      Result<Blob> stored = opt_.store->Put(out.data.view());
+      if (!stored.ok()) return stored.status();
+      out.data = std::move(*stored);
+    }
+    if (!named) return Status::OK();
+    return opt_.store->Name(
+        fmt::format("{}/{}/{}", dag_.stages[stage].decl->name, FlatStream(stream), out.name),
+        out.data);
   }
 
   size_t SourceIndex(int stage, int producer) const {
@@ -277,6 +397,7 @@ class Execution {
     std::string name = item.blob.name;
     task.inputs.push_back(std::move(item.blob));
     task.state = lane.state.get();
+    task.allocator = opt_.store;
     Status s = stages_[stage].fn->Process(task);
     Complete(stage, lane, task, s, name, ports);
   }
@@ -290,15 +411,18 @@ class Execution {
       task.stream = stream;
       task.seq = lane.next_out;
       task.state = lane.state.get();
+      task.allocator = opt_.store;
       Status s = stages_[stage].fn->EndStream(task);
       if (!s.ok() || !task.outputs.empty() || !task.counters.empty())
         Complete(stage, lane, task, s, "(end of stream)", ports);
     }
     lane.state.reset();
-    if (!dag_.stages[stage].successors.empty())
+    if (!dag_.stages[stage].successors.empty()) {
       std::get<0>(ports).try_put(Item{stream, stage, lane.next_out, true, {}});
-    else
+    } else {
       ++sink_streams_done_;
+      LeftSink(stream);
+    }
   }
 
   void Complete(int stage, Lane& lane, Task& task, const Status& s, const std::string& item,
@@ -312,12 +436,11 @@ class Execution {
     for (auto& out : task.outputs) {
       if (!opt_.out_dir.empty() && (sink || opt_.keep_all)) WriteOutput(stage, task.stream, out);
       if (opt_.store != nullptr) {
-        auto stored = Store(stage_name, task.stream, out.name, std::move(out.data));
-        if (!stored.ok()) {
-          Fail(*dag_.stages[stage].decl, task.stream, out.name, stored.status());
+        Status kept = Keep(stage, task.stream, out, sink || opt_.keep_all);
+        if (!kept.ok()) {
+          Fail(*dag_.stages[stage].decl, task.stream, out.name, kept);
           continue;
         }
-        out.data = std::move(*stored);
         if (sink) {
           std::lock_guard lock(report_mu_);
           report_.stored.push_back(fmt::format("{}/{}/{}", stage_name, FlatStream(task.stream),
@@ -368,6 +491,7 @@ class Execution {
 
   Progress SnapshotLocked() {
     Progress p = progress_;
+    p.waiting = opt_.store != nullptr ? opt_.store->Waiting() : 0;
     p.streams_done = sink_streams_done_ / std::max<size_t>(1, dag_.sinks.size());
     return p;
   }
@@ -376,6 +500,18 @@ class Execution {
   const Dag& dag_;
   const ExecutorOptions& opt_;
   std::vector<StageRt> stages_;
+
+  struct OpenStream {
+    size_t sinks_left = 0;  // sink stages its end has yet to leave
+    size_t inputs = 0;      // input files fed under this stream id
+  };
+  std::vector<PendingInput> inputs_;  // fixed once Run starts the graph
+  std::vector<std::unique_ptr<StageNode>> nodes_;
+  size_t window_ = 0;
+  std::vector<size_t> reach_;  // sinks reachable from each stage; empty: no window
+  std::atomic<size_t> next_input_{0};
+  std::mutex open_mu_;
+  std::unordered_map<std::string, OpenStream> open_;  // guarded by open_mu_
 
   std::mutex report_mu_;
   RunReport report_;    // guarded by report_mu_

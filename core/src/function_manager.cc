@@ -204,14 +204,13 @@ class FunctionManager::Impl {
       if (!bytes.status().IsTimeout() && !bytes.status().IsUnavailable()) return bytes.status();
     }
     if (!bytes.ok()) return bytes.status();
-    // Content addressing makes the bytes checkable: a bad copy never enters the store.
-    if (ObjectKey::Of(bytes->view()).ToHex() != key)
+    // Content addressing makes the bytes checkable: a bad copy never enters
+    // the store. This is their one hash on this node: the store trusts it.
+    const std::optional<ObjectKey> want = ObjectKey::FromHex(key);
+    if (!want || !(ObjectKey::Of(bytes->view()) == *want))
       return Status::Corruption("output " + key + " from " + endpoint + " does not match its key");
-    if (options_.store != nullptr) {
-      auto stored = options_.store->Put("", bytes->view());
-      if (!stored.ok()) return stored.status();
-    }
-    return bytes;
+    if (options_.store != nullptr) return options_.store->PutVerified(*want, bytes->view());
+    return bytes->WithKey(*want);
   }
 
   const std::string& data_address() const { return data_->address(); }
@@ -424,7 +423,10 @@ class FunctionManager::Impl {
     }
     auto fetch = transport::DecodeFetch(*env);
     overlay::Result<Blob> object = Status::NotFound("no store");
-    if (fetch.ok() && options_.store != nullptr) object = options_.store->Get(fetch->key);
+    std::optional<ObjectKey> key;
+    if (fetch.ok()) key = ObjectKey::FromHex(fetch->key);
+    if (fetch.ok() && !key) object = Status::InvalidArgument("malformed object key");
+    if (key && options_.store != nullptr) object = options_.store->Get(*key);
     (void)transport::ServeFetch(*data_, req, object);
   }
 

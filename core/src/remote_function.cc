@@ -67,11 +67,17 @@ Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
   spec.stream = task.stream;
   spec.seq = task.seq;
   spec.end_of_stream = end_of_stream;
+  // Inputs the executor passed without storing them are stored here, and held
+  // (pinned) until the endpoint has pulled them.
+  std::vector<Blob> held;
   for (const NamedBlob& in : task.inputs) {
-    // Content-addressed: an input already in the store is not stored twice.
-    auto key = store_->Put("", in.data.view());
-    if (!key.ok()) return key.status();
-    spec.inputs.push_back(*key);
+    if (!in.data.key()) {
+      auto stored = store_->Put(in.data.view());
+      if (!stored.ok()) return stored.status();
+      held.push_back(std::move(*stored));
+    }
+    const Blob& object = in.data.key() ? in.data : held.back();
+    spec.inputs.push_back(object.key()->ToHex());
     spec.input_names.push_back(in.name);
   }
   // The executor calls a stream's items one at a time, so its history is
@@ -160,7 +166,9 @@ Status RemoteFunction::RunLocal(const RemoteTarget& target, const TaskSpec& spec
     replay.seq = pos;
     replay.state = state;
     for (size_t i = 0; i < history[pos].inputs.size(); ++i) {
-      auto bytes = store_->Get(history[pos].inputs[i]);
+      const std::optional<ObjectKey> key = ObjectKey::FromHex(history[pos].inputs[i]);
+      auto bytes = key ? store_->Get(*key)
+                       : Result<Blob>(Status::Corruption("malformed key in a stream's history"));
       if (!bytes.ok()) return ReplayedItem(bytes.status(), task.stream, target.name, pos);
       replay.inputs.push_back(NamedBlob{history[pos].names[i], std::move(*bytes)});
     }

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "overlay/storage/data_container.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <map>
@@ -13,6 +17,32 @@
 #include "overlay/storage/rocks_tier.h"
 
 namespace overlay::storage {
+namespace {
+
+// How long a put waits for L1 room while every object there is in use and no
+// disk tier can take it; beyond that the put fails (a pipeline wider than its
+// memory budget, e.g. disk = none with a tiny STORAGE.memory).
+constexpr auto kRoomWait = std::chrono::seconds(120);
+
+// Creates `dir` and its missing parents with mode 0700.
+Status MakePrivateDirs(const std::string& dir) {
+  for (size_t pos = 1; pos != std::string::npos;) {
+    pos = dir.find('/', pos + 1);
+    std::string part = dir.substr(0, pos);
+    if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
+      return Status::FromErrno("cannot create the disk tier's directory '" + part + "'", errno);
+  }
+  return Status::OK();
+}
+
+// A heap copy of bytes whose key is known.
+Blob KeyedCopy(std::string_view bytes, const ObjectKey& key) {
+  auto owned = std::make_shared<const std::string>(bytes);
+  std::string_view view(*owned);
+  return Blob(std::move(owned), view, key);
+}
+
+}  // namespace
 
 class DataContainerImpl final : public DataContainer {
  public:
@@ -29,11 +59,12 @@ class DataContainerImpl final : public DataContainer {
   }
 
   Status Init() {
-    if (opt_.write == WriteMode::kThrough && opt_.disk.empty())
-      return Status::InvalidArgument("STORAGE.write = through needs STORAGE.disk");
-    if (opt_.write == WriteMode::kBack && (opt_.disk.empty() || opt_.cdn.empty()))
-      return Status::InvalidArgument("STORAGE.write = back needs STORAGE.disk and STORAGE.cdn");
-    if (opt_.segment.empty() && opt_.disk.empty())
+    if (opt_.write == WriteMode::kThrough && opt_.disk == kNoDisk)
+      return Status::InvalidArgument("STORAGE.write = through needs a disk tier, not disk = none");
+    if (opt_.write == WriteMode::kBack && (opt_.disk == kNoDisk || opt_.cdn.empty()))
+      return Status::InvalidArgument("STORAGE.write = back needs a disk tier and STORAGE.cdn");
+    const std::string disk = DiskDir(opt_);
+    if (opt_.segment.empty() && disk.empty())
       return Status::InvalidArgument("no local tier: set STORAGE.segment or STORAGE.disk");
     if (!opt_.segment.empty()) {
       ShmCacheOptions so;
@@ -45,10 +76,21 @@ class DataContainerImpl final : public DataContainer {
       if (!l1.ok()) return l1.status();
       l1_ = std::move(*l1);
     }
-    if (!opt_.disk.empty()) {
-      Result<std::unique_ptr<RocksTier>> l2 = NewRocksTier({opt_.disk, opt_.chunk});
-      if (!l2.ok()) return l2.status();
-      l2_ = std::move(*l2);
+    if (!disk.empty()) {
+      OVERLAY_RETURN_IF_ERROR(MakePrivateDirs(disk));
+      Result<std::unique_ptr<RocksTier>> l2 = NewRocksTier({disk, opt_.chunk});
+      if (l2.ok()) {
+        l2_ = std::move(*l2);
+        disk_dir_ = disk;
+      } else if (l2.status().IsBusy() && opt_.disk.empty() && l1_ &&
+                 opt_.write == WriteMode::kMemory) {
+        // The default disk tier belongs to another process on this segment
+        // (e.g. a run beside its node's endpoint); L1 is still shared.
+        notice_ = "the disk tier " + disk +
+                  " is in use by another process; this one keeps objects in L1 only";
+      } else {
+        return l2.status();
+      }
     }
     if (!opt_.cdn.empty()) {
       CdnTierOptions co;
@@ -63,31 +105,26 @@ class DataContainerImpl final : public DataContainer {
       // Demotion: an object leaving L1 lands in L2 unless it is there already.
       l1_->SetEvictListener(
           [this](const ObjectKey& k, std::string_view bytes, const ObjectMeta& m) {
-            if (!l2_->Head(k).ok()) (void)l2_->Put(k, bytes, m);
+            return l2_->Head(k).ok() || l2_->Put(k, bytes, m).ok();
           });
     }
     if (Pushing() || opt_.ttl_ms > 0) worker_ = std::thread([this] { WorkerLoop(); });
     return Status::OK();
   }
 
-  Result<ObjectKey> Put(std::string_view bytes, const PutOptions& put) override {
-    const ObjectKey key = ObjectKey::Of(bytes);
-    const ObjectMeta meta{bytes.size(), NowUnixMs(), ExpiryFor(put)};
-    bool in_l1 = false;
-    if (FitsL1(bytes.size())) {
-      Status s = l1_->Put(key, bytes, meta);
-      if (!s.ok() && !l2_) return s;
-      in_l1 = s.ok();
-    }
-    OVERLAY_RETURN_IF_ERROR(StoreLower(key, bytes, meta, in_l1));
-    OVERLAY_RETURN_IF_ERROR(Finish(key, meta, put));
-    return key;
+  Result<Blob> Put(std::string_view bytes, const PutOptions& put) override {
+    return PutKeyed(ObjectKey::Of(bytes), bytes, put);
+  }
+
+  Result<Blob> PutVerified(const ObjectKey& key, std::string_view bytes,
+                           const PutOptions& put) override {
+    return PutKeyed(key, bytes, put);
   }
 
   Result<PutLoan> Loan(size_t size) override {
     PutLoan loan;
     if (FitsL1(size)) {
-      Result<WriteLoan> l = l1_->Loan(size);
+      Result<WriteLoan> l = LoanL1(size);
       if (l.ok()) {
         loan.l1_ = std::move(*l);
         loan.in_l1_ = true;
@@ -100,26 +137,31 @@ class DataContainerImpl final : public DataContainer {
     return loan;
   }
 
-  Result<ObjectKey> Commit(PutLoan&& loan, const PutOptions& put) override {
+  Result<Blob> Commit(PutLoan&& loan, const PutOptions& put) override {
     const uint64_t expiry = ExpiryFor(put);
     if (!loan.in_l1_) {
       const ObjectKey key = ObjectKey::Of(loan.heap_);
       const ObjectMeta meta{loan.heap_.size(), NowUnixMs(), expiry};
       OVERLAY_RETURN_IF_ERROR(StoreLower(key, loan.heap_, meta, false));
       OVERLAY_RETURN_IF_ERROR(Finish(key, meta, put));
-      return key;
+      auto owned = std::make_shared<const std::string>(std::move(loan.heap_));
+      std::string_view view(*owned);
+      return Blob(std::move(owned), view, key);
     }
     const size_t size = loan.l1_.size();
-    Result<ObjectKey> key = l1_->Commit(std::move(loan.l1_), expiry);
-    if (!key.ok()) return key;
+    Result<Blob> blob = l1_->CommitBlob(std::move(loan.l1_), expiry);
+    if (!blob.ok()) return blob;
+    const ObjectKey key = *blob->key();
     const ObjectMeta meta{size, NowUnixMs(), expiry};
-    if (l2_ && opt_.write != WriteMode::kMemory) {
-      Result<ReadHandle> h = l1_->Acquire(*key);
-      // A miss means it was evicted already, which demoted it to L2.
-      if (h.ok()) OVERLAY_RETURN_IF_ERROR(StoreLower(*key, h->view(), meta, true));
-    }
-    OVERLAY_RETURN_IF_ERROR(Finish(*key, meta, put));
-    return key;
+    OVERLAY_RETURN_IF_ERROR(StoreLower(key, blob->view(), meta, true));
+    OVERLAY_RETURN_IF_ERROR(Finish(key, meta, put));
+    return blob;
+  }
+
+  Status Name(const std::string& name, const ObjectKey& key, uint64_t size) override {
+    PutOptions put;
+    put.name = name;
+    return Finish(key, ObjectMeta{size, NowUnixMs(), ExpiryFor(put)}, put);
   }
 
   Result<Blob> Get(const ObjectKey& key) override {
@@ -133,7 +175,7 @@ class DataContainerImpl final : public DataContainer {
       Result<Blob> b = l2_->Get(key);
       if (b.ok()) {
         Promote(key, b->view(), l2_->Head(key));
-        return b;
+        return b->WithKey(key);
       }
       if (b.status().IsCorruption()) {
         l2_bad = true;
@@ -153,7 +195,7 @@ class DataContainerImpl final : public DataContainer {
           (void)l2_->Put(key, b->view(), meta);
         }
         Promote(key, b->view(), meta);
-        return b;
+        return b->WithKey(key);
       }
       if (b.status().IsCorruption() || (worst.IsNotFound() && !b.status().IsNotFound()))
         worst = b.status();
@@ -163,18 +205,20 @@ class DataContainerImpl final : public DataContainer {
 
   Result<CatalogEntry> Lookup(std::string_view name) override {
     std::optional<CatalogEntry> e;
-    if (l1_) {
-      Result<ReadHandle> h = l1_->AcquireRecord(ObjectKey::OfName(name));
-      if (h.ok()) e = CatalogEntry::Decode(h->view());
-    }
-    if (!e && l2_) {
+    if (l2_) {
       Result<CatalogEntry> r = l2_->GetName(name);
       if (r.ok()) {
         e = std::move(*r);
-        if (l1_) (void)l1_->PutRecord(ObjectKey::OfName(name), e->Encode(), e->expiry_ms);
       } else if (!r.status().IsNotFound()) {
         return r.status();
       }
+    }
+    // L1 records: names bound by a process without the disk tier.
+    if (l1_) {
+      Result<ReadHandle> h = l1_->AcquireRecord(ObjectKey::OfName(name));
+      std::optional<CatalogEntry> r;
+      if (h.ok()) r = CatalogEntry::Decode(h->view());
+      if (r && (!e || r->ctime_ms > e->ctime_ms)) e = std::move(r);
     }
     if (!e || e->name != name)
       return Status::NotFound("no object named '" + std::string(name) + "'");
@@ -243,7 +287,10 @@ class DataContainerImpl final : public DataContainer {
         if (!se.record) continue;
         Result<ReadHandle> h = l1_->AcquireRecord(se.key);
         if (!h.ok()) continue;
-        if (std::optional<CatalogEntry> e = CatalogEntry::Decode(h->view())) by_name[e->name] = *e;
+        std::optional<CatalogEntry> e = CatalogEntry::Decode(h->view());
+        if (!e) continue;
+        auto it = by_name.find(e->name);
+        if (it == by_name.end() || e->ctime_ms > it->second.ctime_ms) by_name[e->name] = *e;
       }
     }
     const uint64_t now = NowUnixMs();
@@ -333,12 +380,62 @@ class DataContainerImpl final : public DataContainer {
     }
   }
 
+  size_t Waiting() const override { return waiting_.load(std::memory_order_relaxed); }
+  const std::string& disk_dir() const override { return disk_dir_; }
+  const std::string& notice() const override { return notice_; }
+
   ShmCache* l1() override { return l1_.get(); }
   RocksTier* l2() override { return l2_.get(); }
   CdnTier* l3() override { return l3_.get(); }
 
  private:
   bool Pushing() const { return l2_ && l3_ && opt_.write == WriteMode::kBack; }
+
+  Result<Blob> PutKeyed(const ObjectKey& key, std::string_view bytes, const PutOptions& put) {
+    const ObjectMeta meta{bytes.size(), NowUnixMs(), ExpiryFor(put)};
+    std::optional<Blob> stored;
+    if (FitsL1(bytes.size())) {
+      Result<Blob> have = l1_->Get(key);  // deduplication: no copy at all
+      if (have.ok()) {
+        stored = std::move(*have);
+      } else {
+        Result<WriteLoan> loan = LoanL1(bytes.size());
+        if (!loan.ok() && !l2_) return loan.status();
+        if (loan.ok()) {
+          if (!bytes.empty()) std::memcpy(loan->data().data(), bytes.data(), bytes.size());
+          Result<Blob> b = l1_->CommitBlob(std::move(*loan), meta.expiry_ms, &key);
+          if (!b.ok() && !l2_) return b.status();
+          if (b.ok()) stored = std::move(*b);
+        }
+      }
+    }
+    OVERLAY_RETURN_IF_ERROR(StoreLower(key, bytes, meta, stored.has_value()));
+    OVERLAY_RETURN_IF_ERROR(Finish(key, meta, put));
+    if (!stored) return KeyedCopy(bytes, key);
+    return std::move(*stored);
+  }
+
+  // An L1 loan. Without a disk tier, a cache full of objects in use waits for
+  // readers to let go (backpressure) instead of failing the put at once.
+  Result<WriteLoan> LoanL1(size_t size) {
+    Result<WriteLoan> l = l1_->Loan(size);
+    if (l.ok() || l2_ || !(l.status().IsBusy() || l.status().IsTimeout())) return l;
+    waiting_.fetch_add(1, std::memory_order_relaxed);
+    const auto deadline = std::chrono::steady_clock::now() + kRoomWait;
+    auto nap = std::chrono::milliseconds(1);
+    while ((l.status().IsBusy() || l.status().IsTimeout()) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(nap);
+      nap = std::min(nap * 2, std::chrono::milliseconds(50));
+      l = l1_->Loan(size);
+    }
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
+    if (!l.ok() && l.status().IsBusy())
+      return Status::Busy(std::string(l.status().message()) + "; waited " +
+                          std::to_string(kRoomWait.count()) +
+                          " s for room (no disk tier: STORAGE.disk = none)");
+    return l;
+  }
 
   uint64_t ExpiryFor(const PutOptions& put) const {
     uint64_t ttl = put.ttl_ms.value_or(opt_.ttl_ms);
@@ -355,7 +452,7 @@ class DataContainerImpl final : public DataContainer {
 
   Status TooLarge(size_t size) const {
     return Status::InvalidArgument("object of " + std::to_string(size) +
-                                   " bytes does not fit the L1 budget and no STORAGE.disk is set");
+                                   " bytes does not fit the L1 budget and there is no disk tier (STORAGE.disk = none)");
   }
 
   Status StoreLower(const ObjectKey& key, std::string_view bytes, const ObjectMeta& meta,
@@ -391,11 +488,15 @@ class DataContainerImpl final : public DataContainer {
     (void)l1_->Put(key, bytes, m);
   }
 
+  // Names live in L2 when there is one, so they never fill L1; without it
+  // they are L1 records, and the object they name is pinned there, since its
+  // L1 copy is the only one.
   Status StoreName(const CatalogEntry& e) {
-    if (l1_)
-      OVERLAY_RETURN_IF_ERROR(l1_->PutRecord(ObjectKey::OfName(e.name), e.Encode(), e.expiry_ms));
-    if (l2_) OVERLAY_RETURN_IF_ERROR(l2_->PutName(e));
-    return Status::OK();
+    if (l2_) return l2_->PutName(e);
+    if (!l1_) return Status::OK();
+    Status pin = l1_->SetPinned(e.key, true);
+    if (!pin.ok() && !pin.IsNotFound()) return pin;
+    return l1_->PutRecord(ObjectKey::OfName(e.name), e.Encode(), e.expiry_ms);
   }
 
   Status Finish(const ObjectKey& key, const ObjectMeta& meta, const PutOptions& put) {
@@ -487,6 +588,9 @@ class DataContainerImpl final : public DataContainer {
   }
 
   const StorageOptions opt_;
+  std::string disk_dir_;
+  std::string notice_;
+  std::atomic<size_t> waiting_{0};
   std::shared_ptr<ShmCache> l1_;
   std::unique_ptr<RocksTier> l2_;
   std::unique_ptr<CdnTier> l3_;

@@ -387,7 +387,7 @@ Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options)
   if (!s.ok()) {
     std::string msg = "L2 (" + options.path + ") open: " + s.ToString();
     if (s.ToString().find("lock") != std::string::npos)
-      msg += " (another process has this disk store open)";
+      return Status::Busy(msg + " (another process has this disk store open)");
     return Status::IOError(msg);
   }
   return std::unique_ptr<RocksTier>(

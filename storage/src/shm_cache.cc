@@ -92,6 +92,9 @@ struct ShmCache::Impl {
   const int32_t pid = getpid();
   std::mutex listener_mu;
   EvictListener listener;
+  // Whether evicted objects can be demoted: without, an object somebody still
+  // reads is never evicted, since its L1 copy is the only one.
+  std::atomic<bool> can_demote{false};
 
   Desc& D(uint32_t i) const { return descs[i]; }
   Block* B(uint64_t unit) const { return reinterpret_cast<Block*>(arena + unit * kUnit); }
@@ -508,7 +511,7 @@ struct ShmCache::Impl {
 
   // Publishes a loan filled and prepared (PrepareLoan) under `key`; see the
   // file comment for the order.
-  Status PublishLocked(uint32_t di, const ObjectKey& key) {
+  Status PublishLocked(uint32_t di, const ObjectKey& key, uint64_t refs = 0) {
     Desc& d = D(di);
     uint64_t c = d.ctl.load(std::memory_order_acquire);
     if (StateOf(c) != kLoaned) return Status::InvalidArgument("L1 loan is no longer valid");
@@ -517,7 +520,7 @@ struct ShmCache::Impl {
     if (!InsertIndexLocked(key, MakeWord(GenOf(c), di), d.block.load(std::memory_order_relaxed)))
       return Status::Busy("L1 index is full (raise STORAGE.objects)");
     Hook("commit_locked");
-    d.ctl.store(MakeCtl(GenOf(c), 0, kLive), std::memory_order_release);
+    d.ctl.store(MakeCtl(GenOf(c), refs, kLive), std::memory_order_release);
     if (!(flags & kRecord)) {
       hdr->live_bytes.fetch_add(d.size.load(std::memory_order_relaxed));
       hdr->live_objects.fetch_add(1);
@@ -561,12 +564,14 @@ struct ShmCache::Impl {
     uint64_t total_units = 0;
     const uint32_t high = High();
     DeadEvictors dead;
+    const bool demote = can_demote.load(std::memory_order_relaxed);
     for (uint32_t i = 0; i < high; ++i) {
       // The table is too big for the cache; the hardware prefetcher stops at
       // each page, so request lines a few descriptors ahead.
       __builtin_prefetch(&D(std::min(i + 16, high - 1)));
       Desc& d = D(i);
-      const uint64_t state = StateOf(d.ctl.load(std::memory_order_acquire));
+      const uint64_t ctl = d.ctl.load(std::memory_order_acquire);
+      const uint64_t state = StateOf(ctl);
       if (state != kLive && state != kDead) continue;
       const uint32_t flags = d.flags.load(std::memory_order_relaxed);
       if ((flags & kEvicting) && dead(d.evictor_pid.load(std::memory_order_relaxed))) {
@@ -576,6 +581,7 @@ struct ShmCache::Impl {
         continue;
       }
       if (state != kLive || (flags & (kPinned | kRecord | kEvicting))) continue;
+      if (!demote && RefsOf(ctl) > 0) continue;
       const auto u =
           static_cast<uint32_t>(1 + RoundUp(d.size.load(std::memory_order_relaxed), kUnit) / kUnit);
       total_units += u;
@@ -655,20 +661,28 @@ struct ShmCache::Impl {
     return out;
   }
 
-  // Demotes (listener) and removes pinned victims, then drops the pins.
-  void EvictPinned(const std::vector<uint32_t>& victims) {
+  // Demotes (listener) and removes pinned victims, then drops the pins. A
+  // victim that could not be demoted stays while anybody besides us reads it.
+  // Returns how many were evicted.
+  size_t EvictPinned(const std::vector<uint32_t>& victims) {
     Hook("evict_demoting");
     EvictListener l;
     {
       std::lock_guard<std::mutex> g(listener_mu);
       l = listener;
     }
+    std::vector<bool> demoted(victims.size(), false);
+    size_t evicted = 0;
     if (l)
-      for (uint32_t di : victims) l(KeyOf(di), ViewOf(di), MetaOf(di));
+      for (size_t i = 0; i < victims.size(); ++i)
+        demoted[i] = l(KeyOf(victims[i]), ViewOf(victims[i]), MetaOf(victims[i]));
     {
       Lock lock(this);
-      for (uint32_t di : victims) {
-        if (D(di).flags.load(std::memory_order_relaxed) & kPinned) {  // pinned meanwhile
+      for (size_t i = 0; i < victims.size(); ++i) {
+        const uint32_t di = victims[i];
+        const bool held = RefsOf(D(di).ctl.load(std::memory_order_acquire)) > 1;
+        if ((D(di).flags.load(std::memory_order_relaxed) & kPinned) ||  // pinned meanwhile
+            (!demoted[i] && held)) {
           D(di).flags.fetch_and(~uint32_t{kEvicting}, std::memory_order_relaxed);
           continue;
         }
@@ -676,9 +690,11 @@ struct ShmCache::Impl {
         // Before the unpin below: a set flag promises the pin is still held.
         D(di).flags.fetch_and(~uint32_t{kEvicting}, std::memory_order_relaxed);
         hdr->evictions.fetch_add(1, std::memory_order_relaxed);
+        ++evicted;
       }
     }
     for (uint32_t di : victims) Unpin(di);
+    return evicted;
   }
 };
 
@@ -966,13 +982,49 @@ Result<ReadHandle> ShmCache::Acquire(const ObjectKey& key) const {
 Result<Blob> ShmCache::Get(const ObjectKey& key) {
   Result<ReadHandle> h = Acquire(key);
   if (!h.ok()) return h.status();
+  return BlobOf(std::move(*h), key);
+}
+
+Blob ShmCache::BlobOf(ReadHandle&& handle, const ObjectKey& key) const {
   struct Owner {
     std::shared_ptr<const ShmCache> cache;
     ReadHandle handle;  // destroyed before `cache`
   };
-  std::string_view view = h->view();
-  auto owner = std::make_shared<Owner>(Owner{shared_from_this(), std::move(*h)});
-  return Blob(std::move(owner), view);
+  std::string_view view = handle.view();
+  auto owner = std::make_shared<Owner>(Owner{shared_from_this(), std::move(handle)});
+  return Blob(std::move(owner), view, key);
+}
+
+Result<Blob> ShmCache::CommitBlob(WriteLoan&& loan, uint64_t expiry_ms, const ObjectKey* known) {
+  if (loan.cache_ != this) return Status::InvalidArgument("loan is empty or from another cache");
+  const std::span<char> bytes = loan.data_;
+  const ObjectKey key =
+      known != nullptr ? *known : ObjectKey::Of(std::string_view(bytes.data(), bytes.size()));
+  __builtin_prefetch(&impl_->index[key.lo & impl_->hdr->index_mask]);
+  impl_->PrepareLoan(loan.desc_, key, expiry_ms, 0);
+  uint32_t di = loan.desc_;
+  {
+    Impl::Lock lock(impl_.get());
+    uint32_t existing = 0;
+    if (impl_->FindLocked(key, false, &existing)) {
+      impl_->FreeLoanLocked(loan.desc_);
+      // Under the writer mutex a kLive descriptor cannot be removed, so a plain
+      // increment pins it.
+      impl_->D(existing).ctl.fetch_add(kRefOne, std::memory_order_acq_rel);
+      impl_->Touch(existing);
+      di = existing;
+    } else {
+      // Published with our pin already taken, so no eviction can come between.
+      OVERLAY_RETURN_IF_ERROR(impl_->PublishLocked(loan.desc_, key, 1));
+    }
+  }
+  loan.cache_ = nullptr;
+  ReadHandle h;
+  h.cache_ = this;
+  h.desc_ = di;
+  h.pin_ = impl_->RecordPin(di);
+  h.view_ = impl_->ViewOf(di);
+  return BlobOf(std::move(h), key);
 }
 
 Result<ObjectMeta> ShmCache::Head(const ObjectKey& key) {
@@ -1008,7 +1060,8 @@ Status ShmCache::Evict(const ObjectKey& key) {
     impl_->Unpin(di);
     return Status::Busy("object is pinned: " + key.ToHex());
   }
-  impl_->EvictPinned({di});
+  if (impl_->EvictPinned({di}) == 0)
+    return Status::Busy("object is being read and no lower tier took it: " + key.ToHex());
   return Status::OK();
 }
 
@@ -1089,6 +1142,7 @@ ShmStats ShmCache::Stats() const {
 
 void ShmCache::SetEvictListener(EvictListener listener) {
   std::lock_guard<std::mutex> g(impl_->listener_mu);
+  impl_->can_demote.store(static_cast<bool>(listener), std::memory_order_relaxed);
   impl_->listener = std::move(listener);
 }
 

@@ -9,12 +9,14 @@
 #include <regex>
 
 #include "overlay/process_runner.h"
+#include "overlay/storage_options.h"
 
 namespace overlay {
 namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 RunResult Overlay(std::vector<std::string> args) {
   overlay::RunOptions opt;
@@ -38,6 +40,7 @@ class CliTest : public ::testing::Test {
   void TearDown() override {
     fs::remove_all(dir_);
     fs::remove(fs::path("/dev/shm") / segment_);
+    fs::remove_all(DefaultDiskDir(segment_));
   }
   void Write(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
   std::string Read(const fs::path& p) {
@@ -140,9 +143,17 @@ TEST_F(CliTest, RunIsolatesABadFileAndDrawsTheRest) {
                            (dir_ / "p2.svg").string()});
   ASSERT_EQ(get.exit_code, 0) << get.err.tail;
   EXPECT_EQ(Read(dir_ / "p2.svg"), Read(dir_ / "out/stage3/p2/p2.svg"));
+  // Results and inputs are named; intermediates are not (they would fill the
+  // catalog run after run).
   RunResult ls = Overlay({"ls", "--segment", segment_});
-  EXPECT_THAT(ls.out.tail, HasSubstr("stage2/p1/p1_00000.beats.csv"));
+  EXPECT_THAT(ls.out.tail, HasSubstr("stage3/p1/p1.svg"));
   EXPECT_THAT(ls.out.tail, HasSubstr("input/p2/p2.ecg"));
+  EXPECT_THAT(ls.out.tail, Not(HasSubstr("stage2/")));
+  RunResult all = Overlay({"run", "configs/ecg.cfg", "--input", (dir_ / "in").string(),
+                           "--segment", segment_, "--keep-all", "--quiet"});
+  EXPECT_EQ(all.exit_code, 1) << all.err.tail;
+  ls = Overlay({"ls", "--segment", segment_});
+  EXPECT_THAT(ls.out.tail, HasSubstr("stage2/p1/p1_00000.beats.csv"));
 }
 
 TEST_F(CliTest, RunWithoutStoreGivesTheSameResults) {

@@ -59,9 +59,9 @@ void RunStreamRemotely(FunctionManager& fm, ObjectStore& store, const std::strin
     TaskSpec t{endpoint, "qrs", {}, {}, "qrs", stream, i, i == chunks.size()};
     t.position = i;
     if (i < chunks.size()) {
-      auto key = store.Put("", chunks[i].data.view());
+      auto key = store.Put(chunks[i].data.view());
       ASSERT_TRUE(key.ok());
-      t.inputs = {*key};
+      t.inputs = {key->key()->ToHex()};
       t.input_names = {chunks[i].name};
     }
     TaskOutcome got = call ? fm.Call(t) : Wait(fm, fm.Submit(t));
@@ -106,9 +106,9 @@ class RemoteInvoke : public testing::TestWithParam<Transport> {
     for (size_t i = 0; i < chunks.size(); ++i) {
       std::string stream = prefix + std::to_string(i);
       want->push_back(LocalQrs(stream, {chunks[i]}).front());
-      auto key = store_.Put("", chunks[i].data.view());
+      auto key = store_.Put(chunks[i].data.view());
       ASSERT_TRUE(key.ok());
-      tasks->push_back(TaskSpec{ep_->address(), "qrs", {*key}, {chunks[i].name}, "qrs", stream, 0});
+      tasks->push_back(TaskSpec{ep_->address(), "qrs", {key->key()->ToHex()}, {chunks[i].name}, "qrs", stream, 0});
     }
   }
 
@@ -264,7 +264,7 @@ TEST(FunctionManagerFetch, OutputNotMatchingItsKeyIsRejected) {
   auto got = (*fm)->FetchOutput((*liar)->address(), key);
   serve.join();
   EXPECT_TRUE(got.status().IsCorruption()) << got.status().ToString();
-  EXPECT_TRUE(store.Get(key).status().IsNotFound());
+  EXPECT_TRUE(store.Get(ObjectKey::Of("the object")).status().IsNotFound());
 }
 
 TEST(FunctionManagerTimeout, SilentEndpointGivesTimeoutAfterEveryRetry) {
@@ -645,10 +645,10 @@ TEST(ChildProcessRestart, KilledEndpointRestartedEveryResultExactlyOnce) {
   for (size_t i = 0; i < chunks.size(); ++i) {
     std::string stream = "r" + std::to_string(i);
     want.push_back(LocalQrs(stream, {chunks[i]}).front());
-    auto key = store.Put("", chunks[i].data.view());
+    auto key = store.Put(chunks[i].data.view());
     ASSERT_TRUE(key.ok());
     (i < chunks.size() / 2 ? first : second)
-        .push_back(TaskSpec{ep.address(), "qrs", {*key}, {chunks[i].name}, "qrs", stream, 0});
+        .push_back(TaskSpec{ep.address(), "qrs", {key->key()->ToHex()}, {chunks[i].name}, "qrs", stream, 0});
   }
   std::vector<uint64_t> ids = (*fm)->SubmitBatch(first);
   for (uint64_t id : ids) ASSERT_TRUE(Wait(**fm, id).status.ok());

@@ -57,6 +57,13 @@ class DataContainerTest : public ::testing::Test {
     nginx_ = std::move(*s);
   }
 
+  // The key of a put, its pin dropped.
+  Result<ObjectKey> PutKey(std::string_view data, const PutOptions& put = {}) {
+    Result<Blob> b = container_->Put(data, put);
+    if (!b.ok()) return b.status();
+    return *b->key();
+  }
+
   void OpenContainer(const StorageOptions& o) {
     Result<std::unique_ptr<DataContainer>> c = DataContainer::Open(o);
     ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -79,7 +86,7 @@ TEST_P(RoundTripTest, EveryTierReturnsTheBytes) {
   OpenContainer(o);
   const size_t n = GetParam();
   const std::string data = RandomBytes(n, static_cast<uint32_t>(n));
-  Result<ObjectKey> key = container_->Put(data, PutOptions{"round/trip", std::nullopt, false});
+  Result<ObjectKey> key = PutKey(data, PutOptions{"round/trip", std::nullopt, false});
   ASSERT_TRUE(key.ok()) << key.status().ToString();
   EXPECT_EQ(*key, ObjectKey::Of(data));
   Result<Blob> got = container_->Get(*key);
@@ -121,7 +128,7 @@ TEST_P(DemotionTest, EvictionDemotesToL2AndGetPromotesBack) {
   std::vector<ObjectKey> keys;
   for (uint32_t i = 0; i < 10; ++i) {
     objs.push_back(RandomBytes(900 << 10, i));
-    Result<ObjectKey> k = container_->Put(objs.back());
+    Result<ObjectKey> k = PutKey(objs.back());
     ASSERT_TRUE(k.ok()) << k.status().ToString();
     keys.push_back(*k);
   }
@@ -157,9 +164,11 @@ TEST_F(DataContainerTest, LoanCommitAndCatalog) {
   Result<PutLoan> loan = container_->Loan(data.size());
   ASSERT_TRUE(loan.ok());
   std::memcpy(loan->data().data(), data.data(), data.size());
-  Result<ObjectKey> key =
+  Result<Blob> stored =
       container_->Commit(std::move(*loan), PutOptions{"a/b.txt", std::nullopt, true});
-  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(stored.ok());
+  Result<ObjectKey> key = *stored->key();
+  stored = Blob();
   EXPECT_TRUE(container_->l2()->Head(*key).ok());  // write-through
   Result<CatalogEntry> e = container_->Lookup("a/b.txt");
   ASSERT_TRUE(e.ok());
@@ -186,13 +195,13 @@ TEST_F(DataContainerTest, LoanCommitAndCatalog) {
 
 TEST_F(DataContainerTest, MemoryOnlyRejectsWhatCannotFit) {
   StorageOptions o = Options(false);
-  o.disk.clear();
+  o.disk = "none";
   o.write = WriteMode::kMemory;
   OpenContainer(o);
-  Result<ObjectKey> big = container_->Put(RandomBytes(5 << 20, 1));
+  Result<ObjectKey> big = PutKey(RandomBytes(5 << 20, 1));
   EXPECT_TRUE(big.status().IsInvalidArgument()) << big.status().ToString();
   StorageOptions bad = Options(false);
-  bad.disk.clear();
+  bad.disk = "none";
   EXPECT_TRUE(DataContainer::Open(bad).status().IsInvalidArgument());  // through without disk
 }
 
@@ -202,9 +211,9 @@ TEST_F(DataContainerTest, TtlExpiryRemovesFromEveryTier) {
   OpenContainer(Options(true));
   const std::string data = RandomBytes(3000, 3);
   const uint64_t start = NowUnixMs();
-  Result<ObjectKey> key = container_->Put(data, PutOptions{"short/lived", uint64_t{400}, false});
+  Result<ObjectKey> key = PutKey(data, PutOptions{"short/lived", uint64_t{400}, false});
   ASSERT_TRUE(key.ok());
-  ObjectKey keep = *container_->Put(RandomBytes(3000, 4));
+  ObjectKey keep = *PutKey(RandomBytes(3000, 4));
   ASSERT_TRUE(container_->DrainJournal(std::chrono::seconds(10)).ok());
   ASSERT_TRUE(container_->l3()->Head(*key).ok());
   if (NowUnixMs() < start + 400) {
@@ -241,7 +250,7 @@ TEST_F(DataContainerTest, JournalDrainsAfterTheCdnComesBack) {
   std::vector<ObjectKey> keys;
   for (uint32_t i = 0; i < 20; ++i) {
     objs.push_back(RandomBytes(1000 + i * 3000, 100 + i));
-    Result<ObjectKey> k = container_->Put(objs.back());
+    Result<ObjectKey> k = PutKey(objs.back());
     ASSERT_TRUE(k.ok()) << k.status().ToString();
     keys.push_back(*k);
   }
@@ -266,7 +275,7 @@ TEST_F(DataContainerTest, JournalSurvivesReopen) {
   nginx_->Stop();
   OpenContainer(o);
   const std::string data = RandomBytes(7777, 9);
-  ObjectKey k = *container_->Put(data);
+  ObjectKey k = *PutKey(data);
   container_.reset();  // the process "goes away" with the push still pending
   ASSERT_TRUE(nginx_->Restart().ok());
   OpenContainer(o);
@@ -284,7 +293,7 @@ TEST_F(DataContainerTest, FlippedByteInL2IsServedFromL3AndRepaired) {
   for (size_t n : {size_t{20000}, size_t{256 << 10}}) {
     OpenContainer(o);
     const std::string data = RandomBytes(n, 11);
-    ObjectKey k = *container_->Put(data);
+    ObjectKey k = *PutKey(data);
     ASSERT_TRUE(container_->DrainJournal(std::chrono::seconds(10)).ok());
     ASSERT_TRUE(container_->Evict(k).ok());
     ASSERT_TRUE(container_->l2()->Flush().ok());
@@ -312,7 +321,7 @@ TEST_F(DataContainerTest, FlippedByteInL3IsDetectedAndL2Serves) {
   if (IsSkipped()) return;
   OpenContainer(Options(true));
   const std::string data = RandomBytes(20000, 12);
-  ObjectKey k = *container_->Put(data);
+  ObjectKey k = *PutKey(data);
   ASSERT_TRUE(container_->DrainJournal(std::chrono::seconds(10)).ok());
   {
     std::fstream f(nginx_->object_dir() + "/" + k.ToHex(),

@@ -189,6 +189,7 @@ TEST_P(ShmEvictionTest, EvictsThePolicysVictimThroughTheListener) {
   c->SetEvictListener([&](const ObjectKey& k, std::string_view b, const ObjectMeta&) {
     demoted.push_back(k);
     demoted_bytes.emplace_back(b);
+    return true;
   });
   std::vector<std::string> objs;
   std::vector<ObjectKey> keys;
@@ -241,7 +242,10 @@ TEST_P(ShmBatchEvictionTest, BatchLeavesInPolicyOrder) {
   ASSERT_TRUE(c);
   std::vector<ObjectKey> demoted;
   c->SetEvictListener(
-      [&](const ObjectKey& k, std::string_view, const ObjectMeta&) { demoted.push_back(k); });
+      [&](const ObjectKey& k, std::string_view, const ObjectMeta&) {
+        demoted.push_back(k);
+        return true;
+      });
   std::vector<ObjectKey> keys;
   for (int i = 0; i < 128; ++i) keys.push_back(ObjectKey::Of(Bytes(8 << 10, static_cast<char>(i))));
   for (int i = 0; i < 127; ++i) MustPut(*c, Bytes(8 << 10, static_cast<char>(i)));
@@ -316,6 +320,7 @@ TEST_F(ShmCacheTest, ConcurrentEvictionsDemoteEachObjectOnce) {
     std::this_thread::yield();  // widen the window in which the other writer picks
     std::lock_guard lock(mu);
     ++demoted[k.ToHex()];
+    return true;
   });
   auto writer = [&](int id) {
     for (int i = 0; i < 4000; ++i) {
@@ -352,9 +357,26 @@ TEST_F(ShmCacheTest, PinnedObjectsAreNotEvicted) {
   EXPECT_TRUE(c->Acquire(keys[0]).ok());
 }
 
+TEST_F(ShmCacheTest, ReadObjectWithNowhereToGoIsNotEvicted) {
+  auto c = Open();
+  ASSERT_TRUE(c);
+  const std::string a = Bytes(300 << 10, 'a');
+  ObjectKey ka = MustPut(*c, a);
+  Result<ReadHandle> h = c->Acquire(ka);
+  ASSERT_TRUE(h.ok());
+  EXPECT_TRUE(c->Evict(ka).IsBusy());
+  // Memory pressure passes it over too: its L1 copy is the only one.
+  for (int i = 0; i < 8; ++i) MustPut(*c, Bytes(200 << 10, static_cast<char>('k' + i)));
+  EXPECT_TRUE(c->Acquire(ka).ok());
+  h->Release();
+  EXPECT_TRUE(c->Evict(ka).ok());
+  EXPECT_TRUE(c->Acquire(ka).status().IsNotFound());
+}
+
 TEST_F(ShmCacheTest, HandleKeepsBytesAcrossEvictionAndReuse) {
   auto c = Open();
   ASSERT_TRUE(c);
+  c->SetEvictListener([](const ObjectKey&, std::string_view, const ObjectMeta&) { return true; });
   const std::string a = Bytes(300 << 10, 'a');
   ObjectKey ka = MustPut(*c, a);
   Result<ReadHandle> h = c->Acquire(ka);
@@ -537,6 +559,8 @@ TEST_F(ShmCacheTest, ReaderKilledHoldingHandlesLeavesNoPins) {
   const std::string segment = UniqueSegment("kill-reader");
   auto c = Open(EvictionPolicy::kLru, 1 << 20, segment);
   ASSERT_TRUE(c);
+  // As with a disk tier: read objects may leave L1 once demoted.
+  c->SetEvictListener([](const ObjectKey&, std::string_view, const ObjectMeta&) { return true; });
   std::vector<ObjectKey> held;
   for (char ch = 'a'; ch < 'a' + 3; ++ch) held.push_back(MustPut(*c, Bytes(300 << 10, ch)));
   // The child is killed holding a handle on each object.

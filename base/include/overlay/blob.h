@@ -49,6 +49,13 @@ class Blob {
   bool empty() const { return bytes_.empty(); }
   // The content key, when a data store stored or verified these bytes.
   const std::optional<ObjectKey>& key() const { return key_; }
+  // This Blob marked with its key. REQUIRES: key == ObjectKey::Of(view()),
+  // checked by the caller (a store that read verified bytes).
+  Blob WithKey(const ObjectKey& key) const {
+    Blob b = *this;
+    b.key_ = key;
+    return b;
+  }
 
  private:
   std::shared_ptr<const void> owner_;

@@ -53,8 +53,8 @@ struct StorageOptions {
   // Units: seconds unless suffixed ms/s/m/h/d. Range: 0 .. 10 years. Default: 0.
   uint64_t ttl_ms = 0;
 
-  // STORAGE.disk: directory of the L2 RocksDB store; empty disables L2.
-  // Default: "".
+  // STORAGE.disk: directory of the L2 RocksDB store; "none" disables L2.
+  // Default (empty): DefaultDiskDir(segment), created on first use.
   std::string disk;
 
   // STORAGE.cdn: base URL of the L3 origin (http://host:port/path) that accepts
@@ -87,6 +87,18 @@ struct StorageOptions {
   uint64_t retry_min_ms = 100;
   uint64_t retry_max_ms = 30000;
 };
+
+// STORAGE.disk's value that disables the disk tier.
+inline constexpr std::string_view kNoDisk = "none";
+
+// Where a node's disk tier lives when STORAGE.disk is not set:
+// $XDG_DATA_HOME/overlay/<segment>, else /var/lib/overlay/<segment> for root,
+// else $HOME/.local/share/overlay/<segment>.
+std::string DefaultDiskDir(std::string_view segment);
+
+// The L2 directory `options` asks for: STORAGE.disk, the default one, or ""
+// for none.
+std::string DiskDir(const StorageOptions& options);
 
 // Sets the field named by `key` (without the "STORAGE." prefix) from its config
 // text. Returns InvalidArgument naming the key, the bad value and, for unknown

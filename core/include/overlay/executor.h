@@ -36,6 +36,7 @@ struct Progress {
   size_t streams_done = 0;   // streams that left every sink stage
   size_t tasks_ok = 0;
   size_t tasks_failed = 0;
+  size_t waiting = 0;        // puts waiting for room in the store (backpressure)
 };
 
 struct RunReport {
@@ -66,15 +67,24 @@ struct ExecutorOptions {
   // Where the result stages' outputs are written, as <out>/<stage>/<file>.
   // Empty: nothing is written (outputs are still counted).
   std::string out_dir;
-  // Also write the outputs of intermediate stages.
+  // Also write (and name in the store) the outputs of intermediate stages.
   bool keep_all = false;
   // Tasks run at once. 0: the largest ENDPOINT.workers, else one per core.
   int workers = 0;
   // When set, every input and output travels through this data container:
-  // stages pass content keys and read the bytes in place (zero-copy from L1);
-  // outputs are named "<stage>/<stream>/<file>" in its catalog, inputs
-  // "input/<stream>/<file>". Not owned; must outlive the run.
+  // inputs are read and native outputs built in place in L1, stages pass the
+  // stored objects (each pinned until every stage that consumes it is done),
+  // and the result stages' outputs are named "<stage>/<stream>/<file>" in its
+  // catalog (intermediates too with keep_all), inputs "input/<stream>/<file>"
+  // (unless memory_limit is set). Not owned; must outlive the run.
   ObjectStore* store = nullptr;
+  // Bytes of store memory that objects in flight may fill, when nothing can
+  // take the overflow (a store without a disk tier); 0: no limit. Fewer
+  // streams then run at once, and a run whose largest input cannot fit is
+  // refused before it starts.
+  uint64_t memory_limit = 0;
+  // Streams in flight at once; 0: twice the number of workers.
+  size_t max_streams = 0;
   // Builds each FUNCTION. Default: MakeFunction (builtins and commands).
   FunctionFactory make_function;
   // When set, consulted first for every stage; a null result falls back to

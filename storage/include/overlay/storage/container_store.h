@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// ContainerStore: a DataContainer seen through core's ObjectStore interface, so
+// ContainerStore: a DataContainer seen through base's ObjectStore interface, so
 // the executor and the function manager use the data layer without its internals.
 //
 // Thread-safety: as DataContainer (safe for concurrent use). Ownership: does not
@@ -19,20 +19,18 @@ class ContainerStore : public ObjectStore {
  public:
   explicit ContainerStore(DataContainer* container) : container_(container) {}
 
-  // Keys are the 32-hex-digit form of ObjectKey.
-  Result<std::string> Put(std::string_view name, std::string_view bytes) override {
-    PutOptions put;
-    put.name = std::string(name);
-    auto key = container_->Put(bytes, put);
-    if (!key.ok()) return key.status();
-    return key->ToHex();
+  Result<Blob> Put(std::string_view bytes) override { return container_->Put(bytes); }
+  Result<Blob> PutVerified(const ObjectKey& key, std::string_view bytes) override {
+    return container_->PutVerified(key, bytes);
   }
-
-  Result<Blob> Get(const std::string& key) override {
-    auto k = ObjectKey::FromHex(key);
-    if (!k) return Status::InvalidArgument("malformed object key '" + key + "'");
-    return container_->Get(*k);
+  Status Name(const std::string& name, const Blob& object) override {
+    if (!object.key()) return Status::InvalidArgument("naming an object that was not stored");
+    return container_->Name(name, *object.key(), object.size());
   }
+  Result<Blob> Get(const ObjectKey& key) override { return container_->Get(key); }
+  size_t Waiting() const override { return container_->Waiting(); }
+  // An L1 loan (a heap buffer for objects L1 cannot take); Publish commits it.
+  Result<WritableBlob> Allocate(size_t size) override;
 
  protected:
   void set_container(DataContainer* container) { container_ = container; }

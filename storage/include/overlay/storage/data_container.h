@@ -2,17 +2,22 @@
 // DataContainer: a node's tiered object store (L1 shared memory, L2 RocksDB,
 // L3 CDN) behind one put/get API, plus the name catalog.
 //
-//   put:  L1 (unless too large) ; L2 in write-through/back ; journaled L3 push in write-back
+//   put:  L1 (unless too large) ; L2 in write-through/back ; journaled L3 push in write-back;
+//         returns the stored object, pinned in L1 while the caller holds it
 //   get:  L1 -> L2 (promotes to L1) -> L3 (stored to L2 and L1); every copy is
 //         checked against its key, and a corrupt copy is replaced by a good one
-//   evict (budget or explicit): L1 -> L2 (demotion, never dropped when L2 exists)
+//   evict (budget or explicit): L1 -> L2 (demotion). An object whose only copy
+//         is in L1 is never dropped while anybody reads it; a put that finds L1
+//         full of such objects waits for room (backpressure), bounded
+//   names: in L2 when there is one (so they never fill L1), else L1 records
 //   ttl:  ExpireNow() (and, when STORAGE.ttl > 0, a background sweep) removes expired objects and
 //   names
 //         from every tier; L3 deletions are journaled like pushes
 //
 // Thread-safety: safe for concurrent use by many threads. Processes naming the
 // same STORAGE.segment share L1 and its catalog records; L2 is opened by one
-// process at a time (RocksDB locks its directory).
+// process at a time (RocksDB locks its directory): a process that finds the
+// default disk tier taken runs with L1 only and says so in notice().
 // Ownership: Blobs returned by Get own what they view (a pinned L1 handle or a
 // heap/block-cache buffer) and may outlive the container.
 #ifndef OVERLAY_STORAGE_DATA_CONTAINER_H_
@@ -80,10 +85,18 @@ class DataContainer {
 
   virtual ~DataContainer() = default;
 
-  virtual Result<ObjectKey> Put(std::string_view bytes, const PutOptions& put = {}) = 0;
+  // Stores `bytes`, hashing them once, and returns the stored object: a Blob
+  // that carries its key and keeps the L1 copy pinned while it lives.
+  virtual Result<Blob> Put(std::string_view bytes, const PutOptions& put = {}) = 0;
+  // Put for bytes already checked against `key` (e.g. received from a peer and
+  // verified on arrival): they are not hashed again.
+  virtual Result<Blob> PutVerified(const ObjectKey& key, std::string_view bytes,
+                                   const PutOptions& put = {}) = 0;
   // Loan -> fill -> Commit: the zero-copy put path for producers.
   virtual Result<PutLoan> Loan(size_t size) = 0;
-  virtual Result<ObjectKey> Commit(PutLoan&& loan, const PutOptions& put = {}) = 0;
+  virtual Result<Blob> Commit(PutLoan&& loan, const PutOptions& put = {}) = 0;
+  // Binds catalog `name` to a stored object (as PutOptions::name does).
+  virtual Status Name(const std::string& name, const ObjectKey& key, uint64_t size) = 0;
 
   // The object's verified bytes from the nearest tier. NotFound when no tier has
   // it; Corruption when every copy found was corrupt; Unavailable when the local
@@ -108,6 +121,14 @@ class DataContainer {
   virtual Result<uint64_t> JournalBacklog() = 0;
   // Retries the journal now and waits until it is empty or `timeout` passes.
   virtual Status DrainJournal(std::chrono::milliseconds timeout) = 0;
+
+  // Puts waiting for L1 room right now (backpressure; for progress lines).
+  virtual size_t Waiting() const = 0;
+  // The L2 directory in use; empty without a disk tier.
+  virtual const std::string& disk_dir() const = 0;
+  // Why a tier the options asked for is missing (e.g. the default disk tier
+  // is held by another process); empty when none is.
+  virtual const std::string& notice() const = 0;
 
   // The tiers, or nullptr when not configured (for stat, tests and benchmarks).
   virtual ShmCache* l1() = 0;

@@ -123,9 +123,11 @@ class WriteLoan {
 class ShmCache : public Tier, public std::enable_shared_from_this<ShmCache> {
  public:
   // Called with an object the cache is about to evict, while it is still
-  // readable, so the caller can demote it; eviction proceeds whatever it returns.
+  // readable, so the caller can demote it. Returns whether a lower tier now
+  // holds it: an object that was not demoted stays while anybody reads it.
+  // Without a listener, objects somebody reads are never chosen for eviction.
   using EvictListener =
-      std::function<void(const ObjectKey& key, std::string_view bytes, const ObjectMeta& meta)>;
+      std::function<bool(const ObjectKey& key, std::string_view bytes, const ObjectMeta& meta)>;
 
   // Opens the segment `options.segment`, creating and formatting it when absent.
   static Result<std::shared_ptr<ShmCache>> Open(const ShmCacheOptions& options);
@@ -145,6 +147,13 @@ class ShmCache : public Tier, public std::enable_shared_from_this<ShmCache> {
   // Publishes a filled loan under the XXH3-128 of its bytes and returns that key.
   // If the key is already present the loan is dropped (deduplication).
   Result<ObjectKey> Commit(WriteLoan&& loan, uint64_t expiry_ms = 0);
+  // Publishes a filled loan and returns the object pinned, as a Blob carrying
+  // its key, with no moment in between at which it could be evicted. The key
+  // is `*known` when given (REQUIRES: the caller checked that the bytes hash to
+  // it), else computed here. A key already present returns that object and
+  // drops the loan.
+  Result<Blob> CommitBlob(WriteLoan&& loan, uint64_t expiry_ms = 0,
+                          const ObjectKey* known = nullptr);
 
   // Tier interface. Put copies `bytes` into a loan and commits it; Get returns a
   // Blob that pins the object (zero-copy). L1 bytes are hashed once, at commit.
@@ -160,6 +169,7 @@ class ShmCache : public Tier, public std::enable_shared_from_this<ShmCache> {
   // Pinned objects are never evicted. NotFound when absent.
   Status SetPinned(const ObjectKey& key, bool pinned);
   // Evicts one object now (through the listener, as under memory pressure).
+  // Busy when it is pinned, or read by somebody and not demoted.
   Status Evict(const ObjectKey& key);
   // Removes every object whose expiry has passed (no demotion) and returns their keys.
   std::vector<ObjectKey> ExpireNow(uint64_t now_ms);
@@ -182,6 +192,7 @@ class ShmCache : public Tier, public std::enable_shared_from_this<ShmCache> {
   friend class WriteLoan;
   explicit ShmCache(std::unique_ptr<Impl> impl);
   void ReleasePin(uint32_t desc, uint32_t pin) const;
+  Blob BlobOf(ReadHandle&& handle, const ObjectKey& key) const;
   void AbortLoan(uint32_t desc) const;
 
   std::unique_ptr<Impl> impl_;
