@@ -6,14 +6,23 @@
 // Column family "journal": 'j' key(16) -> JournalOp (1 B).
 #include "overlay/storage/rocks_tier.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
+
+#include "overlay/private_file.h"
 
 namespace overlay::storage {
 namespace {
@@ -351,12 +360,93 @@ class RocksTierImpl final : public RocksTier {
   const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // default, catalog, journal
 };
 
+// RocksDB creates its files (SSTs, blobs, WAL, MANIFEST, LOG, ...) with the
+// process umask, typically 0644: this file system makes each 0600 as it is
+// created, without changing the umask of the whole process.
+class PrivateFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  PrivateFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "OverlayPrivateFiles"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* d) override {
+    return Private(f, target()->NewWritableFile(f, o, r, d));
+  }
+  rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                       std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                       rocksdb::IODebugContext* d) override {
+    return Private(f, target()->ReopenWritableFile(f, o, r, d));
+  }
+  rocksdb::IOStatus ReuseWritableFile(const std::string& f, const std::string& old,
+                                      const rocksdb::FileOptions& o,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                      rocksdb::IODebugContext* d) override {
+    return Private(f, target()->ReuseWritableFile(f, old, o, r, d));
+  }
+  rocksdb::IOStatus NewRandomRWFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSRandomRWFile>* r,
+                                    rocksdb::IODebugContext* d) override {
+    return Private(f, target()->NewRandomRWFile(f, o, r, d));
+  }
+
+ private:
+  static rocksdb::IOStatus Private(const std::string& file, rocksdb::IOStatus s) {
+    if (s.ok() && ::chmod(file.c_str(), 0600) != 0)
+      return rocksdb::IOStatus::IOError("chmod 0600 " + file, std::strerror(errno));
+    return s;
+  }
+};
+
+// One for the process: RocksDB keeps using the Env after Open.
+rocksdb::Env* PrivateEnv() {
+  static rocksdb::Env* env =
+      rocksdb::NewCompositeEnv(std::make_shared<PrivateFileSystem>()).release();
+  return env;
+}
+
+// Makes `path` a directory only this user can enter: created 0700, an existing
+// one of ours tightened to 0700 (its files to 0600), another user's refused.
+Status MakePrivateDirectory(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+    return Status::FromErrno("L2 directory " + path, errno);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("L2 directory " + path, errno);
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    ::close(fd);
+    return Status::FromErrno("L2 directory " + path, errno);
+  }
+  struct stat st {};
+  Status s;
+  if (::fstat(fd, &st) != 0) {
+    s = Status::FromErrno("L2 directory " + path, errno);
+  } else if (st.st_uid != ::geteuid()) {
+    s = CheckPrivate(fd, "L2 directory " + path, 0700);
+  } else if ((st.st_mode & 07777) != 0700 && ::fchmod(fd, 0700) != 0) {
+    s = Status::FromErrno("chmod 0700 L2 directory " + path, errno);
+  }
+  // Files an earlier version left readable by others.
+  while (s.ok()) {
+    const dirent* e = ::readdir(dir);
+    if (e == nullptr) break;
+    struct stat fst {};
+    if (::fstatat(fd, e->d_name, &fst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(fst.st_mode) &&
+        (fst.st_mode & 077) != 0 && ::fchmodat(fd, e->d_name, 0600, 0) != 0)
+      s = Status::FromErrno("chmod 0600 " + path + "/" + e->d_name, errno);
+  }
+  ::closedir(dir);
+  return s;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options) {
   if (options.path.empty()) return Status::InvalidArgument("L2 needs a directory (STORAGE.disk)");
+  OVERLAY_RETURN_IF_ERROR(MakePrivateDirectory(options.path));
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
+  db_options.env = PrivateEnv();
   db_options.create_missing_column_families = true;
   // Whatever comes from disk is verified by RocksDB, not by re-hashing each
   // value: an XXH3 checksum per SST block (checked when the block is read from
@@ -390,6 +480,8 @@ Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options)
       msg += " (another process has this disk store open)";
     return Status::IOError(msg);
   }
+  // RocksDB opens its info LOG itself, not through PrivateEnv's file system.
+  (void)::chmod((options.path + "/LOG").c_str(), 0600);
   return std::unique_ptr<RocksTier>(
       new RocksTierImpl(options.path, options.chunk, db, std::move(cfs)));
 }

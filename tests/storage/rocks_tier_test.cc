@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <sys/stat.h>
 
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -143,6 +145,44 @@ TEST_F(RocksTierTest, SecondOpenOfTheSameDirectoryFailsClearly) {
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.status().message().find("another process"), std::string_view::npos)
       << again.status().ToString();
+}
+
+// Nobody but this user reads L2: the directory is 0700, every file in it has
+// no group or other bits, after puts, a flush and a reopen.
+TEST_F(RocksTierTest, DirectoryAndFilesArePrivate) {
+  for (int i = 0; i < 8; ++i) {
+    std::string data = Bytes(100 << 10, static_cast<char>(i));
+    ASSERT_TRUE(tier_->Put(ObjectKey::Of(data), data, ObjectMeta{data.size(), 0, 0}).ok());
+  }
+  ASSERT_TRUE(tier_->Flush().ok());
+  tier_.reset();
+  Reopen();
+  const std::string db = dir_.path() + "/db";
+  struct stat st {};
+  ASSERT_EQ(stat(db.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  int files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(db)) {
+    ASSERT_EQ(stat(e.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 077, 0u) << e.path() << " has mode " << std::oct
+                                    << (st.st_mode & 07777);
+    ++files;
+  }
+  EXPECT_GT(files, 3);
+}
+
+// A directory an earlier run left open to others is tightened on open.
+TEST_F(RocksTierTest, LooseDirectoryIsTightened) {
+  tier_.reset();
+  const std::string db = dir_.path() + "/db";
+  ASSERT_EQ(chmod(db.c_str(), 0755), 0);
+  ASSERT_EQ(chmod((db + "/CURRENT").c_str(), 0644), 0);
+  Reopen();
+  struct stat st {};
+  ASSERT_EQ(stat(db.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(stat((db + "/CURRENT").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 077, 0u);
 }
 
 }  // namespace
