@@ -122,8 +122,9 @@ std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(
 class RocksTierImpl final : public RocksTier {
  public:
   RocksTierImpl(std::string path, uint64_t chunk, rocksdb::DB* db,
-                std::vector<rocksdb::ColumnFamilyHandle*> cfs)
-      : path_(std::move(path)), chunk_(chunk), db_(db), cfs_(std::move(cfs)) {}
+                std::vector<rocksdb::ColumnFamilyHandle*> cfs, bool read_only)
+      : path_(std::move(path)), chunk_(chunk), db_(db), cfs_(std::move(cfs)),
+        read_only_(read_only) {}
 
   ~RocksTierImpl() override {
     for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
@@ -298,6 +299,7 @@ class RocksTierImpl final : public RocksTier {
   }
 
   Status Flush() override {
+    if (read_only_) return ReadOnlyError();
     rocksdb::Status s = db_->Flush(rocksdb::FlushOptions(), cfs_);
     return s.ok() ? Status::OK() : Error("flush", s);
   }
@@ -342,6 +344,7 @@ class RocksTierImpl final : public RocksTier {
   }
 
   Status Write(rocksdb::WriteBatch* batch) {
+    if (read_only_) return ReadOnlyError();
     rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), batch);
     return s.ok() ? Status::OK() : Error("write", s);
   }
@@ -349,15 +352,21 @@ class RocksTierImpl final : public RocksTier {
   Status Error(std::string_view what, const rocksdb::Status& s) const {
     std::string msg = "L2 (" + path_ + ") " + std::string(what) + ": " + s.ToString();
     if (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos)
-      return Status::IOError("L2 disk is full: " + msg);
+      return Status::IOError("No space left on device in " + msg);
     if (s.IsCorruption()) return Status::Corruption(msg);
     return Status::IOError(msg);
+  }
+
+  Status ReadOnlyError() const {
+    return Status::IOError("No space left on device in L2 (" + path_ +
+                           "): it was opened read-only; free space and reopen it to write");
   }
 
   const std::string path_;
   const uint64_t chunk_;
   rocksdb::DB* const db_;
   const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // default, catalog, journal
+  const bool read_only_;  // opened on a full disk
 };
 
 // RocksDB creates its files (SSTs, blobs, WAL, MANIFEST, LOG, ...) with the
@@ -474,6 +483,15 @@ Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options)
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(rocksdb::DBOptions(db_options), options.path, descs, &cfs, &db);
+  // Opening writes (the WAL replayed into new files): on a full disk what is
+  // stored can still be read.
+  const bool full =
+      !s.ok() && (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos);
+  if (full) {
+    cfs.clear();
+    s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(db_options), options.path, descs, &cfs,
+                                     &db);
+  }
   if (!s.ok()) {
     std::string msg = "L2 (" + options.path + ") open: " + s.ToString();
     if (s.ToString().find("lock") != std::string::npos)
@@ -483,7 +501,7 @@ Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options)
   // RocksDB opens its info LOG itself, not through PrivateEnv's file system.
   (void)::chmod((options.path + "/LOG").c_str(), 0600);
   return std::unique_ptr<RocksTier>(
-      new RocksTierImpl(options.path, options.chunk, db, std::move(cfs)));
+      new RocksTierImpl(options.path, options.chunk, db, std::move(cfs), full));
 }
 
 }  // namespace overlay::storage
