@@ -240,6 +240,10 @@ class Parser {
         Error(lines["curve_public"], fmt::format("curve_public '{}' is not a 40-character Z85 key "
                                                  "(make one with `overlay keygen`)",
                                                  e.curve_public));
+      e.clients_file = get("clients_file");
+      if (!e.clients_file.empty() && e.curve_public.empty())
+        Error(lines["clients_file"], fmt::format("clients_file needs curve_public and "
+                                                 "curve_secret_file: only CURVE clients have keys"));
       if (e.curve_public.empty() != e.curve_secret_file.empty())
         Error(block_line, fmt::format("endpoint '{}' needs both curve_public and "
                                       "curve_secret_file, or neither", e.name));
@@ -286,12 +290,34 @@ class Parser {
 
 }  // namespace
 
+Result<std::vector<std::string>> ReadClientKeys(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::IOError(fmt::format("cannot read clients_file '{}'", path));
+  std::vector<std::string> keys;
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    std::string_view key = StripComment(Trim(line));
+    // A key may start with '#' too; a comment line is never a valid key.
+    if (key.empty() || (key.front() == '#' && !IsZ85Key(key))) continue;
+    if (!IsZ85Key(key))
+      return Status::InvalidArgument(
+          fmt::format("{}:{}: '{}' is not a client's 40-character Z85 public key (overlay "
+                      "keygen prints one)",
+                      path, line_no, key));
+    keys.emplace_back(key);
+  }
+  if (keys.empty())
+    return Status::InvalidArgument(
+        fmt::format("{}: no client keys (one Z85 public key a line)", path));
+  return keys;
+}
+
 const std::vector<std::string>& BlockKeys(std::string_view block) {
   static const std::vector<std::string> kFunction = {"name", "command", "builtin", "args",
                                                      "timeout", "retries"};
   static const std::vector<std::string> kEndpoint = {
       "name",         "id",       "address",       "workers",
-      "curve_public", "curve_secret_file", "fallback", "fallback_after"};
+      "curve_public", "curve_secret_file", "clients_file", "fallback", "fallback_after"};
   static const std::vector<std::string> kStage = {"name", "source", "transformation", "endpoint",
                                                   "include"};
   static const std::vector<std::string> kStorage = StorageOptionKeys();

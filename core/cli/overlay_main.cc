@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // The `overlay` command: a thin layer over core/. Exit codes: 0 success, 1 some
 // items failed, 2 usage or config error.
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iterator>
 #include <mutex>
@@ -197,14 +201,33 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
   return r.ok() ? 0 : kExitItemsFailed;
 }
 
-int KeyGen() {
+// With `secret_file`, the secret goes there alone (a new file, mode 0600) and
+// only the public key is printed.
+int KeyGen(const std::string& secret_file) {
   auto pair = transport::NewCurveKeyPair();
   if (!pair.ok()) {
     fmt::print(stderr, "overlay keygen: {}\n", pair.status().message());
     return kExitItemsFailed;
   }
-  fmt::print("curve_public = {}\n# secret key: store it alone in the endpoint's curve_secret_file\n{}\n",
-             pair->first, pair->second);
+  if (secret_file.empty()) {
+    fmt::print("curve_public = {}\n# secret key: store it alone in the endpoint's curve_secret_file\n{}\n",
+               pair->first, pair->second);
+    return 0;
+  }
+  // O_EXCL: an existing key file is never overwritten (nor a link followed).
+  const int fd = ::open(secret_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const std::string line = pair->second + "\n";
+  if (fd < 0 || ::fchmod(fd, 0600) != 0 ||
+      ::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    fmt::print(stderr, "overlay keygen: cannot write {}: {}\n", secret_file, std::strerror(errno));
+    if (fd >= 0) {
+      ::close(fd);
+      ::unlink(secret_file.c_str());
+    }
+    return kExitItemsFailed;
+  }
+  ::close(fd);
+  fmt::print("{}\n", pair->first);
   return 0;
 }
 
@@ -269,6 +292,9 @@ int main(int argc, char** argv) {
       app.add_subcommand("functions", "list the native functions and the command placeholders");
   auto* keygen = app.add_subcommand(
       "keygen", "print a new ZeroMQ CURVE key pair for an ENDPOINT (curve_public / secret file)");
+  std::string keygen_out;
+  keygen->add_option("-o,--output", keygen_out,
+                     "write the secret key to this new file (mode 0600), print the public key");
   int storage_exit = 0;
   AddStorageCommands(app, &storage_exit);
 
@@ -281,7 +307,7 @@ int main(int argc, char** argv) {
   if (validate->parsed()) return Validate(cfg);
   if (run->parsed()) return Run(cfg, run_opt, run_flags);
   if (functions->parsed()) return ListFunctions();
-  if (keygen->parsed()) return KeyGen();
+  if (keygen->parsed()) return KeyGen(keygen_out);
   if (endpoint->parsed()) return RunEndpoint(cfg, endpoint_name, endpoint_address);
   return storage_exit;
 }

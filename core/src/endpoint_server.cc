@@ -127,6 +127,11 @@ class EndpointServer::Impl {
       if (!secret.ok()) return secret.status();
       channel.curve_secret_key = std::move(*secret);
     }
+    if (!ep->clients_file.empty() && channel.curve_client_keys.empty()) {
+      auto clients = ReadClientKeys(ep->clients_file);
+      if (!clients.ok()) return clients.status();
+      channel.curve_client_keys = std::move(*clients);
+    }
     auto server = transport::Listen(address, channel);
     if (!server.ok()) return server.status();
     server_ = std::move(*server);

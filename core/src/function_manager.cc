@@ -217,9 +217,13 @@ class FunctionManager::Impl {
   uint64_t duplicates() const { return duplicates_.load(); }
 
  private:
-  // Call's happy path on a pooled channel; nullopt hands the task over. A
-  // channel is pooled again only once its one reply is in, so it never holds
-  // a stale reply.
+  // Call's happy path on a pooled channel; nullopt hands the task over. While
+  // no result comes, the channel is heartbeated: an endpoint that answers is
+  // alive and busy (e.g. the first task of a worker sets up its own channel
+  // back to our data server, which takes about a second over fabric:// here),
+  // so the call keeps waiting, up to the task's timeout; one that stays silent
+  // for heartbeat_timeout is handed over to the I/O thread. A channel is
+  // pooled again only once every reply is in, so it never holds a stale one.
   std::optional<TaskOutcome> CallDirect(uint64_t id, const TaskSpec& task, bool* sent) {
     std::unique_ptr<ClientChannel> ch = PooledChannel(task.endpoint);
     if (!ch) {
@@ -230,13 +234,40 @@ class FunctionManager::Impl {
     auto invoke = transport::EncodeInvoke(id, InvokeOf(id, task, data_->address()));
     if (!ch->Send(transport::MakeMessage(std::move(invoke))).ok()) return std::nullopt;
     *sent = true;
-    auto reply = ch->Receive(std::min(Timeout(task), options_.heartbeat_interval));
-    if (!reply.ok()) return std::nullopt;
-    auto decoded = DecodeOutcome(*reply->envelope_view());
-    if (!decoded || decoded->first != id || decoded->second.status.IsUnavailable())
-      return std::nullopt;
+    const auto deadline = Clock::now() + Timeout(task);
+    auto heard = Clock::now();
+    int unanswered = 0;  // heartbeats sent on `ch` whose replies are not in
+    uint64_t beats = 0;
+    std::optional<std::pair<uint64_t, TaskOutcome>> decoded;
+    while (!decoded || unanswered > 0) {
+      const auto now = Clock::now();
+      if (now >= deadline || now - heard >= options_.heartbeat_timeout) break;
+      auto wait = std::min({std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
+                            options_.heartbeat_interval,
+                            std::chrono::duration_cast<std::chrono::milliseconds>(
+                                heard + options_.heartbeat_timeout - now)});
+      auto reply = ch->Receive(std::max(wait, std::chrono::milliseconds(1)));
+      if (!reply.ok()) {
+        if (!reply.status().IsTimeout() || decoded) break;
+        transport::Heartbeat hb{"function-manager", ++beats, 0, 0};
+        if (!ch->Send(transport::MakeMessage(transport::EncodeHeartbeat(0, hb))).ok()) break;
+        ++unanswered;
+        continue;
+      }
+      heard = Clock::now();
+      const wire::Envelope* env = reply->envelope_view();
+      if (env->message_type() == wire::Message::Heartbeat) {
+        --unanswered;
+        continue;
+      }
+      decoded = DecodeOutcome(*env);
+      if (!decoded || decoded->first != id || decoded->second.status.IsUnavailable())
+        return std::nullopt;
+    }
+    if (!decoded) return std::nullopt;
     decoded->second.attempts = 1;
-    ReturnToPool(task.endpoint, std::move(ch));
+    // A heartbeat reply still on its way would be a stale reply: drop the channel.
+    if (unanswered == 0) ReturnToPool(task.endpoint, std::move(ch));
     return std::move(decoded->second);
   }
 

@@ -6,14 +6,23 @@
 // Column family "journal": 'j' key(16) -> JournalOp (1 B).
 #include "overlay/storage/rocks_tier.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
+
+#include "overlay/private_file.h"
 
 namespace overlay::storage {
 namespace {
@@ -113,8 +122,9 @@ std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(
 class RocksTierImpl final : public RocksTier {
  public:
   RocksTierImpl(std::string path, uint64_t chunk, rocksdb::DB* db,
-                std::vector<rocksdb::ColumnFamilyHandle*> cfs)
-      : path_(std::move(path)), chunk_(chunk), db_(db), cfs_(std::move(cfs)) {}
+                std::vector<rocksdb::ColumnFamilyHandle*> cfs, bool read_only)
+      : path_(std::move(path)), chunk_(chunk), db_(db), cfs_(std::move(cfs)),
+        read_only_(read_only) {}
 
   ~RocksTierImpl() override {
     for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
@@ -289,6 +299,7 @@ class RocksTierImpl final : public RocksTier {
   }
 
   Status Flush() override {
+    if (read_only_) return ReadOnlyError();
     rocksdb::Status s = db_->Flush(rocksdb::FlushOptions(), cfs_);
     return s.ok() ? Status::OK() : Error("flush", s);
   }
@@ -333,6 +344,7 @@ class RocksTierImpl final : public RocksTier {
   }
 
   Status Write(rocksdb::WriteBatch* batch) {
+    if (read_only_) return ReadOnlyError();
     rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), batch);
     return s.ok() ? Status::OK() : Error("write", s);
   }
@@ -340,23 +352,110 @@ class RocksTierImpl final : public RocksTier {
   Status Error(std::string_view what, const rocksdb::Status& s) const {
     std::string msg = "L2 (" + path_ + ") " + std::string(what) + ": " + s.ToString();
     if (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos)
-      return Status::IOError("L2 disk is full: " + msg);
+      return Status::IOError("No space left on device in " + msg);
     if (s.IsCorruption()) return Status::Corruption(msg);
     return Status::IOError(msg);
+  }
+
+  Status ReadOnlyError() const {
+    return Status::IOError("No space left on device in L2 (" + path_ +
+                           "): it was opened read-only; free space and reopen it to write");
   }
 
   const std::string path_;
   const uint64_t chunk_;
   rocksdb::DB* const db_;
   const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // default, catalog, journal
+  const bool read_only_;  // opened on a full disk
 };
+
+// RocksDB creates its files (SSTs, blobs, WAL, MANIFEST, LOG, ...) with the
+// process umask, typically 0644: this file system makes each 0600 as it is
+// created, without changing the umask of the whole process.
+class PrivateFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  PrivateFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "OverlayPrivateFiles"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* d) override {
+    return Private(f, target()->NewWritableFile(f, o, r, d));
+  }
+  rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                       std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                       rocksdb::IODebugContext* d) override {
+    return Private(f, target()->ReopenWritableFile(f, o, r, d));
+  }
+  rocksdb::IOStatus ReuseWritableFile(const std::string& f, const std::string& old,
+                                      const rocksdb::FileOptions& o,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                      rocksdb::IODebugContext* d) override {
+    return Private(f, target()->ReuseWritableFile(f, old, o, r, d));
+  }
+  rocksdb::IOStatus NewRandomRWFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSRandomRWFile>* r,
+                                    rocksdb::IODebugContext* d) override {
+    return Private(f, target()->NewRandomRWFile(f, o, r, d));
+  }
+
+ private:
+  static rocksdb::IOStatus Private(const std::string& file, rocksdb::IOStatus s) {
+    if (s.ok() && ::chmod(file.c_str(), 0600) != 0)
+      return rocksdb::IOStatus::IOError("chmod 0600 " + file, std::strerror(errno));
+    return s;
+  }
+};
+
+// One for the process: RocksDB keeps using the Env after Open.
+rocksdb::Env* PrivateEnv() {
+  static rocksdb::Env* env =
+      rocksdb::NewCompositeEnv(std::make_shared<PrivateFileSystem>()).release();
+  return env;
+}
+
+// Makes `path` a directory only this user can enter: created 0700, an existing
+// one of ours tightened to 0700 (its files to 0600), another user's refused.
+Status MakePrivateDirectory(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+    return Status::FromErrno("L2 directory " + path, errno);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("L2 directory " + path, errno);
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    ::close(fd);
+    return Status::FromErrno("L2 directory " + path, errno);
+  }
+  struct stat st {};
+  Status s;
+  if (::fstat(fd, &st) != 0) {
+    s = Status::FromErrno("L2 directory " + path, errno);
+  } else if (st.st_uid != ::geteuid()) {
+    s = CheckPrivate(fd, "L2 directory " + path, 0700);
+  } else if ((st.st_mode & 07777) != 0700 && ::fchmod(fd, 0700) != 0) {
+    s = Status::FromErrno("chmod 0700 L2 directory " + path, errno);
+  }
+  // Files an earlier version left readable by others.
+  while (s.ok()) {
+    const dirent* e = ::readdir(dir);
+    if (e == nullptr) break;
+    struct stat fst {};
+    if (::fstatat(fd, e->d_name, &fst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(fst.st_mode) &&
+        (fst.st_mode & 077) != 0 && ::fchmodat(fd, e->d_name, 0600, 0) != 0)
+      s = Status::FromErrno("chmod 0600 " + path + "/" + e->d_name, errno);
+  }
+  ::closedir(dir);
+  return s;
+}
 
 }  // namespace
 
 Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options) {
   if (options.path.empty()) return Status::InvalidArgument("L2 needs a directory (STORAGE.disk)");
+  OVERLAY_RETURN_IF_ERROR(MakePrivateDirectory(options.path));
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
+  db_options.env = PrivateEnv();
   db_options.create_missing_column_families = true;
   // Whatever comes from disk is verified by RocksDB, not by re-hashing each
   // value: an XXH3 checksum per SST block (checked when the block is read from
@@ -384,14 +483,25 @@ Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options)
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(rocksdb::DBOptions(db_options), options.path, descs, &cfs, &db);
+  // Opening writes (the WAL replayed into new files): on a full disk what is
+  // stored can still be read.
+  const bool full =
+      !s.ok() && (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos);
+  if (full) {
+    cfs.clear();
+    s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(db_options), options.path, descs, &cfs,
+                                     &db);
+  }
   if (!s.ok()) {
     std::string msg = "L2 (" + options.path + ") open: " + s.ToString();
     if (s.ToString().find("lock") != std::string::npos)
       return Status::Busy(msg + " (another process has this disk store open)");
     return Status::IOError(msg);
   }
+  // RocksDB opens its info LOG itself, not through PrivateEnv's file system.
+  (void)::chmod((options.path + "/LOG").c_str(), 0600);
   return std::unique_ptr<RocksTier>(
-      new RocksTierImpl(options.path, options.chunk, db, std::move(cfs)));
+      new RocksTierImpl(options.path, options.chunk, db, std::move(cfs), full));
 }
 
 }  // namespace overlay::storage

@@ -43,6 +43,7 @@
 #include <new>
 #include <thread>
 
+#include "overlay/private_file.h"
 #include "shm_layout.h"
 
 namespace overlay::storage {
@@ -771,6 +772,9 @@ Result<std::shared_ptr<ShmCache>> ShmCache::Open(const ShmCacheOptions& options)
     } catch (const bip::interprocess_exception& e) {
       if (e.get_error_code() != bip::already_exists_error) throw;
       impl->shm = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
+      // Another local user may have created it first, to read or rewrite our objects.
+      OVERLAY_RETURN_IF_ERROR(
+          CheckPrivate(impl->shm.get_mapping_handle().handle, "L1 segment /dev/shm/" + name, 0600));
     }
     if (created) {
       const uint32_t max_objects = std::max<uint32_t>(options.max_objects, 64);

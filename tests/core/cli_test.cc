@@ -116,6 +116,22 @@ TEST_F(CliTest, KeygenPrintsACurvePair) {
   EXPECT_THAT(r.out.tail, ::testing::MatchesRegex("curve_public = \\S{40}\n#[^\n]*\n\\S{40}\n"));
 }
 
+// -o: the secret alone in a new file only its owner reads; stdout is the
+// public key; an existing key file is never overwritten.
+TEST_F(CliTest, KeygenWritesThePrivateKeyFile) {
+  const fs::path key = dir_ / "endpoint.key";
+  RunResult r = Overlay({"keygen", "-o", key.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err.tail;
+  EXPECT_THAT(r.out.tail, ::testing::MatchesRegex("\\S{40}\n"));
+  EXPECT_THAT(Read(key), ::testing::MatchesRegex("\\S{40}\n"));
+  EXPECT_NE(Read(key), r.out.tail);
+  EXPECT_EQ(fs::status(key).permissions(), fs::perms::owner_read | fs::perms::owner_write);
+  const std::string secret = Read(key);
+  RunResult again = Overlay({"keygen", "-o", key.string()});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_EQ(Read(key), secret);
+}
+
 // A bad file fails its own item; the other streams produce beats and SVGs.
 TEST_F(CliTest, RunIsolatesABadFileAndDrawsTheRest) {
   WritePatient("p1.ecg", 30, 70, 1);

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
 
 #include "overlay/config.h"
 
@@ -244,6 +249,45 @@ TEST(ConfigParser, CurveKeys) {
               HasSubstr("test.cfg:3: curve_public 'short' is not a 40-character Z85 key"));
   EXPECT_THAT(std::string(bad.message()),
               HasSubstr("test.cfg:1: endpoint 'e' needs both curve_public and curve_secret_file"));
+}
+
+TEST(ConfigParser, ClientsFileNeedsCurve) {
+  auto spec = ParseConfigText(
+      "[ENDPOINT]\nname = e\ncurve_public = rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\n"
+      "curve_secret_file = /etc/e.key\nclients_file = /etc/e.clients\n[END]\n",
+      "t.cfg", ".");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->endpoints[0].clients_file, "/etc/e.clients");
+  Status bad = Check("[ENDPOINT]\nname = e\nclients_file = /etc/e.clients\n[END]\n");
+  EXPECT_THAT(std::string(bad.message()),
+              HasSubstr("test.cfg:3: clients_file needs curve_public and curve_secret_file"));
+}
+
+// One Z85 key a line; comments and blank lines skipped; errors name file:line.
+TEST(ConfigParser, ClientKeysFile) {
+  const std::string path = ::testing::TempDir() + "clients-" + std::to_string(::getpid());
+  const std::string key = "#bcdefghij0123456789ABCDEFGHIJklmnopqrst";  // Z85 has '#'
+  {
+    std::ofstream out(path);
+    out << "# ward 7 tablets\n\n  " << key << "  # alice\n";
+  }
+  auto keys = ReadClientKeys(path);
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  EXPECT_EQ(*keys, std::vector<std::string>{key});
+  {
+    std::ofstream out(path, std::ios::app);
+    out << "not-a-key\n";
+  }
+  Status bad = ReadClientKeys(path).status();
+  EXPECT_TRUE(bad.IsInvalidArgument());
+  EXPECT_THAT(std::string(bad.message()), HasSubstr(path + ":4: 'not-a-key' is not"));
+  {
+    std::ofstream out(path);
+    out << "# nobody yet\n";
+  }
+  EXPECT_THAT(std::string(ReadClientKeys(path).status().message()), HasSubstr("no client keys"));
+  std::remove(path.c_str());
+  EXPECT_TRUE(ReadClientKeys(path).status().IsIOError());
 }
 
 TEST(ConfigParser, BadAddressScheme) {

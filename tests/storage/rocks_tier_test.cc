@@ -3,7 +3,13 @@
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -143,6 +149,112 @@ TEST_F(RocksTierTest, SecondOpenOfTheSameDirectoryFailsClearly) {
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.status().message().find("another process"), std::string_view::npos)
       << again.status().ToString();
+}
+
+// Nobody but this user reads L2: the directory is 0700, every file in it has
+// no group or other bits, after puts, a flush and a reopen.
+TEST_F(RocksTierTest, DirectoryAndFilesArePrivate) {
+  for (int i = 0; i < 8; ++i) {
+    std::string data = Bytes(100 << 10, static_cast<char>(i));
+    ASSERT_TRUE(tier_->Put(ObjectKey::Of(data), data, ObjectMeta{data.size(), 0, 0}).ok());
+  }
+  ASSERT_TRUE(tier_->Flush().ok());
+  tier_.reset();
+  Reopen();
+  const std::string db = dir_.path() + "/db";
+  struct stat st {};
+  ASSERT_EQ(stat(db.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  int files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(db)) {
+    ASSERT_EQ(stat(e.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 077, 0u) << e.path() << " has mode " << std::oct
+                                    << (st.st_mode & 07777);
+    ++files;
+  }
+  EXPECT_GT(files, 3);
+}
+
+// A directory an earlier run left open to others is tightened on open.
+TEST_F(RocksTierTest, LooseDirectoryIsTightened) {
+  tier_.reset();
+  const std::string db = dir_.path() + "/db";
+  ASSERT_EQ(chmod(db.c_str(), 0755), 0);
+  ASSERT_EQ(chmod((db + "/CURRENT").c_str(), 0644), 0);
+  Reopen();
+  struct stat st {};
+  ASSERT_EQ(stat(db.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(stat((db + "/CURRENT").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 077, 0u);
+}
+
+// A small tmpfs this test mounts itself (root only) and unmounts.
+class SmallDisk {
+ public:
+  explicit SmallDisk(const std::string& dir) : path_(dir + "/small") {
+    if (geteuid() != 0) {
+      why_ = "needs root to mount a small tmpfs";
+    } else if (mkdir(path_.c_str(), 0700) != 0 ||
+               mount("tmpfs", path_.c_str(), "tmpfs", 0, "size=4m,mode=0700") != 0) {
+      why_ = std::string("cannot mount a 4 MiB tmpfs: ") + std::strerror(errno);
+    } else {
+      mounted_ = true;
+    }
+  }
+  ~SmallDisk() {
+    if (mounted_) umount2(path_.c_str(), MNT_DETACH);
+  }
+  bool ok() const { return mounted_; }
+  const std::string& why() const { return why_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::string why_;
+  bool mounted_ = false;
+};
+
+// The disk fills up: puts fail with a Status saying so (the process goes on),
+// and what is already stored can still be read.
+TEST(RocksTierDiskFull, PutsFailWithAStatusAndReadsGoOn) {
+  testing::TempDir dir;
+  SmallDisk disk(dir.path());
+  if (!disk.ok()) GTEST_SKIP() << disk.why();
+  {
+    auto tier = NewRocksTier({disk.path() + "/db", 64 << 10, 1 << 20});
+    ASSERT_TRUE(tier.ok()) << tier.status().ToString();
+    const std::string first = Bytes(1000, 'a');
+    ASSERT_TRUE((*tier)->Put(ObjectKey::Of(first), first, ObjectMeta{first.size(), 0, 0}).ok());
+    Status failed;
+    for (int i = 0; i < 64 && failed.ok(); ++i) {
+      std::string data = RandomBytes(256 << 10, 1000 + i);
+      failed = (*tier)->Put(ObjectKey::Of(data), data, ObjectMeta{data.size(), 0, 0});
+    }
+    ASSERT_FALSE(failed.ok()) << "16 MiB fit on a 4 MiB disk";
+    EXPECT_NE(failed.message().find("No space left on device in L2"), std::string_view::npos)
+        << failed.ToString();
+    // Later writes fail the same way rather than abort.
+    const std::string more = Bytes(5000, 'm');
+    Status again = (*tier)->Put(ObjectKey::Of(more), more, ObjectMeta{more.size(), 0, 0});
+    EXPECT_FALSE(again.ok());
+    EXPECT_NE(again.message().find("No space left on device in L2"), std::string_view::npos)
+        << again.ToString();
+    Result<Blob> got = (*tier)->Get(ObjectKey::Of(first));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(got->view(), first);
+  }
+  // The next command opens the store on the full disk: reads still work.
+  auto tier = NewRocksTier({disk.path() + "/db", 64 << 10, 1 << 20});
+  ASSERT_TRUE(tier.ok()) << tier.status().ToString();
+  const std::string first = Bytes(1000, 'a');
+  Result<Blob> got = (*tier)->Get(ObjectKey::Of(first));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->view(), first);
+  const std::string more = Bytes(5000, 'n');
+  Status refused = (*tier)->Put(ObjectKey::Of(more), more, ObjectMeta{more.size(), 0, 0});
+  EXPECT_NE(refused.message().find("No space left on device in L2"), std::string_view::npos)
+      << refused.ToString();
 }
 
 }  // namespace

@@ -2,8 +2,11 @@
 #include "overlay/storage/shm_cache.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/other_user.h"
 #include "storage/nginx_server.h"
 
 namespace overlay::storage {
@@ -612,6 +616,52 @@ TEST_F(ShmCacheTest, ConcurrentReadersAndWriter) {
   done = true;
   reader.join();
   EXPECT_FALSE(bad);
+}
+
+// The segment this process creates is its user's alone.
+TEST_F(ShmCacheTest, CreatedSegmentIsPrivate) {
+  const std::string segment = UniqueSegment("mode");
+  ASSERT_TRUE(Open(EvictionPolicy::kLru, 1 << 20, segment));
+  struct stat st {};
+  ASSERT_EQ(stat(("/dev/shm/" + segment).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, geteuid());
+}
+
+// A segment someone left readable by others is refused, not used.
+TEST_F(ShmCacheTest, SegmentWithLooseModeIsRefused) {
+  const std::string segment = UniqueSegment("loose");
+  segments_.push_back(segment);
+  int fd = shm_open(("/" + segment).c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(fchmod(fd, 0644), 0);
+  close(fd);
+  ShmCacheOptions o;
+  o.segment = segment;
+  auto c = ShmCache::Open(o);
+  ASSERT_FALSE(c.ok());
+  EXPECT_TRUE(c.status().IsInvalidArgument()) << c.status().ToString();
+  EXPECT_NE(c.status().message().find("mode 0644"), std::string::npos) << c.status().ToString();
+}
+
+// Another local user creates the segment first (squatting); opening it must
+// fail and name that user, rather than store objects the squatter can rewrite.
+TEST_F(ShmCacheTest, SegmentSquattedByAnotherUserIsRefused) {
+  testing_common::OtherUser other;
+  if (!other.ok()) GTEST_SKIP() << other.why();
+  const std::string segment = UniqueSegment("squat");
+  segments_.push_back(segment);
+  ASSERT_TRUE(other.Run([&] {
+    int fd = shm_open(("/" + segment).c_str(), O_CREAT | O_EXCL | O_RDWR, 0666);
+    return fd >= 0 && fchmod(fd, 0666) == 0 && ftruncate(fd, 1 << 20) == 0;
+  }));
+  ShmCacheOptions o;
+  o.segment = segment;
+  auto c = ShmCache::Open(o);
+  ASSERT_FALSE(c.ok()) << "a segment another user created was used";
+  EXPECT_TRUE(c.status().IsInvalidArgument()) << c.status().ToString();
+  EXPECT_NE(c.status().message().find(other.name()), std::string::npos) << c.status().ToString();
+  EXPECT_NE(c.status().message().find("mode 0666"), std::string::npos) << c.status().ToString();
 }
 
 }  // namespace

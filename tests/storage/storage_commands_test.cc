@@ -182,7 +182,7 @@ TEST_F(StorageCommandsTest, FullDiskIsReportedAndEarlierObjectsStayReadable) {
   std::ofstream(big, std::ios::binary) << storage::testing::RandomBytes(3 << 20, 7);
   Outcome full = RunCli({"put", big, "--name", "big.bin", "--config", config});
   EXPECT_EQ(full.code, 1);
-  EXPECT_NE(full.err.find("disk is full"), std::string::npos) << full.err;
+  EXPECT_NE(full.err.find("No space left on device in L2"), std::string::npos) << full.err;
 
   const std::string out = dir_.path() + "/before.copy";
   Outcome get = RunCli({"get", "before.txt", "-o", out, "--config", config});

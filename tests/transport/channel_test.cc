@@ -214,6 +214,63 @@ TEST(CurveTest, OnlyClientsWithTheServerKeyAreServed) {
   EXPECT_TRUE(call(ChannelOptions{}).IsTimeout()) << "a plain-text client was served";
 }
 
+// With an allow-list, knowing the server's public key (it sits in the config)
+// is not enough: a client is served only with a key pair on the list.
+TEST(CurveTest, OnlyAllowedClientKeysAreServed) {
+  auto server_keys = NewCurveKeyPair();
+  auto allowed_keys = NewCurveKeyPair();
+  auto other_keys = NewCurveKeyPair();
+  ASSERT_TRUE(server_keys.ok() && allowed_keys.ok() && other_keys.ok());
+  ChannelOptions server_opt;
+  server_opt.curve_secret_key = server_keys->second;
+  server_opt.curve_client_keys = {allowed_keys->first};
+  auto server = Listen("tcp://127.0.0.1:0", server_opt);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const std::string address = (*server)->address();
+  EchoServer echo(std::move(server).value());
+
+  auto call = [&](const std::pair<std::string, std::string>& pair) {
+    ChannelOptions opt;
+    opt.curve_server_key = server_keys->first;
+    opt.curve_public_key = pair.first;
+    opt.curve_secret_key = pair.second;
+    auto client = Connect(address, opt);
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    Invoke inv;
+    inv.function = "f";
+    return (*client)->Call(MakeMessage(EncodeInvoke(1, inv)), milliseconds(1500)).status();
+  };
+  Status allowed = call(*allowed_keys);
+  EXPECT_TRUE(allowed.ok()) << allowed.ToString();
+  EXPECT_TRUE(call(*other_keys).IsTimeout()) << "a client with another key pair was served";
+  // A CURVE server without a list still serves any client that knows its key.
+  ChannelOptions open_opt;
+  open_opt.curve_secret_key = server_keys->second;
+  auto open_server = Listen("tcp://127.0.0.1:0", open_opt);
+  ASSERT_TRUE(open_server.ok());
+  const std::string open_address = (*open_server)->address();
+  EchoServer open_echo(std::move(open_server).value());
+  ChannelOptions any;
+  any.curve_server_key = server_keys->first;
+  auto client = Connect(open_address, any);
+  ASSERT_TRUE(client.ok());
+  Invoke inv;
+  inv.function = "f";
+  EXPECT_TRUE((*client)->Call(MakeMessage(EncodeInvoke(1, inv)), milliseconds(5000)).ok());
+}
+
+TEST(CurveTest, AllowListNeedsCurveAndValidKeys) {
+  ChannelOptions no_curve;
+  no_curve.curve_client_keys = {std::string(40, 'a')};
+  EXPECT_TRUE(Listen("tcp://127.0.0.1:0", no_curve).status().IsInvalidArgument());
+  auto keys = NewCurveKeyPair();
+  ASSERT_TRUE(keys.ok());
+  ChannelOptions bad_key;
+  bad_key.curve_secret_key = keys->second;
+  bad_key.curve_client_keys = {"short"};
+  EXPECT_TRUE(Listen("tcp://127.0.0.1:0", bad_key).status().IsInvalidArgument());
+}
+
 TEST(CurveTest, MalformedKeyIsInvalidArgument) {
   ChannelOptions opt;
   opt.curve_secret_key = "not-a-key";

@@ -4,7 +4,9 @@
 #include "overlay/transport/shm_channel.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +15,8 @@
 #include <cstring>
 #include <functional>
 #include <thread>
+
+#include "common/other_user.h"
 
 namespace overlay::transport {
 namespace {
@@ -197,6 +201,26 @@ TEST(ShmChannelTest, OpenRejectsMissingAndForeignSegments) {
   auto seg = ShmSegment::Create(name, 4096);
   ASSERT_TRUE(seg.ok());
   EXPECT_TRUE(ShmChannel::Open(name).status().IsCorruption());
+}
+
+// Another local user creates the channel's segment first (squatting): opening
+// it must fail and name that user, not exchange messages through it.
+TEST(ShmChannelTest, SegmentSquattedByAnotherUserIsRefused) {
+  testing_common::OtherUser other;
+  if (!other.ok()) GTEST_SKIP() << other.why();
+  const std::string name = UniqueName("squat");
+  ASSERT_TRUE(other.Run([&] {
+    int fd = ::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0666);
+    return fd >= 0 && ::fchmod(fd, 0666) == 0 && ::ftruncate(fd, 4096) == 0;
+  }));
+  auto seg = ShmSegment::Open(name);
+  ::shm_unlink(name.c_str());
+  ASSERT_FALSE(seg.ok()) << "a segment another user created was used";
+  EXPECT_TRUE(seg.status().IsInvalidArgument()) << seg.status().ToString();
+  EXPECT_NE(seg.status().message().find(other.name()), std::string::npos)
+      << seg.status().ToString();
+  EXPECT_NE(seg.status().message().find("mode 0666"), std::string::npos)
+      << seg.status().ToString();
 }
 
 }  // namespace

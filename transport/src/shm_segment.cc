@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <utility>
 
+#include "overlay/private_file.h"
+
 namespace overlay::transport {
 namespace {
 
@@ -46,6 +48,8 @@ Result<ShmSegment> ShmSegment::Open(const std::string& name) {
     if (errno == ENOENT) return Status::NotFound("no shm segment " + name);
     return Status::FromErrno("shm_open " + name, errno);
   }
+  // Another local user may have created it first, to read or rewrite our messages.
+  OVERLAY_RETURN_IF_ERROR(CheckPrivate(fd.fd, "shm segment /dev/shm" + name, 0600));
   struct stat st {};
   if (::fstat(fd.fd, &st) != 0) return Status::FromErrno("fstat shm " + name, errno);
   auto size = static_cast<size_t>(st.st_size);

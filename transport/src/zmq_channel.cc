@@ -3,7 +3,11 @@
 
 #include <unistd.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -32,7 +36,14 @@ Status ConfigureCurve(zmq::socket_t& s, const ChannelOptions& o, bool server) {
     if (!key->empty() && !IsCurveKey(*key))
       return Status::InvalidArgument("CURVE key '" + key->substr(0, 8) +
                                      "…' is not a 40-character Z85 key");
+  for (const std::string& key : o.curve_client_keys)
+    if (!IsCurveKey(key))
+      return Status::InvalidArgument("allowed client key '" + key.substr(0, 8) +
+                                     "…' is not a 40-character Z85 key");
   if (server) {
+    if (o.curve_secret_key.empty() && !o.curve_client_keys.empty())
+      return Status::InvalidArgument(
+          "allowed client keys need CURVE: the server has no secret key");
     if (o.curve_secret_key.empty()) return Status::OK();
     s.set(zmq::sockopt::curve_server, true);
     s.set(zmq::sockopt::curve_secretkey, o.curve_secret_key);
@@ -50,6 +61,81 @@ Status ConfigureCurve(zmq::socket_t& s, const ChannelOptions& o, bool server) {
   s.set(zmq::sockopt::curve_secretkey, sec);
   return Status::OK();
 }
+
+// ZAP (ZeroMQ RFC 27): libzmq asks whoever is bound to inproc://zeromq.zap.01
+// in the socket's context whether to accept each CURVE client. One handler
+// thread per process serves every server; a server with an allow-list names its
+// own ZAP domain, and any other CURVE server is answered "accept", as before.
+// Thread-safe.
+class ZapHandler {
+ public:
+  static ZapHandler& Get() {
+    static auto* handler = new ZapHandler();  // never destroyed, like Context()
+    return *handler;
+  }
+
+  // The ZAP domain of a server that accepts only `keys` (Z85 public keys).
+  std::string Register(const std::vector<std::string>& keys) {
+    std::lock_guard lock(mu_);
+    std::string domain = "overlay-" + std::to_string(next_++);
+    allowed_[domain] = std::set<std::string>(keys.begin(), keys.end());
+    return domain;
+  }
+  void Unregister(const std::string& domain) {
+    std::lock_guard lock(mu_);
+    allowed_.erase(domain);
+  }
+
+ private:
+  // Binds before returning, so no handshake can come before the handler.
+  ZapHandler() : socket_(Context(), zmq::socket_type::rep) {
+    socket_.bind("inproc://zeromq.zap.01");
+    std::thread([this] { Serve(); }).detach();
+  }
+
+  void Serve() {
+    for (;;) {
+      std::vector<zmq::message_t> frames;
+      try {
+        do {
+          zmq::message_t m;
+          if (!socket_.recv(m)) break;
+          frames.push_back(std::move(m));
+        } while (frames.back().more());
+        if (frames.size() < 6) continue;  // not a ZAP request; REP drops it
+        const bool ok = Allowed(frames);
+        // version, request id, status code, status text, user id, metadata
+        socket_.send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
+        socket_.send(frames[1], zmq::send_flags::sndmore);
+        socket_.send(ok ? zmq::str_buffer("200") : zmq::str_buffer("400"),
+                     zmq::send_flags::sndmore);
+        socket_.send(ok ? zmq::str_buffer("OK") : zmq::str_buffer("client key not allowed"),
+                     zmq::send_flags::sndmore);
+        socket_.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+        socket_.send(zmq::str_buffer(""), zmq::send_flags::none);
+      } catch (const zmq::error_t&) {
+        return;  // the context is going away
+      }
+    }
+  }
+
+  // Frames: version, request id, domain, address, routing id, mechanism,
+  // credentials (CURVE: the client's 32-byte public key).
+  bool Allowed(const std::vector<zmq::message_t>& f) {
+    std::lock_guard lock(mu_);
+    auto it = allowed_.find(f[2].to_string());
+    if (it == allowed_.end()) return true;
+    if (f[5].to_string() != "CURVE" || f.size() < 7 || f[6].size() != 32) return false;
+    char z85[41];
+    if (zmq_z85_encode(z85, f[6].data<uint8_t>(), 32) == nullptr) return false;
+    return it->second.contains(z85);
+  }
+
+  zmq::socket_t socket_;  // used by the handler thread only, after the constructor
+  std::mutex mu_;
+  uint64_t next_ = 0;
+  std::map<std::string, std::set<std::string>> allowed_;  // domain -> Z85 public keys
+};
 
 Status FromZmq(std::string_view what, const zmq::error_t& e) {
   return Status::IOError(std::string(what) + ": " + e.what());
@@ -153,10 +239,15 @@ class ZmqClient final : public ClientChannel {
 
 class ZmqServer final : public ServerChannel {
  public:
-  ZmqServer(zmq::socket_t socket, std::string address, ChannelOptions options)
-      : socket_(std::move(socket)), address_(std::move(address)), options_(options) {}
+  ZmqServer(zmq::socket_t socket, std::string address, ChannelOptions options,
+            std::string zap_domain)
+      : socket_(std::move(socket)),
+        address_(std::move(address)),
+        options_(options),
+        zap_domain_(std::move(zap_domain)) {}
   ~ZmqServer() override {
     socket_.close();
+    if (!zap_domain_.empty()) ZapHandler::Get().Unregister(zap_domain_);
     // ZeroMQ closes sockets asynchronously and may leave the ipc file behind.
     if (address_.starts_with("ipc://")) ::unlink(address_.c_str() + 6);
   }
@@ -202,6 +293,7 @@ class ZmqServer final : public ServerChannel {
   zmq::socket_t socket_;
   const std::string address_;
   const ChannelOptions options_;
+  const std::string zap_domain_;  // empty: no allow-list
 };
 
 }  // namespace
@@ -228,10 +320,22 @@ Result<std::unique_ptr<ServerChannel>> ListenZmq(std::string_view address,
     OVERLAY_RETURN_IF_ERROR(ConfigureCurve(s, options, /*server=*/true));
     // Replies to a peer that went away are dropped, not errors.
     s.set(zmq::sockopt::router_mandatory, false);
-    s.bind(WildcardPort(address));
+    // The domain is set before bind (its listener copies the options) and
+    // registered before any client can connect.
+    std::string domain;
+    if (!options.curve_client_keys.empty()) {
+      domain = ZapHandler::Get().Register(options.curve_client_keys);
+      s.set(zmq::sockopt::zap_domain, domain);
+    }
+    try {
+      s.bind(WildcardPort(address));
+    } catch (const zmq::error_t&) {
+      if (!domain.empty()) ZapHandler::Get().Unregister(domain);
+      throw;
+    }
     std::string bound = s.get(zmq::sockopt::last_endpoint);
     return std::unique_ptr<ServerChannel>(
-        std::make_unique<ZmqServer>(std::move(s), std::move(bound), options));
+        std::make_unique<ZmqServer>(std::move(s), std::move(bound), options, std::move(domain)));
   } catch (const zmq::error_t& e) {
     return Status::IOError("zmq bind '" + std::string(address) + "': " + e.what());
   }

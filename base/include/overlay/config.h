@@ -47,6 +47,11 @@ struct EndpointDecl {
   // ENDPOINT.curve_secret_file: file holding the matching secret key; read only
   // by the endpoint itself, so the shared config carries no secret.
   std::string curve_secret_file;
+  // ENDPOINT.clients_file: file of the CURVE public keys (Z85, one a line) of
+  // the only clients the endpoint serves; read by the endpoint itself
+  // (ReadClientKeys). Needs curve_public. Empty: any client that knows
+  // curve_public is served.
+  std::string clients_file;
   // ENDPOINT.fallback: another ENDPOINT (with an address, or without: the
   // client itself) that takes this endpoint's stages once nothing has been
   // heard from it for `fallback_after` while it has tasks; stateful streams
@@ -102,6 +107,11 @@ Status ValidateSpec(const PipelineSpec& spec);
 
 // ParseConfigFile + ValidateSpec.
 Result<PipelineSpec> LoadConfig(const std::string& path);
+
+// The public keys in an ENDPOINT's clients_file: one Z85 key (40 characters)
+// a line; blank lines and '#' comments are skipped. Errors name path:line; a
+// file without keys is an error too (it would serve nobody by mistake).
+Result<std::vector<std::string>> ReadClientKeys(const std::string& path);
 
 // The keys each block accepts, for --help and "did you mean".
 const std::vector<std::string>& BlockKeys(std::string_view block);

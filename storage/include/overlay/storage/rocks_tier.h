@@ -28,7 +28,7 @@
 namespace overlay::storage {
 
 struct RocksTierOptions {
-  std::string path;             // directory, created when absent
+  std::string path;             // directory, created when absent; this user's, mode 0700
   uint64_t chunk = 4ull << 20;  // inline limit and chunk size
   uint64_t block_cache = 64ull << 20;
 };
@@ -64,7 +64,9 @@ class RocksTier : public Tier {
   virtual Status Flush() = 0;
 };
 
-// Opens (creating when absent) the store at options.path.
+// Opens (creating when absent) the store at options.path. The directory is
+// made 0700 and RocksDB's files 0600; a directory owned by another user is
+// refused (InvalidArgument).
 Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options);
 
 }  // namespace overlay::storage

@@ -129,7 +129,9 @@ class ShmCache : public Tier, public std::enable_shared_from_this<ShmCache> {
   using EvictListener =
       std::function<bool(const ObjectKey& key, std::string_view bytes, const ObjectMeta& meta)>;
 
-  // Opens the segment `options.segment`, creating and formatting it when absent.
+  // Opens the segment `options.segment`, creating it (mode 0600, exclusively)
+  // and formatting it when absent. An existing segment must be owned by this
+  // user with mode 0600, else InvalidArgument: another user may have planted it.
   static Result<std::shared_ptr<ShmCache>> Open(const ShmCacheOptions& options);
   // Unlinks a segment name; processes that mapped it keep their mapping.
   static Status Remove(std::string_view segment);

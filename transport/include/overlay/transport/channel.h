@@ -73,6 +73,10 @@ struct ChannelOptions {
   std::string curve_server_key;  // client: the server's public key
   std::string curve_public_key;  // client: its own public key (optional)
   std::string curve_secret_key;  // server: its secret key; client: its own (optional)
+  // Server: the public keys of the only clients it accepts (checked through
+  // ZeroMQ's ZAP); empty: any client that knows the server's public key.
+  // Needs curve_secret_key.
+  std::vector<std::string> curve_client_keys;
 };
 
 // A new CURVE key pair, Z85-encoded: {public, secret}.

@@ -22,7 +22,8 @@ class ShmSegment {
   // Creates `name` ("/overlay-…") exclusively with `size` bytes, zero-filled.
   // Errors: IOError (exists, no space, permission).
   static Result<ShmSegment> Create(const std::string& name, size_t size);
-  // Maps an existing segment. Errors: NotFound, IOError.
+  // Maps an existing segment. Errors: NotFound, IOError, InvalidArgument (not
+  // owned by this user with mode 0600: another user may have planted it).
   static Result<ShmSegment> Open(const std::string& name);
 
   ShmSegment(ShmSegment&& other) noexcept;
