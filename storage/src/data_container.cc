@@ -46,7 +46,8 @@ Blob KeyedCopy(std::string_view bytes, const ObjectKey& key) {
 
 class DataContainerImpl final : public DataContainer {
  public:
-  explicit DataContainerImpl(const StorageOptions& o) : opt_(o) {}
+  explicit DataContainerImpl(const StorageOptions& o, bool create_segment = true)
+      : opt_(o), create_segment_(create_segment) {}
 
   ~DataContainerImpl() override {
     {
@@ -72,6 +73,7 @@ class DataContainerImpl final : public DataContainer {
       so.memory = opt_.memory;
       so.max_objects = opt_.max_objects;
       so.policy = opt_.policy;
+      so.create = create_segment_;
       Result<std::shared_ptr<ShmCache>> l1 = ShmCache::Open(so);
       if (!l1.ok()) return l1.status();
       l1_ = std::move(*l1);
@@ -302,6 +304,10 @@ class DataContainerImpl final : public DataContainer {
 
   Status Evict(const ObjectKey& key) override {
     if (!l1_) return Status::InvalidArgument("no L1 configured (STORAGE.segment)");
+    if (!l2_ && l1_->Head(key).ok() && !(l3_ && l3_->Head(key).ok()))
+      return Status::Failed("object " + key.ToHex() +
+                            " not evicted: L1 holds its only copy (no lower tier holds it: no "
+                            "STORAGE.disk, and no CDN copy)");
     return l1_->Evict(key);
   }
 
@@ -387,6 +393,24 @@ class DataContainerImpl final : public DataContainer {
   ShmCache* l1() override { return l1_.get(); }
   RocksTier* l2() override { return l2_.get(); }
   CdnTier* l3() override { return l3_.get(); }
+
+  Result<bool> Remove(std::string_view name) override {
+    Result<CatalogEntry> e = Lookup(name);
+    if (!e.ok()) return e.status();
+    if (l1_) OVERLAY_RETURN_IF_ERROR(l1_->EraseRecord(ObjectKey::OfName(name)));
+    if (l2_) OVERLAY_RETURN_IF_ERROR(l2_->EraseName(name));
+    Result<std::vector<CatalogEntry>> names = List();
+    if (!names.ok()) return names.status();
+    for (const CatalogEntry& other : *names)
+      if (other.key == e->key) return false;
+    if (l1_) OVERLAY_RETURN_IF_ERROR(l1_->Erase(e->key));
+    if (l2_) OVERLAY_RETURN_IF_ERROR(l2_->Erase(e->key));
+    if (Pushing()) {
+      OVERLAY_RETURN_IF_ERROR(l2_->JournalAdd(e->key, JournalOp::kDelete));
+      Kick();
+    }
+    return true;
+  }
 
  private:
   bool Pushing() const { return l2_ && l3_ && opt_.write == WriteMode::kBack; }
@@ -602,10 +626,17 @@ class DataContainerImpl final : public DataContainer {
   uint64_t failures_ = 0;        // guarded by mu_
   std::string last_push_error_;  // guarded by mu_
   std::thread worker_;
+  const bool create_segment_;
 };
 
 Result<std::unique_ptr<DataContainer>> DataContainer::Open(const StorageOptions& options) {
   auto c = std::make_unique<DataContainerImpl>(options);
+  OVERLAY_RETURN_IF_ERROR(c->Init());
+  return std::unique_ptr<DataContainer>(std::move(c));
+}
+
+Result<std::unique_ptr<DataContainer>> DataContainer::OpenExisting(const StorageOptions& options) {
+  auto c = std::make_unique<DataContainerImpl>(options, /*create_segment=*/false);
   OVERLAY_RETURN_IF_ERROR(c->Init());
   return std::unique_ptr<DataContainer>(std::move(c));
 }

@@ -753,6 +753,20 @@ Status ShmCache::Remove(std::string_view segment) {
   return Status::OK();
 }
 
+namespace {
+
+bool SegmentExists(const std::string& name) {
+  try {
+    bip::shared_memory_object probe(bip::open_only, name.c_str(), bip::read_only);
+    return true;
+  } catch (const bip::interprocess_exception& e) {
+    // Any other error (e.g. permissions) is left for the real open to report.
+    return e.get_error_code() != bip::not_found_error;
+  }
+}
+
+}  // namespace
+
 Result<std::shared_ptr<ShmCache>> ShmCache::Open(const ShmCacheOptions& options) {
   if (options.segment.empty() || options.segment.find('/') != std::string::npos)
     return Status::InvalidArgument("L1 segment name '" + options.segment + "' is not valid");
@@ -763,6 +777,8 @@ Result<std::shared_ptr<ShmCache>> ShmCache::Open(const ShmCacheOptions& options)
   auto impl = std::make_unique<Impl>();
   impl->hook = options.TEST_hook;
   const std::string name = options.segment;
+  if (!options.create && !SegmentExists(name))
+    return Status::NotFound("L1 segment '" + name + "' does not exist (/dev/shm/" + name + ")");
   try {
     bool created = false;
     try {

@@ -206,5 +206,32 @@ TEST_F(CliTest, SeedCommandsMatchNativeFunctions) {
   EXPECT_TRUE(fs::exists(dir_ / "seed/stage3/p1/p1.svg"));
 }
 
+// The storage commands as a user runs them: a typo'd segment is reported, not
+// created; a flag a command does not take is a usage error; evict keeps the
+// only copy; rm then get fails naming the name.
+TEST_F(CliTest, StorageCommandsReportMistakes) {
+  RunResult ls = Overlay({"ls", "--segment", segment_});
+  EXPECT_EQ(ls.exit_code, 1);
+  EXPECT_THAT(ls.err.tail, HasSubstr("does not exist"));
+  EXPECT_FALSE(fs::exists(fs::path("/dev/shm") / segment_));
+  EXPECT_EQ(Overlay({"get", "x", "--policy", "lru", "--segment", segment_}).exit_code, 2);
+
+  Write(dir_ / "obj.txt", "payload\n");
+  RunResult put = Overlay({"put", (dir_ / "obj.txt").string(), "--name", "obj", "--segment",
+                           segment_, "--memory", "2MiB"});
+  ASSERT_EQ(put.exit_code, 0) << put.err.tail;
+  RunResult evict = Overlay({"evict", "obj", "--segment", segment_});
+  EXPECT_EQ(evict.exit_code, 1);
+  EXPECT_THAT(evict.err.tail, HasSubstr("no lower tier holds it"));
+  EXPECT_THAT(Overlay({"ls", "--segment", segment_}).out.tail, HasSubstr("obj"));
+  ASSERT_EQ(Overlay({"rm", "obj", "--segment", segment_}).exit_code, 0);
+  RunResult get = Overlay({"get", "obj", "--segment", segment_});
+  EXPECT_EQ(get.exit_code, 1);
+  EXPECT_THAT(get.err.tail, HasSubstr("no object named 'obj'"));
+  RunResult dir = Overlay({"put", dir_.string(), "--segment", segment_});
+  EXPECT_EQ(dir.exit_code, 1);
+  EXPECT_THAT(dir.err.tail, HasSubstr("is a directory"));
+}
+
 }  // namespace
 }  // namespace overlay

@@ -11,12 +11,19 @@
 #include <fstream>
 #include <sstream>
 
+#include <gmock/gmock.h>
+#include <nlohmann/json.hpp>
+
 #include "overlay/storage/shm_cache.h"
+#include "overlay/storage_options.h"
 #include "storage/nginx_server.h"
 
 namespace overlay {
 namespace {
 
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using storage::testing::FreePort;
 using storage::testing::TempDir;
 using storage::testing::UniqueSegment;
@@ -115,7 +122,7 @@ TEST_F(StorageCommandsTest, PutGetStatLsEvictPin) {
 
   Outcome ls = RunCli({"ls", "--config", config_});
   ASSERT_EQ(ls.code, 0) << ls.err;
-  EXPECT_NE(ls.out.find(key + "  5004  -  never  patient42/0007.txt"), std::string::npos) << ls.out;
+  EXPECT_THAT(ls.out, ContainsRegex(key + " +5004 +no +[0-9TZ:-]+ +never +patient42/0007.txt\n"));
 
   ASSERT_EQ(RunCli({"evict", key, "--config", config_}).code, 0);
   stat = RunCli({"stat", key, "--config", config_});
@@ -134,11 +141,10 @@ TEST_F(StorageCommandsTest, PutGetStatLsEvictPin) {
 }
 
 TEST_F(StorageCommandsTest, ClearErrors) {
+  ASSERT_EQ(RunCli({"put", input_, "--config", config_}).code, 0);  // the segment exists
   Outcome unknown = RunCli({"get", "no/such/name", "--config", config_});
   EXPECT_EQ(unknown.code, 1);
-  EXPECT_NE(unknown.err.find("neither a 32-hex-digit object key nor a known name"),
-            std::string::npos)
-      << unknown.err;
+  EXPECT_THAT(unknown.err, HasSubstr("no object named 'no/such/name'"));
 
   Outcome missing = RunCli({"stat", std::string(32, 'a'), "--config", config_});
   EXPECT_EQ(missing.code, 1);
@@ -188,6 +194,151 @@ TEST_F(StorageCommandsTest, FullDiskIsReportedAndEarlierObjectsStayReadable) {
   Outcome get = RunCli({"get", "before.txt", "-o", out, "--config", config});
   ASSERT_EQ(get.code, 0) << get.err;
   EXPECT_EQ(ReadFile(out), ReadFile(input_));
+}
+
+// Without a disk tier L1 holds the only copy: evict refuses and the name stays
+// readable; with a disk tier it demotes.
+TEST_F(StorageCommandsTest, EvictNeverDropsTheOnlyCopy) {
+  const std::string mem = dir_.path() + "/mem.cfg";
+  std::ofstream(mem) << "[STORAGE]\nmemory = 4MiB\nsegment = " << segment_ << "\n[END]\n";
+  Outcome put = RunCli({"put", input_, "--name", "only.txt", "--config", mem});
+  ASSERT_EQ(put.code, 0) << put.err;
+  Outcome evict = RunCli({"evict", "only.txt", "--config", mem});
+  EXPECT_EQ(evict.code, 1);
+  EXPECT_THAT(evict.err, HasSubstr("no lower tier holds it"));
+  Outcome get = RunCli({"get", "only.txt", "--config", mem});
+  ASSERT_EQ(get.code, 0) << get.err;
+  EXPECT_EQ(get.out, ReadFile(input_));
+
+  const std::string disk = dir_.path() + "/disk.cfg";
+  std::ofstream(disk) << "[STORAGE]\nsegment = " << segment_ << "\ndisk = " << dir_.path()
+                      << "/l2\n[END]\n";
+  ASSERT_EQ(RunCli({"evict", "only.txt", "--config", disk}).code, 0);
+  Outcome stat = RunCli({"stat", "only.txt", "--config", disk});
+  EXPECT_THAT(stat.out, HasSubstr("L1 (ram) no"));
+  EXPECT_THAT(stat.out, HasSubstr("L2 (disk) yes"));
+}
+
+TEST_F(StorageCommandsTest, RmRemovesNamesAndObjectsNoOtherNameHolds) {
+  const std::string key = RunCli({"put", input_, "--name", "a.txt", "--config", config_}).out;
+  ASSERT_EQ(RunCli({"put", input_, "--name", "b.txt", "--config", config_}).code, 0);
+  Outcome rm = RunCli({"rm", "a.txt", "--config", config_});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  EXPECT_THAT(rm.out, HasSubstr("kept"));
+  Outcome gone = RunCli({"get", "a.txt", "--config", config_});
+  EXPECT_EQ(gone.code, 1);
+  EXPECT_THAT(gone.err, HasSubstr("no object named 'a.txt'"));
+  EXPECT_EQ(RunCli({"get", "b.txt", "--config", config_}).out, ReadFile(input_));
+
+  rm = RunCli({"rm", "b.txt", "--config", config_});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  EXPECT_THAT(rm.out, HasSubstr("erased"));
+  Outcome by_key = RunCli({"get", key.substr(0, 32), "--config", config_});
+  EXPECT_EQ(by_key.code, 1);
+  EXPECT_THAT(by_key.err, HasSubstr("is in no tier"));
+
+  ASSERT_EQ(RunCli({"put", input_, "--name", "dir/1", "--config", config_}).code, 0);
+  ASSERT_EQ(RunCli({"put", config_, "--name", "dir/2", "--config", config_}).code, 0);
+  ASSERT_EQ(RunCli({"put", config_, "--name", "dirt", "--config", config_}).code, 0);
+  ASSERT_EQ(RunCli({"rm", "dir/", "--config", config_}).code, 0);
+  Outcome ls = RunCli({"ls", "--config", config_});
+  EXPECT_THAT(ls.out, Not(HasSubstr("dir/")));
+  EXPECT_THAT(ls.out, HasSubstr("dirt"));
+  EXPECT_THAT(ls.out, HasSubstr("\n1 name\n"));
+  Outcome again = RunCli({"rm", "dir/", "--config", config_});
+  EXPECT_EQ(again.code, 1);
+  EXPECT_THAT(again.err, HasSubstr("no names under 'dir/'"));
+}
+
+TEST_F(StorageCommandsTest, LsFiltersCountsAndPrintsJson) {
+  ASSERT_EQ(RunCli({"put", input_, "--name", "s1/x", "--config", config_}).code, 0);
+  ASSERT_EQ(RunCli({"put", config_, "--name", "s1/y", "--pin", "--config", config_}).code, 0);
+  ASSERT_EQ(RunCli({"put", config_, "--name", "s2/z", "--config", config_}).code, 0);
+  Outcome ls = RunCli({"ls", "s1/", "--config", config_});
+  ASSERT_EQ(ls.code, 0) << ls.err;
+  EXPECT_THAT(ls.out, ContainsRegex("^KEY +SIZE +PINNED +CREATED +EXPIRES +NAME\n"));
+  EXPECT_THAT(ls.out, HasSubstr("\n2 names under 's1/'\n"));
+  EXPECT_THAT(ls.out, Not(HasSubstr("s2/z")));
+
+  Outcome js = RunCli({"ls", "s1/", "--json", "--config", config_});
+  ASSERT_EQ(js.code, 0) << js.err;
+  nlohmann::json arr = nlohmann::json::parse(js.out);
+  ASSERT_TRUE(arr.is_array());
+  ASSERT_EQ(arr.size(), 2u);
+  EXPECT_EQ(arr[0]["name"], "s1/x");
+  EXPECT_EQ(arr[0]["size"], 5004);
+  EXPECT_EQ(arr[0]["pinned"], false);
+  EXPECT_TRUE(arr[0]["expiry"].is_null());
+  EXPECT_TRUE(arr[0]["ctime"].is_string());
+  EXPECT_EQ(arr[1]["pinned"], true);
+  EXPECT_EQ(arr[1]["key"].get<std::string>().size(), 32u);
+
+  Outcome st = RunCli({"stat", "s1/x", "--json", "--config", config_});
+  ASSERT_EQ(st.code, 0) << st.err;
+  nlohmann::json obj = nlohmann::json::parse(st.out);
+  EXPECT_EQ(obj["key"], arr[0]["key"]);
+  EXPECT_EQ(obj["size"], 5004);
+  EXPECT_EQ(obj["l1"], true);
+  EXPECT_EQ(obj["l2"], true);
+  EXPECT_TRUE(obj["l3"].is_null());
+}
+
+// Reading commands report a missing segment and leave none behind.
+TEST_F(StorageCommandsTest, ReadersNeverCreateASegment) {
+  const std::string typo = storage::testing::UniqueSegment("typo");
+  for (std::vector<std::string> args : {std::vector<std::string>{"ls"},
+                                        {"get", "x"},
+                                        {"stat", "x"},
+                                        {"evict", "x"},
+                                        {"unpin", "x"},
+                                        {"rm", "x"}}) {
+    args.insert(args.end(), {"--segment", typo});
+    Outcome o = RunCli(args);
+    EXPECT_EQ(o.code, 1) << args[0];
+    EXPECT_THAT(o.err, HasSubstr("L1 segment '" + typo + "' does not exist")) << args[0];
+    EXPECT_FALSE(std::filesystem::exists("/dev/shm/" + typo)) << args[0];
+  }
+  Outcome put = RunCli({"put", input_, "--segment", typo, "--memory", "2MiB"});
+  EXPECT_EQ(put.code, 0) << put.err;
+  EXPECT_TRUE(std::filesystem::exists("/dev/shm/" + typo));
+  (void)storage::ShmCache::Remove(typo);
+}
+
+TEST_F(StorageCommandsTest, EachCommandTakesOnlyItsFlags) {
+  for (const char* cmd : {"get", "stat", "ls", "evict", "rm", "unpin"})
+    for (const char* flag : {"--policy", "--ttl", "--write", "--memory"}) {
+      Outcome o = RunCli({cmd, "x", flag, "1", "--config", config_});
+      EXPECT_EQ(o.code, 2) << cmd << " " << flag;
+    }
+  EXPECT_EQ(RunCli({"pin", "x", "--ttl", "1", "--config", config_}).code, 2);
+  CLI::App app{"overlay"};
+  int code = 0;
+  AddStorageCommands(app, &code);
+  const std::string help = app.get_subcommand("put")->help();
+  for (const std::string& key : StorageOptionKeys()) EXPECT_THAT(help, HasSubstr(key));
+  EXPECT_THAT(app.get_subcommand("rm")->help(), HasSubstr("no other name"));
+}
+
+TEST_F(StorageCommandsTest, NamesCannotPoseAsKeys) {
+  Outcome a = RunCli({"put", input_, "--config", config_});
+  ASSERT_EQ(a.code, 0) << a.err;
+  const std::string key = a.out.substr(0, 32);
+  Outcome b = RunCli({"put", config_, "--name", key, "--config", config_});
+  EXPECT_EQ(b.code, 1);
+  EXPECT_THAT(b.err, HasSubstr("32 hex digits"));
+  EXPECT_EQ(RunCli({"get", key, "--config", config_}).out, ReadFile(input_));
+  const std::string upper = "ABCDEF0123456789ABCDEF0123456789";
+  EXPECT_EQ(RunCli({"put", config_, "--name", upper, "--config", config_}).code, 1);
+}
+
+TEST_F(StorageCommandsTest, PutRefusesDirectoriesAndSpecialFiles) {
+  Outcome dir = RunCli({"put", dir_.path(), "--config", config_});
+  EXPECT_EQ(dir.code, 1);
+  EXPECT_THAT(dir.err, HasSubstr("is a directory"));
+  Outcome zero = RunCli({"put", "/dev/zero", "--config", config_});
+  EXPECT_EQ(zero.code, 1);
+  EXPECT_THAT(zero.err, HasSubstr("not a regular file"));
+  EXPECT_FALSE(std::filesystem::exists("/dev/shm/" + segment_));  // refused before opening
 }
 
 }  // namespace

@@ -109,7 +109,8 @@ class DataContainer {
   virtual Result<ObjectInfo> Stat(const ObjectKey& key) = 0;
   // Catalog entries (unexpired), sorted by name.
   virtual Result<std::vector<CatalogEntry>> List() = 0;
-  // Demotes the object from L1 to L2 now. NotFound when not in L1; Busy when pinned.
+  // Demotes the object from L1 to L2 now. NotFound when not in L1; Busy when pinned;
+  // Failed when L1 holds the only copy (no L2, and L3 lacks it): never drops it.
   virtual Status Evict(const ObjectKey& key) = 0;
   // Pins (or unpins) the object in L1, loading it there first, and sets the
   // pin flag of the catalog names bound to it.
@@ -134,6 +135,16 @@ class DataContainer {
   virtual ShmCache* l1() = 0;
   virtual RocksTier* l2() = 0;
   virtual CdnTier* l3() = 0;
+
+  // Like Open, but NotFound when the L1 segment does not exist, instead of
+  // creating it: for callers that only read, list or evict.
+  static Result<std::unique_ptr<DataContainer>> OpenExisting(const StorageOptions& options);
+
+  // Unbinds the catalog name. When no other name is bound to its key, the object
+  // goes too: erased from L1 and L2 (pinned or not), and its L3 copy deleted
+  // through the journal in write-back mode (a CDN this node does not push to is
+  // left alone). Returns whether the object was erased. NotFound when no such name.
+  virtual Result<bool> Remove(std::string_view name) = 0;
 };
 
 }  // namespace overlay::storage

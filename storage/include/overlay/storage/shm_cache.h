@@ -45,6 +45,9 @@ struct ShmCacheOptions {
   // writer mutex held; "evict_demoting": victims chosen and pinned, before
   // their demotion) so a test can kill the process there.
   std::function<void(std::string_view point)> TEST_hook;
+  // False: open only a segment that exists (NotFound otherwise), for readers
+  // that must not leave a new segment behind.
+  bool create = true;
 };
 
 // One L1 entry as listed by ShmCache::List().
