@@ -2,6 +2,7 @@
 // Syntax of the config language. Errors are collected, not returned at the
 // first one, so a user fixes a file in one pass.
 #include <fmt/format.h>
+#include <fnmatch.h>
 
 #include <algorithm>
 #include <cctype>
@@ -365,6 +366,12 @@ const EndpointDecl* PipelineSpec::FindEndpoint(std::string_view name) const {
     if (e.name == name) return &e;
   return nullptr;
 }
+bool IncludeMatches(std::string_view include, const std::string& name) {
+  for (const std::string& glob : SplitList(include, ","))
+    if (fnmatch(glob.c_str(), name.c_str(), 0) == 0) return true;
+  return false;
+}
+
 const StageDecl* PipelineSpec::FindStage(std::string_view name) const {
   for (const auto& s : stages)
     if (s.name == name) return &s;

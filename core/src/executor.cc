@@ -16,7 +16,6 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <fnmatch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <tbb/flow_graph.h>
@@ -536,7 +535,7 @@ Result<std::vector<InputFile>> ListInputs(const std::string& dir, const std::str
       if (it->is_directory()) it.disable_recursion_pending();
       continue;
     }
-    if (!it->is_regular_file() || fnmatch(include.c_str(), name.c_str(), 0) != 0) continue;
+    if (!it->is_regular_file() || !IncludeMatches(include, name)) continue;
     fs::path rel = fs::relative(p, dir);
     files.push_back({p.string(), (rel.parent_path() / rel.stem()).generic_string(), name});
   }

@@ -146,8 +146,10 @@ Result<Recording> ParseRecording(std::string_view text) {
     line = Trim(line);
     if (line.empty()) return Status::OK();
     if (line[0] == '#') {
-      if (HeaderValue(line, "fs", &v) && (!ParseNumber(v, &r.fs) || !(r.fs > 0)))
-        return BadLine("recording", n, line);
+      if (HeaderValue(line, "fs", &v)) {
+        if (!ParseNumber(v, &r.fs) || !(r.fs > 0)) return BadLine("recording", n, line);
+        r.fs_stated = true;
+      }
       return Status::OK();
     }
     // Up to two columns; the signal is the last one.
@@ -178,7 +180,7 @@ Result<Recording> ParseRecording(std::string_view text) {
     return Status::OK();
   });
   if (!s.ok()) return s;
-  if (r.mv.empty()) return Status::InvalidArgument("recording: no numeric samples");
+  if (r.mv.empty()) return Status::InvalidArgument("not an ECG record: no numeric samples");
   return r;
 }
 

@@ -53,6 +53,7 @@ struct BeatList {
 // and an optional "# fs=<Hz>" comment (default kDefaultFs).
 struct Recording {
   double fs = kDefaultFs;
+  bool fs_stated = false;  // the file has a "# fs=<Hz>" line (an ECG record does)
   std::vector<float> mv;
 };
 
@@ -62,7 +63,8 @@ Result<SignalChunk> ParseChunk(std::string_view text);
 std::string FormatBeats(const BeatList& beats);
 Result<BeatList> ParseBeats(std::string_view text);
 
-// Fails with the line number of the first malformed data line.
+// Fails with the line number of the first malformed data line, or when there
+// are no samples.
 Result<Recording> ParseRecording(std::string_view text);
 
 }  // namespace overlay::ecg

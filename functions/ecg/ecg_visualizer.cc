@@ -12,6 +12,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ecg_chunk.h"
 #include "ecg_functions.h"
 #include "ecg_text.h"
 
@@ -100,8 +101,8 @@ class EcgVisualizer final : public Function {
       return Status::InvalidArgument("ecg_visualizer: called without stream state");
     for (const NamedBlob& in : task.inputs) {
       std::string_view text = in.data.view();
-      if (text.find(kChunkMark) != std::string_view::npos) {
-        Result<SignalChunk> chunk = ParseChunk(text);
+      if (IsBinaryChunk(text) || text.find(kChunkMark) != std::string_view::npos) {
+        Result<SignalChunk> chunk = ReadChunk(text);
         if (!chunk.ok()) return Failed(in, chunk.status());
         AddChunk(*st, *chunk);
       } else if (text.find(kBeatsHeader) != std::string_view::npos) {
@@ -112,8 +113,8 @@ class EcgVisualizer final : public Function {
         st->beats.insert(st->beats.end(), beats->beats.begin(), beats->beats.end());
       } else {
         return Status::InvalidArgument(fmt::format(
-            "ecg_visualizer: input '{}' is neither an ECG chunk ('{}' header) nor a beats file "
-            "('{}' header)",
+            "ecg_visualizer: input '{}' is neither an ECG chunk (binary, or a '{}' header) nor a "
+            "beats file ('{}' header)",
             in.name, kChunkMark, kBeatsHeader));
       }
     }

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // qrs_detector: the streaming QRS detector as a stateful Function. Each chunk
-// yields "<chunk stem>.beats.csv" with the beats decided so far; EndStream
-// yields "<stream>_final.beats.csv" with the rest.
+// (binary, or text from a command function) yields "<chunk stem>.beats.csv"
+// with the beats decided so far; EndStream yields "<stream>_final.beats.csv"
+// with the rest. Beats files stay text: they are the run's results.
 #include <fmt/format.h>
 
+#include "ecg_chunk.h"
 #include "ecg_functions.h"
 #include "ecg_text.h"
 #include "file_names.h"
@@ -43,7 +45,7 @@ class QrsDetectorFunction final : public Function {
     auto* st = dynamic_cast<QrsStreamState*>(task.state);
     if (!st) return Status::InvalidArgument("qrs_detector: called without its stream state");
     for (const NamedBlob& in : task.inputs) {
-      Result<SignalChunk> chunk = ParseChunk(in.data.view());
+      Result<SignalChunk> chunk = ReadChunk(in.data.view());
       if (!chunk.ok())
         return Status::InvalidArgument(in.name + ": " + std::string(chunk.status().message()));
       if (!(chunk->fs >= kMinFs && chunk->fs <= kMaxFs))

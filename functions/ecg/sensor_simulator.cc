@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // sensor_simulator: replays a recording (or synthesizes a patient) as the chunk
-// files a sensor hub would write, N samples each.
+// files a sensor hub would write, N samples each, in the binary chunk format
+// (ecg_chunk.h), each written in place into its output. A recording must state
+// its sampling rate ('# fs=<Hz>'); other files are refused, not guessed at.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <span>
 
+#include "ecg_chunk.h"
 #include "ecg_functions.h"
 #include "ecg_text.h"
 #include "file_names.h"
@@ -33,20 +38,23 @@ class SensorSimulator final : public Function {
         Result<Recording> rec = ParseRecording(text);
         if (!rec.ok())
           return Status::InvalidArgument(in.name + ": " + std::string(rec.status().message()));
+        if (!rec->fs_stated)
+          return Status::InvalidArgument(
+              in.name + ": not an ECG record: no '# fs=<Hz>' header line stating its sampling "
+                        "rate (e.g. '# fs=360')");
         fs = rec->fs;
         mv = std::move(rec->mv);
       }
       const std::string stem = FileStem(in.name);
-      SignalChunk chunk;
-      chunk.stream = task.stream;
-      chunk.fs = fs;
       const int64_t total = static_cast<int64_t>(mv.size());
       for (int64_t first = 0, index = 0; first < total; first += chunk_samples_, ++index) {
-        int64_t last = std::min(total, first + chunk_samples_);
-        chunk.first_sample = first;
-        chunk.mv.assign(mv.begin() + first, mv.begin() + last);
-        task.outputs.push_back(
-            {fmt::format("{}_{:05d}.txt", stem, index), Blob::FromString(FormatChunk(chunk))});
+        std::span<const float> part(mv.data() + first,
+                                    static_cast<size_t>(std::min(total - first, chunk_samples_)));
+        Result<WritableBlob> out = task.NewOutput(EncodedChunkSize(part.size()));
+        if (!out.ok()) return out.status();
+        OVERLAY_RETURN_IF_ERROR(EncodeChunk(fs, first, part, out->data()));
+        OVERLAY_RETURN_IF_ERROR(
+            task.Emit(fmt::format("{}_{:05d}.txt", stem, index), std::move(out).value()));
       }
       task.counters["samples"] += total;
     }

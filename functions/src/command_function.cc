@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // An external command as a Function. Each attempt gets a fresh task directory
 // under workspace_root holding the workspace (@W) and the output directory (@D);
-// the inputs are written into @W, the command runs with the caller's working
+// the inputs are written into @W (a registered binary format as its text form,
+// see overlay/function_registry.h), the command runs with the caller's working
 // directory (so relative program and script paths resolve as the user typed
 // them), and the new regular files in @W and @D become the outputs.
 #include "command_function.h"
@@ -10,10 +11,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <set>
 
 #include "command_template.h"
 #include "file_util.h"
+#include "overlay/function_registry.h"
 #include "overlay/process_runner.h"
 #include "temp_dir.h"
 
@@ -131,7 +134,12 @@ class CommandFunction final : public Function {
       if (!name.ok()) return fail(name.status());
       if (!input_names.insert(*name).second)
         return fail(Status::InvalidArgument("two inputs named '" + *name + "'"));
-      Status s = detail::WriteNewFile(values.workspace + "/" + *name, in.data.view());
+      // External programs read text: a blob in a registered binary format is
+      // written in its text form, under the same name.
+      Result<std::optional<std::string>> text = TextFormOf(in.data.view(), task.stream);
+      if (!text.ok()) return fail(Prefixed(text.status(), "input '" + in.name + "': "));
+      Status s = detail::WriteNewFile(values.workspace + "/" + *name,
+                                      *text ? std::string_view(**text) : in.data.view());
       if (!s.ok()) return fail(s);
       if (values.name.empty()) {
         values.name = *name;

@@ -136,11 +136,11 @@ TEST_F(CliTest, KeygenWritesThePrivateKeyFile) {
 TEST_F(CliTest, RunIsolatesABadFileAndDrawsTheRest) {
   WritePatient("p1.ecg", 30, 70, 1);
   WritePatient("p2.ecg", 30, 95, 2);
-  Write(dir_ / "in" / "broken.txt", "0.1\n0.2\nnot-a-number\n0.3\n");
+  Write(dir_ / "in" / "broken.ecg", "0.1\n0.2\nnot-a-number\n0.3\n");
   RunResult r = Overlay({"run", "configs/ecg.cfg", "--input", (dir_ / "in").string(), "--out",
                          (dir_ / "out").string(), "--segment", segment_});
   EXPECT_EQ(r.exit_code, 1) << r.err.tail;
-  EXPECT_THAT(r.err.tail, HasSubstr("FAILED stage stage1 stream broken item broken.txt"));
+  EXPECT_THAT(r.err.tail, HasSubstr("FAILED stage stage1 stream broken item broken.ecg"));
   EXPECT_THAT(r.err.tail, HasSubstr("line 3"));
   EXPECT_THAT(r.out.tail, HasSubstr("3 streams"));
   std::smatch m;

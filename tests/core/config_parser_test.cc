@@ -310,6 +310,28 @@ TEST(ConfigParser, StorageBlockSetsOptionsAndRejectsBadValues) {
               HasSubstr("test.cfg:3: unknown key 'memroy' in [STORAGE] (did you mean 'memory'?)"));
 }
 
+TEST(ConfigParser, IncludeIsACommaSeparatedListOfGlobs) {
+  EXPECT_TRUE(IncludeMatches("*", "README"));
+  EXPECT_TRUE(IncludeMatches("signal.txt, *.ecg", "signal.txt"));
+  EXPECT_TRUE(IncludeMatches("signal.txt, *.ecg", "patient01.ecg"));
+  EXPECT_TRUE(IncludeMatches(" *.ecg ,signal.txt", "signal.txt"));
+  for (const char* other : {"beats.txt", "vf.txt", "README", "signal.txt.bak", "p.ecg.gz"})
+    EXPECT_FALSE(IncludeMatches("signal.txt, *.ecg", other)) << other;
+  EXPECT_FALSE(IncludeMatches("", "a.txt"));
+}
+
+// configs/ecg.cfg reads the signal of a record folder and synthetic patients only.
+TEST(ConfigParser, EcgConfigReadsSignalsAndSyntheticPatients) {
+  auto spec = LoadConfig(std::string(OVERLAY_SOURCE_DIR) + "/configs/ecg.cfg");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  const StageDecl* first = spec->FindStage("stage1");
+  ASSERT_NE(first, nullptr);
+  EXPECT_TRUE(IncludeMatches(first->include, "signal.txt"));
+  EXPECT_TRUE(IncludeMatches(first->include, "patient01.ecg"));
+  for (const char* annotation : {"beats.txt", "rhythm.txt", "vf.txt", "README"})
+    EXPECT_FALSE(IncludeMatches(first->include, annotation)) << annotation;
+}
+
 TEST(ConfigParser, ShippedConfigsValidate) {
   for (const char* name : {"ecg.cfg", "ecg-seed.cfg"}) {
     std::string path = std::string(OVERLAY_SOURCE_DIR) + "/configs/" + name;

@@ -68,10 +68,15 @@ struct StageDecl {
   std::vector<std::string> sources;  // STAGE.source: comma-separated stages or directories
   std::string transformation;        // STAGE.transformation: a FUNCTION name
   std::string endpoint;              // STAGE.endpoint: an ENDPOINT name; empty = local
-  std::string include = "*";         // STAGE.include: file-name glob for directory sources
+  std::string include = "*";         // STAGE.include: file-name globs for directory sources,
+                                     // comma-separated (see IncludeMatches)
   SourceLoc loc;
   std::map<std::string, int> key_lines;
 };
+
+// True when the file name `name` matches one of the globs of a STAGE include:
+// fnmatch patterns separated by commas, e.g. "signal.txt, *.ecg".
+bool IncludeMatches(std::string_view include, const std::string& name);
 
 // A [STORAGE] block: the node's data container settings.
 struct StorageDecl {

@@ -8,7 +8,8 @@ usage: sensor_simulator.py INPUT OUTDIR [chunk_samples=1000]
 INPUT is either
   - a recording: one or two numeric columns (separated by spaces, tabs, commas
     or semicolons; with two, the last is the signal in mV), optional header
-    lines before the data, '#' comments, optional "# fs=<Hz>" (default 360);
+    lines before the data, '#' comments, and a "# fs=<Hz>" line (a file
+    without one, or without samples, is not an ECG record and is refused);
   - a synthetic-patient spec: first line "# overlay-synthetic-ecg", then
     "key = value" lines. Keys (defaults): fs (360, 50..10000 Hz),
     duration_s (60, (0, 86400]), hr_bpm (70, 20..250), seed (1, unsigned),
@@ -189,8 +190,9 @@ def _to_float32(x):
 
 
 def parse_recording(text):
-    """Returns (fs, samples as float32 values)."""
+    """Returns (fs, fs_stated, samples as float32 values)."""
     fs = DEFAULT_FS
+    fs_stated = False
     values = []
     in_data = False
     if text.endswith("\n"):
@@ -209,6 +211,7 @@ def parse_recording(text):
                 if v is None or not v > 0:
                     raise bad
                 fs = v
+                fs_stated = True
             continue
         cols = []
         rest = line
@@ -232,8 +235,8 @@ def parse_recording(text):
         in_data = True
         values.append(x)
     if not values:
-        raise ValueError("recording: no numeric samples")
-    return fs, values
+        raise ValueError("not an ECG record: no numeric samples")
+    return fs, fs_stated, values
 
 
 def format_number(v):
@@ -269,7 +272,10 @@ def main(argv):
             fs = spec["fs"]
             mv, _ = generate_synthetic_ecg(spec)
         else:
-            fs, mv = parse_recording(text)
+            fs, fs_stated, mv = parse_recording(text)
+            if not fs_stated:
+                raise ValueError("not an ECG record: no '# fs=<Hz>' header line stating its "
+                                 "sampling rate (e.g. '# fs=360')")
     except ValueError as e:
         print(f"sensor_simulator: {name}: {e}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ecg_chunk.h"
 #include "ecg_functions.h"
 #include "ecg_text.h"
 
@@ -127,6 +128,31 @@ Task Feed(const Function& fn, const std::vector<std::string>& texts, Status* sta
   t.inputs.clear();
   *status = fn.EndStream(t);
   return t;
+}
+
+// The native simulator's binary chunks draw the same SVG as their text form.
+TEST(EcgVisualizerTest, BinaryChunksDrawTheSameSvgAsText) {
+  Synthetic rec = MakeRecord(25, 0.5, 1000);
+  std::vector<std::string> binary;
+  for (const std::string& text : rec.chunks) {
+    Result<SignalChunk> c = ParseChunk(text);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    std::string bytes(EncodedChunkSize(c->mv.size()), '\0');
+    ASSERT_TRUE(EncodeChunk(c->fs, c->first_sample, c->mv, bytes).ok());
+    binary.push_back(std::move(bytes));
+  }
+  std::vector<std::string> texts = rec.chunks;
+  texts.push_back(rec.beats);
+  binary.push_back(rec.beats);
+  auto fn = Visualizer({"strip_seconds=20"});
+  Status s1, s2;
+  Task from_text = Feed(*fn, texts, &s1);
+  Task from_binary = Feed(*fn, binary, &s2);
+  ASSERT_TRUE(s1.ok()) << s1.ToString();
+  ASSERT_TRUE(s2.ok()) << s2.ToString();
+  ASSERT_EQ(from_binary.outputs.size(), 1u);
+  ASSERT_EQ(from_text.outputs.size(), 1u);
+  EXPECT_EQ(from_binary.outputs[0].data.view(), from_text.outputs[0].data.view());
 }
 
 TEST(EcgVisualizerTest, RendersInterleavedChunksAndBeats) {

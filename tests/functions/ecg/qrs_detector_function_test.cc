@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/sensor_chunks.h"
+#include "ecg_chunk.h"
 #include "ecg_functions.h"
 #include "ecg_test_util.h"
 #include "ecg_text.h"
@@ -61,6 +62,73 @@ TEST(QrsDetectorFunction, PerChunkAndFinalBeatsEqualWholeRecord) {
   EXPECT_EQ(found, whole);
   EXPECT_EQ(counted, static_cast<int64_t>(whole.size()));
   EXPECT_GT(whole.size(), 100u);
+}
+
+// All beats files of one stream fed `chunks`, in order, then ended.
+std::vector<NamedBlob> DetectStream(const std::vector<NamedBlob>& chunks, const std::string& stream) {
+  auto f = NewQrsDetector({});
+  EXPECT_TRUE(f.ok());
+  if (!f.ok()) return {};
+  std::unique_ptr<StreamState> state = (*f)->NewStream(stream);
+  std::vector<NamedBlob> out;
+  for (const NamedBlob& c : chunks) {
+    Task t;
+    t.stream = stream;
+    t.state = state.get();
+    t.inputs.push_back(c);
+    Status s = (*f)->Process(t);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    out.insert(out.end(), t.outputs.begin(), t.outputs.end());
+  }
+  Task end;
+  end.stream = stream;
+  end.state = state.get();
+  EXPECT_TRUE((*f)->EndStream(end).ok());
+  out.insert(out.end(), end.outputs.begin(), end.outputs.end());
+  return out;
+}
+
+// A stream as binary chunks (native simulator) and as their text form (what a
+// command function such as the seed's Python simulator writes) gives the same
+// beats files, byte for byte.
+TEST(QrsDetectorFunction, BinaryAndTextChunksGiveTheSameBeats) {
+  std::vector<NamedBlob> binary = SensorChunks(kSpec, "ward/patient", 1000);
+  ASSERT_EQ(binary.size(), 27u);
+  std::vector<NamedBlob> text;
+  for (const NamedBlob& c : binary) {
+    ASSERT_TRUE(IsBinaryChunk(c.data.view())) << c.name;
+    Result<std::string> t = ChunkText(c.data.view(), "ward/patient");
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    text.push_back({c.name, Blob::FromString(std::move(t).value())});
+  }
+  std::vector<NamedBlob> from_binary = DetectStream(binary, "ward/patient");
+  std::vector<NamedBlob> from_text = DetectStream(text, "ward/patient");
+  ASSERT_EQ(from_binary.size(), binary.size() + 1);
+  ASSERT_EQ(from_text.size(), from_binary.size());
+  size_t beat_lines = 0;
+  for (size_t i = 0; i < from_binary.size(); ++i) {
+    EXPECT_EQ(from_text[i].name, from_binary[i].name);
+    EXPECT_EQ(from_text[i].data.view(), from_binary[i].data.view()) << from_binary[i].name;
+    beat_lines += ParseBeats(from_binary[i].data.view())->beats.size();
+  }
+  EXPECT_GT(beat_lines, 100u);
+}
+
+TEST(QrsDetectorFunction, GarbledBinaryChunkFailsWithTheReason) {
+  std::vector<NamedBlob> chunks = SensorChunks(kSpec, "s", 1000);
+  ASSERT_FALSE(chunks.empty());
+  std::string cut(chunks[0].data.view().substr(0, 100));
+  auto f = NewQrsDetector({});
+  ASSERT_TRUE(f.ok());
+  std::unique_ptr<StreamState> state = (*f)->NewStream("s");
+  Task t;
+  t.stream = "s";
+  t.state = state.get();
+  t.inputs.push_back({chunks[0].name, Blob::FromString(cut)});
+  Status s = (*f)->Process(t);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(chunks[0].name), std::string_view::npos) << s.ToString();
+  EXPECT_NE(s.message().find("truncated"), std::string_view::npos) << s.ToString();
 }
 
 TEST(QrsDetectorFunction, GapFailsTheChunkAndResyncs) {

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "ecg_chunk.h"
 #include "ecg_functions.h"
 #include "ecg_text.h"
 #include "synthetic_ecg.h"
@@ -37,9 +38,10 @@ TEST(SensorSimulator, SplitsRecordingIntoNumberedChunks) {
   const size_t sizes[] = {1000, 1000, 500};
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(t.outputs[i].name, names[i]);
-    Result<SignalChunk> c = ParseChunk(t.outputs[i].data.view());
+    ASSERT_TRUE(IsBinaryChunk(t.outputs[i].data.view()));
+    EXPECT_EQ(t.outputs[i].data.size(), EncodedChunkSize(sizes[i]));
+    Result<SignalChunk> c = DecodeChunk(t.outputs[i].data.view());
     ASSERT_TRUE(c.ok()) << c.status().ToString();
-    EXPECT_EQ(c->stream, "ward3/rec.csv");
     EXPECT_EQ(c->fs, 250);
     EXPECT_EQ(c->first_sample, static_cast<int64_t>(1000 * i));
     ASSERT_EQ(c->mv.size(), sizes[i]);
@@ -51,13 +53,13 @@ TEST(SensorSimulator, SplitsRecordingIntoNumberedChunks) {
 TEST(SensorSimulator, DefaultChunkIsThousandSamples) {
   auto f = Make({});
   ASSERT_TRUE(f);
-  std::string text;
+  std::string text = "# fs=360\n";
   for (int i = 0; i < 1001; ++i) text += "0.5\n";
   Task t = TaskFor("a.txt", text);
   ASSERT_TRUE(f->Process(t).ok());
   ASSERT_EQ(t.outputs.size(), 2u);
-  EXPECT_EQ(ParseChunk(t.outputs[1].data.view())->mv.size(), 1u);
-  EXPECT_EQ(ParseChunk(t.outputs[1].data.view())->fs, kDefaultFs);
+  EXPECT_EQ(DecodeChunk(t.outputs[1].data.view())->mv.size(), 1u);
+  EXPECT_EQ(DecodeChunk(t.outputs[1].data.view())->fs, 360);
 }
 
 TEST(SensorSimulator, SynthesizesFromSpec) {
@@ -71,8 +73,8 @@ TEST(SensorSimulator, SynthesizesFromSpec) {
   ASSERT_EQ(t.outputs.size(), (e.mv.size() + 4095) / 4096);
   std::vector<float> joined;
   for (const auto& out : t.outputs) {
-    Result<SignalChunk> c = ParseChunk(out.data.view());
-    ASSERT_TRUE(c.ok());
+    Result<SignalChunk> c = DecodeChunk(out.data.view());
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
     EXPECT_EQ(c->first_sample, static_cast<int64_t>(joined.size()));
     joined.insert(joined.end(), c->mv.begin(), c->mv.end());
   }
@@ -93,6 +95,47 @@ TEST(SensorSimulator, MalformedInputFailsWithLineNumber) {
   Status s2 = f->Process(bad_spec);
   ASSERT_FALSE(s2.ok());
   EXPECT_NE(s2.message().find("line 3"), std::string_view::npos) << s2.ToString();
+}
+
+// The files of a record folder besides its signal (shared/ecg/<record>/) are
+// not ECG records: each is refused with the reason, not read as 0 samples.
+TEST(SensorSimulator, RefusesFilesThatAreNotEcgRecords) {
+  auto f = Make({"100"});
+  ASSERT_TRUE(f);
+  struct Case {
+    const char* name;
+    const char* text;
+    const char* reason;
+  } cases[] = {
+      {"vf.txt", "14665,18396\n19715,21827\n", "no '# fs=<Hz>' header"},
+      {"beats.txt", "83,N\n396,N\n711,N\n", "no numeric samples"},
+      {"header_only.txt", "# MIT-BIH record\n# fs=360\n# units=mV\n", "no numeric samples"},
+      {"empty.txt", "", "no numeric samples"},
+  };
+  for (const Case& c : cases) {
+    Task t = TaskFor(c.name, c.text);
+    Status s = f->Process(t);
+    ASSERT_FALSE(s.ok()) << c.name;
+    EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+    EXPECT_NE(s.message().find(c.name), std::string_view::npos) << s.ToString();
+    EXPECT_NE(s.message().find("not an ECG record"), std::string_view::npos) << s.ToString();
+    EXPECT_NE(s.message().find(c.reason), std::string_view::npos) << s.ToString();
+    EXPECT_TRUE(t.outputs.empty()) << c.name;
+  }
+}
+
+TEST(SensorSimulator, ReadsAnMitBihStyleRecord) {
+  auto f = Make({"2"});
+  ASSERT_TRUE(f);
+  Task t = TaskFor("signal.txt",
+                   "# MIT-BIH Arrhythmia Database record 101, lead MLII\n# fs=360\n# units=mV\n"
+                   "-0.345\n-0.345\n-0.350\n");
+  ASSERT_TRUE(f->Process(t).ok());
+  ASSERT_EQ(t.outputs.size(), 2u);
+  Result<SignalChunk> c = DecodeChunk(t.outputs[1].data.view());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->first_sample, 2);
+  EXPECT_EQ(c->mv, std::vector<float>{-0.350f});
 }
 
 TEST(SensorSimulator, RejectsBadArguments) {

@@ -14,6 +14,7 @@
 #include "command_template.h"
 #include "file_util.h"
 #include "overlay/function.h"
+#include "overlay/function_registry.h"
 #include "overlay/process_runner.h"
 #include "temp_dir.h"
 
@@ -159,6 +160,34 @@ TEST_F(CommandFunctionTest, CopiesAnInputWithCp) {
   ASSERT_TRUE(fn->Process(t).ok());
   ASSERT_THAT(Names(t), ElementsAre("copy_blob.bin"));
   EXPECT_EQ(Output(t, "copy_blob.bin"), bytes);
+}
+
+// A binary format registered by an application module reaches the command as
+// its text form, under the item's own name; the command function knows no format.
+TEST_F(CommandFunctionTest, WritesRegisteredBinaryFormatsAsText) {
+  static const bool registered = [] {
+    RegisterBinaryFormat({"test-format",
+                          [](std::string_view b) { return b.starts_with("\x7fTST"); },
+                          [](std::string_view b, std::string_view stream) -> Result<std::string> {
+                            if (b.substr(4) == "bad") return Status::Corruption("garbled body");
+                            return "text of " + std::string(b.substr(4)) + " in " +
+                                   std::string(stream) + "\n";
+                          }});
+    return true;
+  }();
+  ASSERT_TRUE(registered);
+  auto fn = Make("cp @I @D/copy_@N");
+  Task t = TaskWith({{"item_00001.txt", "\x7fTSTbody"}});
+  ASSERT_TRUE(fn->Process(t).ok());
+  ASSERT_THAT(Names(t), ElementsAre("copy_item_00001.txt"));
+  EXPECT_EQ(Output(t, "copy_item_00001.txt"), "text of body in s1\n");
+
+  Task bad = TaskWith({{"item_00002.txt", "\x7fTSTbad"}});
+  Status s = fn->Process(bad);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("item_00002.txt"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("test-format to text: garbled body"));
+  EXPECT_TRUE(RootIsEmpty());
 }
 
 TEST_F(CommandFunctionTest, NonZeroExitFailsWithStderrAndCleansUp) {
