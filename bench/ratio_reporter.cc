@@ -2,8 +2,11 @@
 #include "ratio_reporter.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -40,10 +43,45 @@ double Speedup(const benchmark::BenchmarkReporter::Run& r,
   return t > 0 ? base.GetAdjustedRealTime() / t : 0;
 }
 
+// One line of the ratio table.
+struct Row {
+  std::string name, time, baseline_time, baseline, how;
+  double speedup = 0;
+};
+
 }  // namespace
+
+RatioReporter::RatioReporter(std::string report_path)
+    : ConsoleReporter(::isatty(STDOUT_FILENO) ? OO_ColorTabular : OO_Tabular),
+      report_path_(std::move(report_path)) {}
+
+bool RatioReporter::ReportContext(const Context& context) {
+  last_report_ = std::chrono::steady_clock::now();
+  return ConsoleReporter::ReportContext(context);
+}
+
+void RatioReporter::GroupDone() {
+  if (group_.empty()) return;
+  ++groups_done_;
+  fmt::print(stderr, "overlay-bench: group {} done: {} results in {:.1f} s ({} groups done)\n",
+             group_, group_results_,
+             std::chrono::duration<double>(last_report_ - group_start_).count(), groups_done_);
+  std::fflush(stderr);
+}
 
 void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
   ConsoleReporter::ReportRuns(runs);
+  if (!runs.empty()) {
+    const std::string group = Split(runs.front().run_name.str()).group;
+    if (group != group_) {
+      GroupDone();
+      group_ = group;
+      group_results_ = 0;
+      group_start_ = last_report_;  // the group began when the one before ended
+    }
+    ++group_results_;
+  }
+  last_report_ = std::chrono::steady_clock::now();
   // A repeated benchmark reports its iteration runs, then its aggregates: the
   // median stands for them all (one noisy repetition cannot decide a ratio).
   const bool repeated = std::any_of(runs.begin(), runs.end(), [](const Run& r) {
@@ -62,6 +100,8 @@ void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
 
 void RatioReporter::Finalize() {
   ConsoleReporter::Finalize();
+  GroupDone();
+  group_.clear();
   // Each name's median round (the lower middle one of an even count).
   std::map<std::string, Run> chosen;
   for (const auto& [name, rounds] : rounds_) {
@@ -78,9 +118,7 @@ void RatioReporter::Finalize() {
     if (p.variant.rfind("baseline", 0) == 0) baselines[{p.group, p.args}] = name;
   }
   if (baselines.empty()) return;
-  auto& out = GetOutputStream();
-  out << fmt::format("\n{:<48} {:>14} {:>14} {:>9}  {}\n", "benchmark (same run)", "time",
-                     "baseline time", "speedup", "baseline");
+  std::vector<Row> rows;
   for (const std::string& name : order_) {
     Parsed p = Split(name);
     if (p.variant.rfind("baseline", 0) == 0) continue;
@@ -92,21 +130,41 @@ void RatioReporter::Finalize() {
     // its baseline, on the same machine, so their ratio is taken first.
     const std::vector<Run>& rv = rounds_.at(name);
     const std::vector<Run>& rb = rounds_.at(it->second);
-    double speedup = Speedup(r, b);
-    std::string how;
+    Row row;
+    row.speedup = Speedup(r, b);
     if (rv.size() > 1 && rv.size() == rb.size()) {
       std::vector<double> ratios;
       for (size_t i = 0; i < rv.size(); ++i) ratios.push_back(Speedup(rv[i], rb[i]));
       auto mid = ratios.begin() + static_cast<std::ptrdiff_t>((ratios.size() - 1) / 2);
       std::nth_element(ratios.begin(), mid, ratios.end());
-      speedup = *mid;
-      how = fmt::format(" (median of {} round ratios)", ratios.size());
+      row.speedup = *mid;
+      row.how = fmt::format("median of {} round ratios", ratios.size());
     }
-    out << fmt::format("{:<48} {:>11.3f} {} {:>11.3f} {} {:>8.3g}x  {}{}\n", r.benchmark_name(),
-                       r.GetAdjustedRealTime(), benchmark::GetTimeUnitString(r.time_unit),
-                       b.GetAdjustedRealTime(), benchmark::GetTimeUnitString(b.time_unit),
-                       speedup, Split(it->second).variant, how);
+    row.name = r.benchmark_name();
+    row.time = fmt::format("{:.3f} {}", r.GetAdjustedRealTime(),
+                           benchmark::GetTimeUnitString(r.time_unit));
+    row.baseline_time = fmt::format("{:.3f} {}", b.GetAdjustedRealTime(),
+                                    benchmark::GetTimeUnitString(b.time_unit));
+    row.baseline = Split(it->second).variant;
+    rows.push_back(std::move(row));
   }
+  auto& out = GetOutputStream();
+  out << fmt::format("\n{:<48} {:>14} {:>14} {:>9}  {}\n", "benchmark (same run)", "time",
+                     "baseline time", "speedup", "baseline");
+  for (const Row& row : rows)
+    out << fmt::format("{:<48} {:>14} {:>14} {:>8.3g}x  {}{}\n", row.name, row.time,
+                       row.baseline_time, row.speedup, row.baseline,
+                       row.how.empty() ? "" : " (" + row.how + ")");
+  if (report_path_.empty()) return;
+  std::ofstream md(report_path_, std::ios::trunc);
+  md << "| benchmark (same run) | time | baseline time | speedup | baseline | ratio |\n"
+        "| --- | ---: | ---: | ---: | --- | --- |\n";
+  for (const Row& row : rows)
+    md << fmt::format("| `{}` | {} | {} | {:.3g}x | `{}` | {} |\n", row.name, row.time,
+                      row.baseline_time, row.speedup, row.baseline,
+                      row.how.empty() ? "one run each" : row.how);
+  md.close();
+  if (!md) fmt::print(stderr, "overlay-bench: cannot write the report '{}'\n", report_path_);
 }
 
 }  // namespace overlay::bench

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "overlay/config.h"
 #include "overlay/storage_options.h"
@@ -73,6 +74,44 @@ std::vector<std::string> SplitList(std::string_view v, std::string_view seps) {
     if (!w.empty()) out.emplace_back(w);
     if (k == std::string_view::npos) break;
     v.remove_prefix(k + 1);
+  }
+  return out;
+}
+
+// `word` as an absolute path, quoted when the template would otherwise split it.
+std::string QuotedPath(const std::filesystem::path& path) {
+  std::string p = path.string();
+  if (p.find_first_of(" \t'\"") == std::string::npos) return p;
+  return p.find('\'') == std::string::npos ? "'" + p + "'" : "\"" + p + "\"";
+}
+
+// A FUNCTION's command with its relative paths resolved against the config's
+// folder, so a config runs from any directory: the program when it names a
+// path (it holds a '/'), and every later word that names an existing file or
+// directory there. Words with quotes or placeholders ('@') stay as written.
+std::string ResolveCommandPaths(std::string_view command, const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::string out;
+  bool first = true;
+  size_t i = 0;
+  while (i < command.size()) {
+    if (command[i] == ' ' || command[i] == '\t') {
+      out.push_back(command[i++]);
+      continue;
+    }
+    size_t end = command.find_first_of(" \t", i);
+    if (end == std::string_view::npos) end = command.size();
+    std::string word(command.substr(i, end - i));
+    i = end;
+    const bool program = std::exchange(first, false);
+    if (word.find_first_of("'\"@") != std::string::npos || fs::path(word).is_absolute() ||
+        (program && word.find('/') == std::string::npos)) {
+      out += word;
+      continue;
+    }
+    const fs::path resolved = fs::absolute(dir / word).lexically_normal();
+    std::error_code ec;
+    out += program || fs::exists(resolved, ec) ? QuotedPath(resolved) : word;
   }
   return out;
 }
@@ -168,6 +207,17 @@ class Parser {
 
   using KV = std::map<std::string, std::pair<std::string, int>>;
 
+  // tcp:// and fabric:// addresses are HOST:PORT with a port from 0 to 65535.
+  void CheckHostPort(const std::string& address, size_t host_start, int line) {
+    const size_t colon = address.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || colon < host_start || colon == host_start)
+      Error(line, fmt::format("address '{}' needs a host and a port (HOST:PORT)", address));
+    else if (!ParseInt(std::string_view(address).substr(colon + 1), 0, 65535, &port))
+      Error(line, fmt::format("address '{}': port '{}' is not a number from 0 to 65535", address,
+                              address.substr(colon + 1)));
+  }
+
   bool Require(const KV& kv, std::string_view key, std::string_view block, int line) {
     if (kv.count(std::string(key))) return true;
     Error(line, fmt::format("[{}] block has no '{}'", block, key));
@@ -255,6 +305,8 @@ class Parser {
         if (std::find(kSchemes.begin(), kSchemes.end(), scheme) == kSchemes.end())
           Error(lines["address"], fmt::format("address '{}' must start with tcp://, ipc:// or "
                                               "fabric://{}", e.address, DidYouMean(scheme, kSchemes)));
+        else if (scheme != "ipc")
+          CheckHostPort(e.address, k + 3, lines["address"]);
       }
       spec->endpoints.push_back(std::move(e));
     } else if (block == "STAGE") {
@@ -399,7 +451,11 @@ Result<PipelineSpec> ParseConfigFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string dir = std::filesystem::path(path).parent_path().string();
-  return ParseConfigText(ss.str(), path, dir.empty() ? "." : dir);
+  auto spec = ParseConfigText(ss.str(), path, dir.empty() ? "." : dir);
+  if (!spec.ok()) return spec;
+  for (auto& f : spec->functions)
+    if (!f.command.empty()) f.command = ResolveCommandPaths(f.command, spec->base_dir);
+  return spec;
 }
 
 Result<PipelineSpec> LoadConfig(const std::string& path) {

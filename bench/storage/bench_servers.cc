@@ -13,6 +13,7 @@
 #include <cstring>
 #include <thread>
 
+#include "server_log.h"
 #include "storage/nginx_server.h"
 
 namespace overlay::bench {
@@ -43,9 +44,10 @@ std::unique_ptr<RedisServer> RedisServer::Start(const std::string& dir) {
   pid_t pid = fork();
   if (pid < 0) return nullptr;
   if (pid == 0) {
+    RedirectToServerLog();
     execl(bin, "redis-server", "--port", port_s.c_str(), "--bind", "127.0.0.1", "--save", "",
-          "--appendonly", "no", "--dir", dir.c_str(), "--logfile", "", "--loglevel", "warning",
-          static_cast<char*>(nullptr));
+          "--appendonly", "no", "--dir", dir.c_str(), "--logfile", ServerLogPath().c_str(),
+          "--loglevel", "warning", static_cast<char*>(nullptr));
     _exit(127);
   }
   std::unique_ptr<RedisServer> server(new RedisServer(pid, port));

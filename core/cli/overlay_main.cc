@@ -13,7 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iterator>
-#include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "overlay/config.h"
@@ -27,6 +27,9 @@
 #include "overlay/storage/data_container.h"
 #include "overlay/transport/channel.h"
 #include "endpoint_command.h"
+#include "progress_line.h"
+#include "run_check.h"
+#include "run_manifest.h"
 #include "storage_commands.h"
 
 namespace overlay {
@@ -44,100 +47,90 @@ std::string ByteRate(double bytes_per_second) {
   return fmt::format("{:.1f} {}/s", bytes_per_second, kUnits[unit]);
 }
 
-int Validate(const std::string& path) {
-  auto spec = LoadConfig(path);
-  if (!spec.ok()) {
-    fmt::print(stderr, "{}\n", spec.status().message());
+// Config errors, one per line; with --json one object on stdout instead.
+int ConfigError(const std::string& path, const Status& s, bool json) {
+  if (!json) {
+    fmt::print(stderr, "{}\n", s.message());
     return kExitUsage;
   }
+  nlohmann::json j{{"config", path}, {"ok", false}, {"errors", nlohmann::json::array()}};
+  std::string_view msg = s.message();
+  while (!msg.empty()) {
+    size_t k = msg.find('\n');
+    j["errors"].push_back(std::string(msg.substr(0, k)));
+    msg = k == std::string_view::npos ? std::string_view() : msg.substr(k + 1);
+  }
+  fmt::print("{}\n", j.dump(2));
+  return kExitUsage;
+}
+
+int Validate(const std::string& path, const RunFlags& flags) {
+  auto spec = CheckRun(path, flags);
+  if (!spec.ok()) return ConfigError(path, spec.status(), flags.json);
   auto dag = BuildDag(*spec);
+  if (flags.json) {
+    nlohmann::json stages = nlohmann::json::array();
+    for (int i : dag->order) {
+      const StageDecl& s = *dag->stages[i].decl;
+      stages.push_back({{"name", s.name},
+                        {"sources", s.sources},
+                        {"transformation", s.transformation},
+                        {"endpoint", s.endpoint},
+                        {"result", dag->stages[i].successors.empty()}});
+    }
+    nlohmann::json j{{"config", path},
+                     {"ok", true},
+                     {"functions", spec->functions.size()},
+                     {"endpoints", spec->endpoints.size()},
+                     {"stages", stages}};
+    fmt::print("{}\n", j.dump(2));
+    return 0;
+  }
   fmt::print("{}: OK: {} functions, {} endpoints, {} stages\n{}", path, spec->functions.size(),
              spec->endpoints.size(), spec->stages.size(), dag->Describe(*spec));
   return 0;
 }
 
-// Rewrites one status line on a terminal; elsewhere (logs, CI) prints a line
-// every few seconds so the log stays readable.
-class ProgressPrinter {
- public:
-  ProgressPrinter() : tty_(isatty(STDERR_FILENO)), start_(Clock::now()), last_(start_) {}
+// What the progress line knows before the first task ends.
+Progress StartProgress(const PipelineSpec& spec, const std::vector<SizedInput>& inputs) {
+  Progress p;
+  p.streams_total = inputs.size();
+  for (const auto& in : inputs) p.input_bytes_total += in.size;
+  for (const auto& s : spec.stages) p.stages.push_back({s.name, 0, 0});
+  return p;
+}
 
-  void Update(const Progress& p) {
-    std::lock_guard lock(mu_);
-    auto now = Clock::now();
-    if (now - last_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::seconds(5))) return;
-    last_ = now;
-    Print(p, now);
-  }
-
-  void Done() {
-    std::lock_guard lock(mu_);
-    if (tty_ && printed_) fmt::print(stderr, "\n");
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-
-  void Print(const Progress& p, Clock::time_point now) {
-    double s = std::chrono::duration<double>(now - start_).count();
-    fmt::print(stderr, "{}streams {}/{} done, tasks {} ok, {} failed, {:.1f} s{}",
-               tty_ ? "\r" : "", p.streams_done, p.streams_total, p.tasks_ok, p.tasks_failed, s,
-               tty_ ? "   " : "\n");
-    printed_ = true;
-  }
-
-  const bool tty_;
-  std::mutex mu_;
-  Clock::time_point start_, last_;
-  bool printed_ = false;
-};
-
-// The `run` flags beyond ExecutorOptions.
-struct RunFlags {
-  std::string include, segment, data_address;
-  bool no_store = false, quiet = false, local = false;
-};
+// The command that shows the results again, naming the segment unless it is
+// the default one.
+std::string ResultsHint(const std::string& segment, const std::string& first) {
+  const std::string flag =
+      segment == StorageOptions{}.segment ? "" : fmt::format(" --segment {}", segment);
+  return fmt::format("overlay ls{}; overlay get{} {}", flag, flag, first);
+}
 
 int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& flags) {
-  const std::string& include = flags.include;
-  const std::string& segment = flags.segment;
-  const bool use_store = !flags.no_store;
-  auto spec = ParseConfigFile(path);
+  auto checked = CheckRun(path, flags);
+  if (!checked.ok()) return ConfigError(path, checked.status(), flags.json);
+  PipelineSpec& spec = *checked;
   ExecutorOptions opt = base;
-  if (spec.ok() && flags.local) {
-    for (auto& e : spec->endpoints) {
-      e.address.clear();
-      e.fallback.clear();  // everything runs here already
-    }
-  }
-  if (spec.ok() && !opt.input_dir.empty()) {
-    // --input (relative to the working directory) replaces the directory
-    // sources, so the config's own need not exist.
-    opt.input_dir = std::filesystem::absolute(opt.input_dir).lexically_normal().string();
-    for (auto& st : spec->stages)
-      for (auto& src : st.sources)
-        if (!spec->FindStage(src)) src = opt.input_dir;
-  }
-  if (spec.ok() && !include.empty())
-    for (auto& st : spec->stages)
-      for (const auto& src : st.sources)
-        if (!spec->FindStage(src)) st.include = include;
-  Status valid = spec.ok() ? ValidateSpec(*spec) : spec.status();
-  if (!valid.ok()) {
-    fmt::print(stderr, "{}\n", valid.message());
+  if (!flags.input.empty())
+    opt.input_dir = std::filesystem::absolute(flags.input).lexically_normal().string();
+  auto inputs = ListRunInputs(spec);
+  if (!inputs.ok()) {
+    fmt::print(stderr, "overlay run: {}\n", inputs.status().message());
     return kExitUsage;
+  }
+  if (!opt.out_dir.empty()) {
+    Status s = ClearOut(opt.out_dir, spec);
+    if (!s.ok()) {
+      fmt::print(stderr, "overlay run: --out: {}\n", s.message());
+      return kExitUsage;
+    }
   }
   std::unique_ptr<storage::DataContainer> container;
   std::unique_ptr<storage::ContainerStore> store;
-  if (use_store) {
-    if (!segment.empty()) {
-      Status s = SetStorageOption(&spec->storage.options, "segment", segment);
-      if (!s.ok()) {
-        fmt::print(stderr, "overlay run: --segment: {}\n", s.message());
-        return kExitUsage;
-      }
-    }
-    auto c = storage::DataContainer::Open(spec->storage.options);
+  if (!flags.no_store) {
+    auto c = storage::DataContainer::Open(spec.storage.options);
     if (!c.ok()) {
       fmt::print(stderr, "overlay run: data container: {}\n", c.status().message());
       return kExitUsage;
@@ -145,21 +138,16 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
     container = std::move(*c);
     if (!container->notice().empty()) fmt::print(stderr, "overlay run: {}\n", container->notice());
     // Without a disk tier, objects in flight must fit L1.
-    if (container->disk_dir().empty()) opt.memory_limit = spec->storage.options.memory;
+    if (container->disk_dir().empty()) opt.memory_limit = spec.storage.options.memory;
     store = std::make_unique<storage::ContainerStore>(container.get());
     opt.store = store.get();
   }
   std::unique_ptr<FunctionManager> manager;
-  if (HasRemoteStages(*spec)) {
-    if (store == nullptr) {
-      fmt::print(stderr, "overlay run: stages on remote endpoints need the data container; "
-                         "drop --no-store\n");
-      return kExitUsage;
-    }
+  if (HasRemoteStages(spec)) {
     FunctionManagerOptions fm;
     fm.store = store.get();
     if (!flags.data_address.empty()) fm.data_address = flags.data_address;
-    for (const auto& e : spec->endpoints)
+    for (const auto& e : spec.endpoints)
       if (!e.address.empty() && !e.curve_public.empty()) fm.curve_server_keys[e.address] = e.curve_public;
     auto m = FunctionManager::Create(fm);
     if (!m.ok()) {
@@ -168,36 +156,56 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
     }
     manager = std::move(*m);
     opt.make_stage_function =
-        RemoteStageFactory(*spec, manager.get(), store.get(), [](const std::string& notice) {
+        RemoteStageFactory(spec, manager.get(), store.get(), [](const std::string& notice) {
           fmt::print(stderr, "\noverlay run: {}\n", notice);
         });
   }
-  ProgressPrinter progress;
-  if (!flags.quiet) opt.on_progress = [&](const Progress& p) { progress.Update(p); };
-  auto report = RunPipeline(*spec, opt);
+  ProgressLine progress(StartProgress(spec, *inputs), !flags.quiet && !flags.json);
+  opt.on_progress = [&](const Progress& p) { progress.Update(p); };
+  auto report = RunPipeline(spec, opt);
+  if (report.ok()) {
+    // Every stream has ended now, including the ends no task reported.
+    Progress last;
+    last.streams_total = last.streams_done = report->streams;
+    last.tasks_ok = report->tasks_ok;
+    last.tasks_failed = report->tasks_failed;
+    last.input_bytes_read = report->input_bytes;
+    progress.Update(last);
+  }
   progress.Done();
   if (!report.ok()) {
     fmt::print(stderr, "overlay run: {}\n", report.status().message());
     return kExitUsage;
   }
   const RunReport& r = *report;
+  const std::string segment = opt.store != nullptr ? spec.storage.options.segment : "";
+  const std::string json = RunJson(path, *inputs, r, opt.out_dir, segment);
+  if (!opt.out_dir.empty()) {
+    Status s = WriteManifest(opt.out_dir, json);
+    if (!s.ok()) fmt::print(stderr, "overlay run: {}\n", s.message());
+  }
   for (const auto& f : r.failures)
     fmt::print(stderr, "FAILED stage {} stream {} item {}: {}\n", f.stage, f.stream, f.item,
                f.status.ToString());
+  if (flags.json) {
+    fmt::print("{}\n", json);
+    return r.ok() ? 0 : kExitItemsFailed;
+  }
   double secs = std::max(r.seconds, 1e-9);
   fmt::print("{} streams, {} tasks ok, {} failed in {:.2f} s ({:.0f} tasks/s, {} of input)\n",
              r.streams, r.tasks_ok, r.tasks_failed, r.seconds, r.tasks_ok / secs,
              ByteRate(r.input_bytes / secs));
   for (const auto& [name, value] : r.counters) fmt::print("  {}: {}\n", name, value);
   if (!opt.out_dir.empty()) {
-    fmt::print("results ({} files) in {}/\n", r.outputs.size(), opt.out_dir);
+    fmt::print("results ({} files) in {}/, listed in {}/manifest.json\n", r.outputs.size(),
+               opt.out_dir, opt.out_dir);
     size_t svgs = 0;
     for (const auto& o : r.outputs)
       if (o.ends_with(".svg")) fmt::print("{}  {}\n", svgs++ == 0 ? "SVG:" : "    ", o);
   }
   if (opt.store != nullptr && !r.stored.empty())
-    fmt::print("{} results named in the data container (segment '{}'): overlay ls; overlay get {}\n",
-               r.stored.size(), spec->storage.options.segment, r.stored.front());
+    fmt::print("{} results named in the data container (segment '{}'): {}\n", r.stored.size(),
+               segment, ResultsHint(segment, r.stored.front()));
   return r.ok() ? 0 : kExitItemsFailed;
 }
 
@@ -252,33 +260,29 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "overlay 0.1.0");
 
   std::string cfg;
-  auto* validate = app.add_subcommand("validate", "check a config and print its DAG");
+  RunFlags check_flags;
+  auto* validate = app.add_subcommand(
+      "validate", "check a config as `run` would, without running it, and print its DAG");
   validate->add_option("config", cfg, "pipeline config file")->required();
+  AddCheckFlags(validate, &check_flags);
 
   ExecutorOptions run_opt;
   RunFlags run_flags;
   auto* run = app.add_subcommand("run", "run a pipeline");
   run->add_option("config", cfg, "pipeline config file")->required();
-  run->add_option("--input", run_opt.input_dir,
-                  "directory whose files replace the config's directory sources");
-  run->add_option("--out", run_opt.out_dir, "write result-stage outputs under DIR/<stage>/")
+  AddCheckFlags(run, &run_flags);
+  run->add_option("--out", run_opt.out_dir,
+                  "write result-stage outputs under DIR/<stage>/ and DIR/manifest.json, "
+                  "replacing an earlier run's")
       ->capture_default_str();
-  run->add_option("--include", run_flags.include,
-                  "file-name glob for directory sources (e.g. signal.txt), replacing STAGE include");
   run->add_flag("--keep-all", run_opt.keep_all, "also write intermediate stages' outputs");
   run->add_option("--workers", run_opt.workers,
                   "tasks at once (default: largest ENDPOINT workers, else one per core)")
       ->check(CLI::Range(1, 4096));
-  run->add_flag("-q,--quiet", run_flags.quiet, "no progress line");
-  run->add_option("--segment", run_flags.segment,
-                  "L1 shared-memory segment of the data container (replaces STORAGE.segment)");
-  run->add_flag("--no-store", run_flags.no_store,
-                "pass data between stages in process memory instead of the data container");
+  run->add_flag("-q,--quiet", run_flags.quiet, "no progress line (drawn only on a terminal)");
   run->add_option("--data-address", run_flags.data_address,
                   "where endpoints fetch this run's inputs (default tcp://127.0.0.1:0; on "
                   "several hosts this node's address, e.g. tcp://10.77.0.1:0)");
-  run->add_flag("--local", run_flags.local,
-                "ignore ENDPOINT addresses: run every stage in this process");
 
   std::string endpoint_name, endpoint_address;
   auto* endpoint = app.add_subcommand(
@@ -304,7 +308,7 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;
   }
-  if (validate->parsed()) return Validate(cfg);
+  if (validate->parsed()) return Validate(cfg, check_flags);
   if (run->parsed()) return Run(cfg, run_opt, run_flags);
   if (functions->parsed()) return ListFunctions();
   if (keygen->parsed()) return KeyGen(keygen_out);

@@ -126,6 +126,12 @@ class Execution {
     }
     progress_.streams_total = inputs_.size();
     report_.streams = progress_.streams_total;
+    for (const PendingInput& in : inputs_) {
+      std::error_code ec;
+      const uint64_t size = fs::file_size(in.file.path, ec);
+      if (!ec) progress_.input_bytes_total += size;
+    }
+    for (const DagStage& st : dag_.stages) progress_.stages.push_back({st.decl->name, 0, 0});
     if (!opt_.out_dir.empty()) {
       std::error_code ec;
       fs::create_directories(opt_.out_dir, ec);
@@ -290,10 +296,14 @@ class Execution {
       if (!named.ok()) blob = named;
     }
     if (blob.ok()) {
+      Progress p;
       {
         std::lock_guard lock(report_mu_);
         report_.input_bytes += blob->size();
+        progress_.input_bytes_read = report_.input_bytes;
+        p = SnapshotLocked();
       }
+      if (opt_.on_progress) opt_.on_progress(p);
       item.blob = NamedBlob{f.name, std::move(*blob)};
       node.try_put(item);
       item.seq = 1;
@@ -420,6 +430,14 @@ class Execution {
       std::get<0>(ports).try_put(Item{stream, stage, lane.next_out, true, {}});
     } else {
       ++sink_streams_done_;
+      if (opt_.on_progress) {
+        Progress p;
+        {
+          std::lock_guard lock(report_mu_);
+          p = SnapshotLocked();
+        }
+        opt_.on_progress(p);
+      }
       LeftSink(stream);
     }
   }
@@ -454,6 +472,7 @@ class Execution {
       std::lock_guard lock(report_mu_);
       for (const auto& [k, v] : task.counters) report_.counters[k] += v;
       ++progress_.tasks_ok;
+      ++progress_.stages[stage].tasks_ok;
       p = SnapshotLocked();
     }
     if (opt_.on_progress) opt_.on_progress(p);
@@ -483,6 +502,8 @@ class Execution {
       std::lock_guard lock(report_mu_);
       report_.failures.push_back({stage.name, stream, item, s});
       ++progress_.tasks_failed;
+      for (StageProgress& sp : progress_.stages)
+        if (sp.name == stage.name) ++sp.tasks_failed;
       p = SnapshotLocked();
     }
     if (opt_.on_progress) opt_.on_progress(p);

@@ -19,6 +19,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 
@@ -369,7 +371,21 @@ class RocksTierImpl final : public RocksTier {
   const bool read_only_;  // opened on a full disk
 };
 
-// RocksDB creates its files (SSTs, blobs, WAL, MANIFEST, LOG, ...) with the
+// RocksDB's info LOG lives on the store's own disk, and Debian's build asserts
+// (sync_without_flush_called_) when it appends to that file after a failed
+// write, i.e. once the disk is full: its errors go to stderr instead.
+class StderrLogger final : public rocksdb::Logger {
+ public:
+  StderrLogger() : Logger(rocksdb::InfoLogLevel::ERROR_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    std::fputs("L2 (RocksDB): ", stderr);
+    std::vfprintf(stderr, format, ap);
+    std::fputc('\n', stderr);
+  }
+};
+
+// RocksDB creates its files (SSTs, blobs, WAL, MANIFEST, ...) with the
 // process umask, typically 0644: this file system makes each 0600 as it is
 // created, without changing the umask of the whole process.
 class PrivateFileSystem final : public rocksdb::FileSystemWrapper {
@@ -456,6 +472,7 @@ Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options)
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.env = PrivateEnv();
+  db_options.info_log = std::make_shared<StderrLogger>();
   db_options.create_missing_column_families = true;
   // Whatever comes from disk is verified by RocksDB, not by re-hashing each
   // value: an XXH3 checksum per SST block (checked when the block is read from
@@ -498,8 +515,6 @@ Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options)
       return Status::Busy(msg + " (another process has this disk store open)");
     return Status::IOError(msg);
   }
-  // RocksDB opens its info LOG itself, not through PrivateEnv's file system.
-  (void)::chmod((options.path + "/LOG").c_str(), 0600);
   return std::unique_ptr<RocksTier>(
       new RocksTierImpl(options.path, options.chunk, db, std::move(cfs), full));
 }

@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 
 #include "overlay/process_runner.h"
 #include "overlay/storage_options.h"
@@ -18,11 +20,12 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-RunResult Overlay(std::vector<std::string> args) {
+// Runs in the repository root unless `cwd` is given.
+RunResult Overlay(std::vector<std::string> args, const std::string& cwd = OVERLAY_SOURCE_DIR) {
   overlay::RunOptions opt;
   opt.argv = {std::string(OVERLAY_BINARY_DIR) + "/core/overlay"};
   opt.argv.insert(opt.argv.end(), args.begin(), args.end());
-  opt.cwd = OVERLAY_SOURCE_DIR;  // the seed's commands use repository-relative paths
+  opt.cwd = cwd;
   opt.timeout_ms = 240'000;
   auto r = RunProcess(opt);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -218,9 +221,9 @@ TEST_F(CliTest, StorageCommandsReportMistakes) {
 
   Write(dir_ / "obj.txt", "payload\n");
   RunResult put = Overlay({"put", (dir_ / "obj.txt").string(), "--name", "obj", "--segment",
-                           segment_, "--memory", "2MiB"});
+                           segment_, "--memory", "2MiB", "--disk", "none"});
   ASSERT_EQ(put.exit_code, 0) << put.err.tail;
-  RunResult evict = Overlay({"evict", "obj", "--segment", segment_});
+  RunResult evict = Overlay({"evict", "obj", "--segment", segment_, "--disk", "none"});
   EXPECT_EQ(evict.exit_code, 1);
   EXPECT_THAT(evict.err.tail, HasSubstr("no lower tier holds it"));
   EXPECT_THAT(Overlay({"ls", "--segment", segment_}).out.tail, HasSubstr("obj"));
@@ -231,6 +234,179 @@ TEST_F(CliTest, StorageCommandsReportMistakes) {
   RunResult dir = Overlay({"put", dir_.string(), "--segment", segment_});
   EXPECT_EQ(dir.exit_code, 1);
   EXPECT_THAT(dir.err.tail, HasSubstr("is a directory"));
+}
+
+// A second run into the same --out replaces the first one's results (files the
+// run did not write stay) and lists what it read and wrote in manifest.json.
+TEST_F(CliTest, RunOutReplacesEarlierResultsAndWritesAManifest) {
+  WritePatient("p1.ecg", 10, 70, 1);
+  WritePatient("p2.ecg", 10, 80, 2);
+  const fs::path out = dir_ / "out";
+  RunResult first = Overlay({"run", "configs/ecg.cfg", "--input", (dir_ / "in").string(), "--out",
+                             out.string(), "--no-store", "-q"});
+  ASSERT_EQ(first.exit_code, 0) << first.err.tail;
+  ASSERT_TRUE(fs::exists(out / "stage3/p2/p2.svg"));
+  Write(out / "notes.txt", "mine");
+  fs::remove(dir_ / "in" / "p2.ecg");
+  RunResult second = Overlay({"run", "configs/ecg.cfg", "--input", (dir_ / "in").string(),
+                              "--out", out.string(), "--no-store", "-q"});
+  ASSERT_EQ(second.exit_code, 0) << second.err.tail;
+  EXPECT_FALSE(fs::exists(out / "stage3/p2")) << "the first run's results are still there";
+  EXPECT_TRUE(fs::exists(out / "stage3/p1/p1.svg"));
+  EXPECT_EQ(Read(out / "notes.txt"), "mine");
+
+  auto m = nlohmann::json::parse(Read(out / "manifest.json"));
+  EXPECT_EQ(m["config"], "configs/ecg.cfg");
+  ASSERT_EQ(m["inputs"].size(), 1u);
+  EXPECT_EQ(m["inputs"][0]["stream"], "p1");
+  EXPECT_EQ(m["inputs"][0]["size"], fs::file_size(dir_ / "in/p1.ecg"));
+  std::set<std::string> listed;
+  for (const auto& o : m["outputs"]) {
+    listed.insert(o["path"].get<std::string>());
+    EXPECT_EQ(o["size"], fs::file_size(out / o["path"].get<std::string>())) << o["path"];
+  }
+  EXPECT_TRUE(listed.count("stage3/p1/p1.svg"));
+  EXPECT_FALSE(listed.count("stage3/p2/p2.svg"));
+  EXPECT_GT(m["counters"]["beats"].get<int>(), 5);
+  EXPECT_GT(m["tasks"]["ok"].get<int>(), 0);
+  EXPECT_EQ(m["tasks"]["failed"], 0);
+}
+
+// Relative paths in a command resolve against the config's folder, so the
+// seed's config runs from any directory.
+TEST_F(CliTest, SeedConfigRunsFromAnotherDirectory) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "python3 is not installed";
+  WritePatient("p1.ecg", 20, 75, 4);
+  const std::string cfg = std::string(OVERLAY_SOURCE_DIR) + "/configs/ecg-seed.cfg";
+  RunResult v = Overlay({"validate", cfg, "--input", "in"}, dir_.string());
+  EXPECT_EQ(v.exit_code, 0) << v.err.tail;
+  RunResult r = Overlay({"run", cfg, "--input", "in", "--out", "out", "--no-store", "-q"},
+                        dir_.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err.tail;
+  EXPECT_TRUE(fs::exists(dir_ / "out/stage3/p1/p1.svg"));
+}
+
+TEST_F(CliTest, ValidateReportsAMissingProgram) {
+  fs::create_directories(dir_ / "data");
+  Write(dir_ / "p.cfg",
+        "[FUNCTION]\nname = f\ncommand = ./no-such-tool @I @D\n[END]\n"
+        "[STAGE]\nname = s\nsource = data\ntransformation = f\n[END]\n");
+  RunResult r = Overlay({"validate", (dir_ / "p.cfg").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err.tail, HasSubstr("p.cfg:3: function 'f': program '" +
+                                    (dir_ / "no-such-tool").string() + "' does not exist"));
+}
+
+// `validate` makes every check `run` makes, so both reject the same configs.
+class ValidateLikeRunTest : public CliTest,
+                            public ::testing::WithParamInterface<std::pair<const char*, const char*>> {};
+
+TEST_P(ValidateLikeRunTest, BothRejectTheConfig) {
+  std::string text = Read(fs::path(OVERLAY_SOURCE_DIR) / "configs/ecg.cfg");
+  const auto [from, to] = GetParam();
+  ASSERT_NE(text.find(from), std::string::npos);
+  text.replace(text.find(from), std::string(from).size(), to);
+  fs::path cfg = dir_ / "bad.cfg";
+  Write(cfg, text);
+  WritePatient("p1.ecg", 5, 70, 1);
+  RunResult v = Overlay({"validate", cfg.string(), "--input", (dir_ / "in").string()});
+  RunResult r = Overlay({"run", cfg.string(), "--input", (dir_ / "in").string(), "--segment",
+                         segment_, "-q"});
+  EXPECT_EQ(v.exit_code, 2) << v.out.tail;
+  EXPECT_EQ(r.exit_code, 2) << r.out.tail;
+  EXPECT_THAT(v.err.tail, ::testing::ContainsRegex("bad.cfg:[0-9]+: "));
+  EXPECT_EQ(v.err.tail, r.err.tail);
+  // A run that fails its check leaves no segment behind.
+  EXPECT_FALSE(fs::exists(fs::path("/dev/shm") / segment_));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Checks, ValidateLikeRunTest,
+    ::testing::Values(
+        std::pair{"builtin = ecg_visualizer", "builtin = ecg_visualiser"},
+        std::pair{"args = 60", "args = 0"},
+        std::pair{"name = endpoint_qrs\n", "name = endpoint_qrs\naddress = tcp://127.0.0.1:99999\n"}));
+
+TEST_F(CliTest, ValidateSuggestsTheBuiltinAndNamesTheLine) {
+  std::string text = Read(fs::path(OVERLAY_SOURCE_DIR) / "configs/ecg.cfg");
+  text.replace(text.find("builtin = ecg_visualizer"), 24, "builtin = ecg_visualiser");
+  Write(dir_ / "bad.cfg", text);
+  RunResult v = Overlay({"validate", (dir_ / "bad.cfg").string(), "--input", (dir_ / "in").string()});
+  EXPECT_EQ(v.exit_code, 2);
+  EXPECT_THAT(v.err.tail, ::testing::ContainsRegex(
+                              "bad.cfg:[0-9]+: function 'visualize': unknown builtin "
+                              "'ecg_visualiser' \\(did you mean 'ecg_visualizer'\\?\\)"));
+}
+
+// A copied config's `source = data` need not exist when --input replaces it.
+TEST_F(CliTest, ValidateTakesInput) {
+  fs::copy_file(fs::path(OVERLAY_SOURCE_DIR) / "configs/ecg.cfg", dir_ / "copy.cfg");
+  RunResult without = Overlay({"validate", (dir_ / "copy.cfg").string()});
+  EXPECT_EQ(without.exit_code, 2);
+  RunResult with = Overlay({"validate", (dir_ / "copy.cfg").string(), "--input", (dir_ / "in").string()});
+  EXPECT_EQ(with.exit_code, 0) << with.err.tail;
+  WritePatient("p1.ecg", 5, 70, 1);
+  RunResult file = Overlay({"validate", (dir_ / "copy.cfg").string(), "--input",
+                            (dir_ / "in/p1.ecg").string()});
+  EXPECT_EQ(file.exit_code, 2);
+  EXPECT_THAT(file.err.tail, HasSubstr("--input"));
+  EXPECT_THAT(file.err.tail, HasSubstr("is a file"));
+  EXPECT_THAT(file.err.tail, ::testing::Not(HasSubstr("source")));
+}
+
+TEST_F(CliTest, JsonOutput) {
+  RunResult v = Overlay({"validate", "configs/ecg.cfg", "--json"});
+  ASSERT_EQ(v.exit_code, 0) << v.err.tail;
+  auto j = nlohmann::json::parse(v.out.tail);
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["stages"].size(), 3u);
+  EXPECT_EQ(j["stages"][2]["name"], "stage3");
+  EXPECT_EQ(j["stages"][2]["result"], true);
+
+  fs::copy_file(fs::path(OVERLAY_SOURCE_DIR) / "configs/ecg.cfg", dir_ / "copy.cfg");
+  RunResult bad = Overlay({"validate", (dir_ / "copy.cfg").string(), "--json"});
+  EXPECT_EQ(bad.exit_code, 2);
+  auto e = nlohmann::json::parse(bad.out.tail);
+  EXPECT_EQ(e["ok"], false);
+  EXPECT_THAT(e["errors"][0].get<std::string>(), HasSubstr("source 'data'"));
+
+  WritePatient("p1.ecg", 10, 70, 1);
+  RunResult r = Overlay({"run", "configs/ecg.cfg", "--input", (dir_ / "in").string(), "--json",
+                         "--segment", segment_});
+  ASSERT_EQ(r.exit_code, 0) << r.err.tail;
+  auto s = nlohmann::json::parse(r.out.tail);
+  EXPECT_EQ(s["inputs"].size(), 1u);
+  EXPECT_GT(s["tasks"]["ok"].get<int>(), 0);
+  EXPECT_GT(s["counters"]["beats"].get<int>(), 5);
+  EXPECT_EQ(s["segment"], segment_);
+  EXPECT_FALSE(s["stored"].empty());
+}
+
+// The closing hint names a segment other than the default, so pasting it
+// shows this run's results.
+TEST_F(CliTest, HintNamesTheSegment) {
+  WritePatient("p1.ecg", 5, 70, 1);
+  RunResult r = Overlay({"run", "configs/ecg.cfg", "--input", (dir_ / "in").string(), "-q",
+                         "--segment", segment_});
+  ASSERT_EQ(r.exit_code, 0) << r.err.tail;
+  EXPECT_THAT(r.out.tail, HasSubstr("overlay ls --segment " + segment_ + "; overlay get --segment " +
+                                    segment_ + " stage3/p1/"));
+}
+
+// libfabric's provider libraries sleep in their constructors, so `overlay`
+// loads libfabric only when a fabric:// channel opens, never at start-up.
+TEST_F(CliTest, StartUpLoadsNoFabric) {
+  overlay::RunOptions opt;
+  opt.argv = {std::string(OVERLAY_BINARY_DIR) + "/core/overlay", "validate", "configs/ecg.cfg"};
+  opt.cwd = OVERLAY_SOURCE_DIR;
+  opt.env = {{"LD_DEBUG", "libs"}};
+  opt.max_output_bytes = 1 << 20;
+  auto r = RunProcess(opt);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_THAT(r->err.tail, HasSubstr("libstdc++"));  // LD_DEBUG did list the libraries
+  EXPECT_THAT(r->err.tail, ::testing::Not(HasSubstr("libfabric")));
+  EXPECT_THAT(r->err.tail, ::testing::Not(HasSubstr("libpsm2")));
 }
 
 }  // namespace

@@ -302,11 +302,12 @@ inline void ExpectItemLikeLocal(const Status& s, const Task& t, const std::vecto
     EXPECT_EQ(t.outputs[k].data.view(), want[k].data.view()) << "item " << i;
   }
 }
-// Every file under `dir`, by relative path.
+// Every result file under `dir`, by relative path (not the run's manifest,
+// which names its own paths and times).
 inline std::map<std::string, std::string> Tree(const std::filesystem::path& dir) {
   std::map<std::string, std::string> files;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
+    if (!e.is_regular_file() || e.path().filename() == "manifest.json") continue;
     std::ifstream in(e.path(), std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();

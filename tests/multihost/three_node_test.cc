@@ -58,12 +58,14 @@ std::string Read(const fs::path& p) {
   return ss.str();
 }
 
-// Every file under `dir`, by relative path.
+// Every result file under `dir`, by relative path (not the run's manifest,
+// which names its own paths and times).
 std::map<std::string, std::string> Tree(const fs::path& dir) {
   std::map<std::string, std::string> files;
   if (!fs::exists(dir)) return files;
   for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) files[fs::relative(e.path(), dir).string()] = Read(e.path());
+    if (e.is_regular_file() && e.path().filename() != "manifest.json")
+      files[fs::relative(e.path(), dir).string()] = Read(e.path());
   return files;
 }
 

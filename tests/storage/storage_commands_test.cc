@@ -200,7 +200,8 @@ TEST_F(StorageCommandsTest, FullDiskIsReportedAndEarlierObjectsStayReadable) {
 // readable; with a disk tier it demotes.
 TEST_F(StorageCommandsTest, EvictNeverDropsTheOnlyCopy) {
   const std::string mem = dir_.path() + "/mem.cfg";
-  std::ofstream(mem) << "[STORAGE]\nmemory = 4MiB\nsegment = " << segment_ << "\n[END]\n";
+  std::ofstream(mem) << "[STORAGE]\nmemory = 4MiB\ndisk = none\nsegment = " << segment_
+                     << "\n[END]\n";
   Outcome put = RunCli({"put", input_, "--name", "only.txt", "--config", mem});
   ASSERT_EQ(put.code, 0) << put.err;
   Outcome evict = RunCli({"evict", "only.txt", "--config", mem});
@@ -213,8 +214,12 @@ TEST_F(StorageCommandsTest, EvictNeverDropsTheOnlyCopy) {
   const std::string disk = dir_.path() + "/disk.cfg";
   std::ofstream(disk) << "[STORAGE]\nsegment = " << segment_ << "\ndisk = " << dir_.path()
                       << "/l2\n[END]\n";
-  ASSERT_EQ(RunCli({"evict", "only.txt", "--config", disk}).code, 0);
-  Outcome stat = RunCli({"stat", "only.txt", "--config", disk});
+  // Other bytes: the object above stays pinned by its name, its only copy.
+  const std::string other = dir_.path() + "/other.txt";
+  std::ofstream(other) << "bytes that only the disk-tier run stores\n";
+  ASSERT_EQ(RunCli({"put", other, "--name", "demoted.txt", "--config", disk}).code, 0);
+  ASSERT_EQ(RunCli({"evict", "demoted.txt", "--config", disk}).code, 0);
+  Outcome stat = RunCli({"stat", "demoted.txt", "--config", disk});
   EXPECT_THAT(stat.out, HasSubstr("L1 (ram) no"));
   EXPECT_THAT(stat.out, HasSubstr("L2 (disk) yes"));
 }

@@ -30,12 +30,22 @@ struct ItemFailure {
   Status status;     // its message carries the command's stderr
 };
 
+// One stage's live counts, in Progress::stages.
+struct StageProgress {
+  std::string name;  // STAGE.name
+  size_t tasks_ok = 0;
+  size_t tasks_failed = 0;
+};
+
 // Live counts, passed to ExecutorOptions::on_progress.
 struct Progress {
   size_t streams_total = 0;  // input files found
   size_t streams_done = 0;   // streams that left every sink stage
   size_t tasks_ok = 0;
   size_t tasks_failed = 0;
+  uint64_t input_bytes_total = 0;  // sizes of every input file found
+  uint64_t input_bytes_read = 0;   // input bytes read so far (RunReport::input_bytes)
+  std::vector<StageProgress> stages;  // every stage, in the config's order
   size_t waiting = 0;        // puts waiting for room in the store (backpressure)
 };
 
