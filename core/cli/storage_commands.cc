@@ -61,7 +61,7 @@ Result<std::unique_ptr<DataContainer>> OpenContainer(const StorageFlags& f, bool
 void AddLocationFlags(CLI::App* cmd, StorageFlags* f) {
   cmd->add_option("--config", f->config, "config file whose [STORAGE] block describes the node");
   cmd->add_option("--segment", f->segment, "L1 shared-memory segment name (STORAGE.segment)");
-  cmd->add_option("--disk", f->disk, "L2 RocksDB directory (STORAGE.disk)");
+  cmd->add_option("--disk", f->disk, "L2 RocksDB directory (STORAGE.disk; none: no disk tier)");
   cmd->add_option("--cdn", f->cdn, "L3 base URL (STORAGE.cdn)");
 }
 

@@ -114,7 +114,8 @@ class EndpointServer::Impl {
     auto container = storage::DataContainer::Open(storage);
     if (!container.ok()) return container.status();
     container_ = std::move(*container);
-    store_ = std::make_unique<storage::ContainerStore>(container_.get());
+    // Outputs are kept: the client pulls them after the task.
+    store_ = std::make_unique<storage::ContainerStore>(container_.get(), /*transient=*/false);
     for (const FunctionDecl& f : spec.functions) {
       auto fn = MakeDeclaredFunction(f);
       if (!fn.ok()) return fn.status();

@@ -290,11 +290,6 @@ class Execution {
   void Feed(StageNode& node, int stage, int source, const InputFile& f) {
     Item item{f.stream, -1 - source, 0, false, {}};
     Result<Blob> blob = ReadInput(f.path, opt_.store);
-    // Without a disk tier a name would hold the input in memory for good.
-    if (blob.ok() && opt_.store != nullptr && opt_.memory_limit == 0) {
-      Status named = opt_.store->Name(fmt::format("input/{}/{}", FlatStream(f.stream), f.name), *blob);
-      if (!named.ok()) blob = named;
-    }
     if (blob.ok()) {
       Progress p;
       {

@@ -69,15 +69,16 @@ Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
   spec.end_of_stream = end_of_stream;
   // Inputs the executor passed without storing them are stored here, and held
   // (pinned) until the endpoint has pulled them.
-  std::vector<Blob> held;
+  std::vector<Blob> objects;
   for (const NamedBlob& in : task.inputs) {
-    if (!in.data.key()) {
+    if (in.data.key()) {
+      objects.push_back(in.data);
+    } else {
       auto stored = store_->Put(in.data.view());
       if (!stored.ok()) return stored.status();
-      held.push_back(std::move(*stored));
+      objects.push_back(std::move(*stored));
     }
-    const Blob& object = in.data.key() ? in.data : held.back();
-    spec.inputs.push_back(object.key()->ToHex());
+    spec.inputs.push_back(objects.back().key()->ToHex());
     spec.input_names.push_back(in.name);
   }
   // The executor calls a stream's items one at a time, so its history is
@@ -102,6 +103,7 @@ Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
     }
     t = current_.load();
   }
+  if (history->size() > spec.position) history->back().objects = std::move(objects);
   if (end_of_stream) {
     std::lock_guard lock(mu_);
     history_.erase(task.stream);
@@ -125,7 +127,7 @@ Status RemoteFunction::RunRemote(const RemoteTarget& target, TaskSpec spec,
   // The endpoint's state has seen the item unless it was lost on the way.
   const bool seen =
       !spec.end_of_stream && !outcome.stream_mismatch && !outcome.status.IsUnavailable();
-  if (seen) history.push_back(Sent{spec.inputs, spec.input_names});
+  if (seen) history.push_back(Sent{spec.inputs, spec.input_names, {}});
   if (!outcome.status.ok()) return outcome.status;
   std::vector<NamedBlob> outputs;
   for (size_t i = 0; i < outcome.outputs.size(); ++i) {
@@ -178,7 +180,7 @@ Status RemoteFunction::RunLocal(const RemoteTarget& target, const TaskSpec& spec
   StreamState* given = std::exchange(task.state, state);
   Status s = spec.end_of_stream ? target.local->EndStream(task) : target.local->Process(task);
   task.state = given;
-  if (!spec.end_of_stream) history.push_back(Sent{spec.inputs, spec.input_names});
+  if (!spec.end_of_stream) history.push_back(Sent{spec.inputs, spec.input_names, {}});
   return s;
 }
 

@@ -8,14 +8,15 @@ namespace {
 
 class LoanSpace final : public WritableBlob::Space {
  public:
-  LoanSpace(DataContainer* container, PutLoan loan)
-      : container_(container), loan_(std::move(loan)) {}
+  LoanSpace(DataContainer* container, PutLoan loan, const PutOptions& put)
+      : container_(container), loan_(std::move(loan)), put_(put) {}
   std::span<char> data() override { return loan_.data(); }
-  Result<Blob> Publish() override { return container_->Commit(std::move(loan_)); }
+  Result<Blob> Publish() override { return container_->Commit(std::move(loan_), put_); }
 
  private:
   DataContainer* container_;
   PutLoan loan_;
+  PutOptions put_;
 };
 
 }  // namespace
@@ -23,7 +24,7 @@ class LoanSpace final : public WritableBlob::Space {
 Result<WritableBlob> ContainerStore::Allocate(size_t size) {
   Result<PutLoan> loan = container_->Loan(size);
   if (!loan.ok()) return loan.status();
-  return WritableBlob(std::make_unique<LoanSpace>(container_, std::move(*loan)));
+  return WritableBlob(std::make_unique<LoanSpace>(container_, std::move(*loan), put_));
 }
 
 }  // namespace overlay::storage

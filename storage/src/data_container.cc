@@ -151,7 +151,7 @@ class DataContainerImpl final : public DataContainer {
       return Blob(std::move(owned), view, key);
     }
     const size_t size = loan.l1_.size();
-    Result<Blob> blob = l1_->CommitBlob(std::move(loan.l1_), expiry);
+    Result<Blob> blob = l1_->CommitBlob(std::move(loan.l1_), expiry, nullptr, put.transient);
     if (!blob.ok()) return blob;
     const ObjectKey key = *blob->key();
     const ObjectMeta meta{size, NowUnixMs(), expiry};
@@ -306,8 +306,8 @@ class DataContainerImpl final : public DataContainer {
     if (!l1_) return Status::InvalidArgument("no L1 configured (STORAGE.segment)");
     if (!l2_ && l1_->Head(key).ok() && !(l3_ && l3_->Head(key).ok()))
       return Status::Failed("object " + key.ToHex() +
-                            " not evicted: L1 holds its only copy (no lower tier holds it: no "
-                            "STORAGE.disk, and no CDN copy)");
+                            " not evicted: L1 holds its only copy (no lower tier holds it: "
+                            "disk = none, and no CDN copy)");
     return l1_->Evict(key);
   }
 
@@ -427,7 +427,7 @@ class DataContainerImpl final : public DataContainer {
         if (!loan.ok() && !l2_) return loan.status();
         if (loan.ok()) {
           if (!bytes.empty()) std::memcpy(loan->data().data(), bytes.data(), bytes.size());
-          Result<Blob> b = l1_->CommitBlob(std::move(*loan), meta.expiry_ms, &key);
+          Result<Blob> b = l1_->CommitBlob(std::move(*loan), meta.expiry_ms, &key, put.transient);
           if (!b.ok() && !l2_) return b.status();
           if (b.ok()) stored = std::move(*b);
         }
@@ -516,6 +516,10 @@ class DataContainerImpl final : public DataContainer {
   // they are L1 records, and the object they name is pinned there, since its
   // L1 copy is the only one.
   Status StoreName(const CatalogEntry& e) {
+    if (l1_) {
+      Status kept = l1_->Keep(e.key);  // a named object is never just dropped
+      if (!kept.ok() && !kept.IsNotFound()) return kept;
+    }
     if (l2_) return l2_->PutName(e);
     if (!l1_) return Status::OK();
     Status pin = l1_->SetPinned(e.key, true);

@@ -674,9 +674,12 @@ struct ShmCache::Impl {
     }
     std::vector<bool> demoted(victims.size(), false);
     size_t evicted = 0;
-    if (l)
-      for (size_t i = 0; i < victims.size(); ++i)
-        demoted[i] = l(KeyOf(victims[i]), ViewOf(victims[i]), MetaOf(victims[i]));
+    for (size_t i = 0; i < victims.size(); ++i) {
+      const Desc& d = D(victims[i]);
+      const bool unread = RefsOf(d.ctl.load(std::memory_order_acquire)) == 1;
+      if (unread && (d.flags.load(std::memory_order_relaxed) & kTransient)) continue;
+      if (l) demoted[i] = l(KeyOf(victims[i]), ViewOf(victims[i]), MetaOf(victims[i]));
+    }
     {
       Lock lock(this);
       for (size_t i = 0; i < victims.size(); ++i) {
@@ -1015,13 +1018,14 @@ Blob ShmCache::BlobOf(ReadHandle&& handle, const ObjectKey& key) const {
   return Blob(std::move(owner), view, key);
 }
 
-Result<Blob> ShmCache::CommitBlob(WriteLoan&& loan, uint64_t expiry_ms, const ObjectKey* known) {
+Result<Blob> ShmCache::CommitBlob(WriteLoan&& loan, uint64_t expiry_ms, const ObjectKey* known,
+                                  bool transient) {
   if (loan.cache_ != this) return Status::InvalidArgument("loan is empty or from another cache");
   const std::span<char> bytes = loan.data_;
   const ObjectKey key =
       known != nullptr ? *known : ObjectKey::Of(std::string_view(bytes.data(), bytes.size()));
   __builtin_prefetch(&impl_->index[key.lo & impl_->hdr->index_mask]);
-  impl_->PrepareLoan(loan.desc_, key, expiry_ms, 0);
+  impl_->PrepareLoan(loan.desc_, key, expiry_ms, transient ? uint32_t{kTransient} : 0u);
   uint32_t di = loan.desc_;
   {
     Impl::Lock lock(impl_.get());
@@ -1059,6 +1063,14 @@ Status ShmCache::Erase(const ObjectKey& key) {
   Impl::Lock lock(impl_.get());
   uint32_t di = 0;
   if (impl_->FindLocked(key, false, &di)) impl_->RemoveLocked(di);
+  return Status::OK();
+}
+
+Status ShmCache::Keep(const ObjectKey& key) {
+  Impl::Lock lock(impl_.get());
+  uint32_t di = 0;
+  if (!impl_->FindLocked(key, false, &di)) return Status::NotFound("not in L1: " + key.ToHex());
+  impl_->D(di).flags.fetch_and(~uint32_t{kTransient});
   return Status::OK();
 }
 

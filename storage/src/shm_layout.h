@@ -50,7 +50,9 @@ inline uint64_t MakeCtl(uint32_t gen, uint64_t refs, uint64_t state) {
 // too. The writer clears it before dropping its pin; one killed in between
 // leaves both, and the next eviction scan that finds the evictor dead drops
 // them for it, so the object can be evicted again.
-enum DescFlags : uint32_t { kPinned = 1, kRecord = 2, kEvicting = 4 };
+// kTransient: an object its writer will not ask for again once nobody reads
+// it (a pipeline's intermediate): evicted unread, it is dropped, not demoted.
+enum DescFlags : uint32_t { kPinned = 1, kRecord = 2, kEvicting = 4, kTransient = 8 };
 
 // Index word: 0 empty (ends a probe), 1 tombstone, else (gen << 32) | (desc + 2).
 // A word whose descriptor no longer has that generation in state kLive is stale

@@ -162,11 +162,11 @@ TEST_F(CliTest, RunIsolatesABadFileAndDrawsTheRest) {
                            (dir_ / "p2.svg").string()});
   ASSERT_EQ(get.exit_code, 0) << get.err.tail;
   EXPECT_EQ(Read(dir_ / "p2.svg"), Read(dir_ / "out/stage3/p2/p2.svg"));
-  // Results and inputs are named; intermediates are not (they would fill the
+  // Results are named; inputs and intermediates are not (they would fill the
   // catalog run after run).
   RunResult ls = Overlay({"ls", "--segment", segment_});
   EXPECT_THAT(ls.out.tail, HasSubstr("stage3/p1/p1.svg"));
-  EXPECT_THAT(ls.out.tail, HasSubstr("input/p2/p2.ecg"));
+  EXPECT_THAT(ls.out.tail, Not(HasSubstr("input/")));
   EXPECT_THAT(ls.out.tail, Not(HasSubstr("stage2/")));
   RunResult all = Overlay({"run", "configs/ecg.cfg", "--input", (dir_ / "in").string(),
                            "--segment", segment_, "--keep-all", "--quiet"});

@@ -177,7 +177,7 @@ TEST_F(LifecycleTest, SmallL1WithTheDefaultDiskTierEqualsNoStore) {
   EXPECT_EQ(Counter(out, "beats"), Counter(ref, "beats"));
   size_t files = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir_ / "heap")) {
-    if (!e.is_regular_file()) continue;
+    if (!e.is_regular_file() || e.path().filename() == "manifest.json") continue;
     fs::path twin = dir_ / "store" / fs::relative(e.path(), dir_ / "heap");
     ASSERT_TRUE(fs::exists(twin)) << twin;
     std::ifstream a(e.path(), std::ios::binary), b(twin, std::ios::binary);

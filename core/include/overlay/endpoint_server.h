@@ -52,8 +52,8 @@ struct EndpointServerOptions {
 // Ownership: owns its channel, worker threads, functions and data container.
 // The L1 segment is STORAGE.segment when the config sets it, else
 // "overlay-<endpoint name>", and the L2 directory is "<STORAGE.disk>-<endpoint
-// name>", so endpoints on one host (or sharing a file system) do not share a
-// container.
+// name>" when STORAGE.disk is set, else the segment's default one, so
+// endpoints on one host (or sharing a file system) do not share a container.
 class EndpointServer {
  public:
   // Opens the data container, builds the FUNCTIONs and binds the address.

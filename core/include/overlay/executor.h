@@ -85,8 +85,8 @@ struct ExecutorOptions {
   // inputs are read and native outputs built in place in L1, stages pass the
   // stored objects (each pinned until every stage that consumes it is done),
   // and the result stages' outputs are named "<stage>/<stream>/<file>" in its
-  // catalog (intermediates too with keep_all), inputs "input/<stream>/<file>"
-  // (unless memory_limit is set). Not owned; must outlive the run.
+  // catalog (intermediates too with keep_all). What is not named is dropped,
+  // not demoted, once consumed. Not owned; must outlive the run.
   ObjectStore* store = nullptr;
   // Bytes of store memory that objects in flight may fill, when nothing can
   // take the overflow (a store without a disk tier); 0: no limit. Fewer

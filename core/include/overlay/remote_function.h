@@ -77,6 +77,9 @@ class RemoteFunction : public Function {
   // One item as sent: its input keys and names.
   struct Sent {
     std::vector<std::string> inputs, names;
+    // The inputs themselves, held until the stream ends so a replay finds
+    // them (the store may drop an intermediate nobody holds).
+    std::vector<Blob> objects;
   };
 
   Status Run(Task& task, bool end_of_stream) const;

@@ -17,11 +17,16 @@ namespace overlay::storage {
 
 class ContainerStore : public ObjectStore {
  public:
-  explicit ContainerStore(DataContainer* container) : container_(container) {}
+  // `transient`: what is stored here is a run's intermediate, dropped rather
+  // than demoted once nobody reads it (until named).
+  explicit ContainerStore(DataContainer* container, bool transient = true)
+      : container_(container) {
+    put_.transient = transient;
+  }
 
-  Result<Blob> Put(std::string_view bytes) override { return container_->Put(bytes); }
+  Result<Blob> Put(std::string_view bytes) override { return container_->Put(bytes, put_); }
   Result<Blob> PutVerified(const ObjectKey& key, std::string_view bytes) override {
-    return container_->PutVerified(key, bytes);
+    return container_->PutVerified(key, bytes, put_);
   }
   Status Name(const std::string& name, const Blob& object) override {
     if (!object.key()) return Status::InvalidArgument("naming an object that was not stored");
@@ -37,6 +42,7 @@ class ContainerStore : public ObjectStore {
 
  private:
   DataContainer* container_;
+  PutOptions put_;
 };
 
 }  // namespace overlay::storage

@@ -48,6 +48,10 @@ struct PutOptions {
   std::string name;                // bind this catalog name to the key ("" = none)
   std::optional<uint64_t> ttl_ms;  // overrides STORAGE.ttl; 0 = forever
   bool pin = false;                // pin in L1
+  // Nobody asks for it again once its readers let go (a pipeline's
+  // intermediate): evicted unread, it is dropped rather than demoted to L2.
+  // Naming it makes it a kept object.
+  bool transient = false;
 };
 
 // Which tiers hold an object (Stat).

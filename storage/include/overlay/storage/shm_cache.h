@@ -156,9 +156,12 @@ class ShmCache : public Tier, public std::enable_shared_from_this<ShmCache> {
   // its key, with no moment in between at which it could be evicted. The key
   // is `*known` when given (REQUIRES: the caller checked that the bytes hash to
   // it), else computed here. A key already present returns that object and
-  // drops the loan.
+  // drops the loan. A `transient` object (a pipeline's intermediate) that is
+  // evicted while nobody reads it is dropped instead of demoted.
   Result<Blob> CommitBlob(WriteLoan&& loan, uint64_t expiry_ms = 0,
-                          const ObjectKey* known = nullptr);
+                          const ObjectKey* known = nullptr, bool transient = false);
+  // Makes a transient object one that eviction demotes. NotFound when absent.
+  Status Keep(const ObjectKey& key);
 
   // Tier interface. Put copies `bytes` into a loan and commits it; Get returns a
   // Blob that pins the object (zero-copy). L1 bytes are hashed once, at commit.
