@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+// e2e_ecg/: configs/ecg.cfg (sensor_simulator -> qrs_detector -> ecg_visualizer)
+// run in-process by RunPipeline, through a fresh data container (L1 segment and
+// a temporary disk tier, as `overlay run` sets it up) beside the same run
+// without one (`--no-store`, the baseline). Items are tasks, so the ratio is
+// tasks/s with the store over tasks/s without (project target: >= 0.95x).
+//
+// Inputs: the first kRecords MIT-BIH records of OVERLAY_ECG_DATA (30 min each),
+// or, when that folder is absent, as many 30-minute synthetic patients.
+#include <benchmark/benchmark.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "overlay/config.h"
+#include "overlay/executor.h"
+#include "overlay/storage/container_store.h"
+#include "overlay/storage/data_container.h"
+#include "overlay/storage/shm_cache.h"
+
+namespace overlay::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kRecords = 8;
+
+// A temporary directory removed with everything in it when dropped.
+struct TempDir {
+  explicit TempDir(const std::string& tag) {
+    std::string tmpl = (fs::temp_directory_path() / ("ovl-bench-" + tag + "-XXXXXX")).string();
+    if (mkdtemp(tmpl.data()) != nullptr) path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string path;  // empty when it could not be made
+};
+
+// The input folder of every round: <record>/signal.txt links to the first
+// kRecords records (the pipeline reads only its input_dir), or synthetic
+// patients' spec files. Made once, read once so no round pays for a cold page
+// cache, removed at exit; empty path on failure.
+const TempDir& Inputs() {
+  static const TempDir dir("e2e-in");
+  static const bool filled = [] {
+    if (dir.path.empty()) return false;
+    std::error_code ec;
+    std::vector<fs::path> records;
+    for (const auto& e : fs::directory_iterator(OVERLAY_ECG_DATA, ec))
+      if (fs::is_regular_file(e.path() / "signal.txt")) records.push_back(e.path());
+    std::sort(records.begin(), records.end());
+    if (records.size() > kRecords) records.resize(kRecords);
+    for (const fs::path& r : records) {
+      fs::create_directory(fs::path(dir.path) / r.filename(), ec);
+      fs::create_symlink(r / "signal.txt", fs::path(dir.path) / r.filename() / "signal.txt", ec);
+      std::ifstream in(r / "signal.txt", std::ios::binary);
+      std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      benchmark::DoNotOptimize(all.data());
+    }
+    for (int i = records.empty() ? 0 : kRecords; i < kRecords; ++i)
+      std::ofstream(fs::path(dir.path) / ("patient" + std::to_string(i) + ".ecg"))
+          << "# overlay-synthetic-ecg\nduration_s = 1800\nhr_bpm = 72\nnoise_mv = 0.03\nseed = "
+          << i + 1 << "\n";
+    return true;
+  }();
+  (void)filled;
+  return dir;
+}
+
+long MinorFaults() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
+
+void RunEcg(benchmark::State& state, bool with_store) {
+  Result<PipelineSpec> spec = LoadConfig(OVERLAY_ECG_CONFIG);
+  if (!spec.ok()) return state.SkipWithError(spec.status().ToString().c_str());
+  if (Inputs().path.empty()) return state.SkipWithError("cannot make the input folder");
+  ExecutorOptions opt;
+  opt.input_dir = Inputs().path;
+
+  // A private segment and disk tier per round, so no round finds another's
+  // objects; removed after the round, outside the timing.
+  TempDir disk("e2e-disk");
+  const std::string segment = "ovl-bench-e2e-" + std::to_string(getpid());
+  std::unique_ptr<storage::DataContainer> container;
+  std::unique_ptr<storage::ContainerStore> store;
+  if (with_store) {
+    if (disk.path.empty()) return state.SkipWithError("cannot make the disk directory");
+    StorageOptions so = spec->storage.options;
+    so.segment = segment;
+    so.disk = disk.path;
+    Result<std::unique_ptr<storage::DataContainer>> c = storage::DataContainer::Open(so);
+    if (!c.ok()) return state.SkipWithError(c.status().ToString().c_str());
+    container = std::move(*c);
+    store = std::make_unique<storage::ContainerStore>(container.get());
+    opt.store = store.get();
+  }
+
+  int64_t tasks = 0;
+  const long faults_before = MinorFaults();
+  for (auto _ : state) {
+    Result<RunReport> r = RunPipeline(*spec, opt);
+    if (!r.ok()) return state.SkipWithError(r.status().ToString().c_str());
+    if (!r->ok()) return state.SkipWithError(r->failures.front().status.ToString().c_str());
+    tasks += static_cast<int64_t>(r->tasks_ok);
+  }
+  state.SetItemsProcessed(tasks);
+  state.counters["records"] = kRecords;
+  // Page faults taken during the runs: the store's L1 is faulted in when it
+  // is opened, so its puts should add none.
+  state.counters["minor_faults"] = benchmark::Counter(
+      static_cast<double>(MinorFaults() - faults_before), benchmark::Counter::kAvgIterations);
+
+  store.reset();
+  container.reset();
+  if (with_store) (void)storage::ShmCache::Remove(segment);
+}
+
+// Whole runs take seconds and the machine's speed drifts: rounds, each the
+// baseline and then the store run, one pipeline run each; the ratio is the
+// median of the per-round ratios (RatioReporter).
+constexpr int kRounds = 5;
+
+const bool registered = [] {
+  for (int round = 0; round < kRounds; ++round) {
+    benchmark::RegisterBenchmark("e2e_ecg/baseline_no_store", RunEcg, false)
+        ->Iterations(1)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("e2e_ecg/store", RunEcg, true)
+        ->Iterations(1)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace overlay::bench
