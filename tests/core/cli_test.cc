@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 
+#include "common/overlay_cli.h"
 #include "overlay/process_runner.h"
 #include "overlay/storage_options.h"
 
@@ -22,14 +23,7 @@ using ::testing::Not;
 
 // Runs in the repository root unless `cwd` is given.
 RunResult Overlay(std::vector<std::string> args, const std::string& cwd = OVERLAY_SOURCE_DIR) {
-  overlay::RunOptions opt;
-  opt.argv = {std::string(OVERLAY_BINARY_DIR) + "/core/overlay"};
-  opt.argv.insert(opt.argv.end(), args.begin(), args.end());
-  opt.cwd = cwd;
-  opt.timeout_ms = 240'000;
-  auto r = RunProcess(opt);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? *r : RunResult{};
+  return testing::RunOverlay(args, cwd);
 }
 
 class CliTest : public ::testing::Test {

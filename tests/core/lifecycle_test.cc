@@ -12,6 +12,7 @@
 #include <fstream>
 #include <regex>
 
+#include "common/overlay_cli.h"
 #include "overlay/object_key.h"
 #include "overlay/process_runner.h"
 #include "overlay/storage/container_store.h"
@@ -43,15 +44,8 @@ class LifecycleTest : public ::testing::Test {
     fs::remove_all(DefaultDiskDir(segment_));
   }
 
-  RunResult Overlay(std::vector<std::string> args) {
-    RunOptions opt;
-    opt.argv = {std::string(OVERLAY_BINARY_DIR) + "/core/overlay"};
-    opt.argv.insert(opt.argv.end(), args.begin(), args.end());
-    opt.cwd = OVERLAY_SOURCE_DIR;
-    opt.timeout_ms = 600'000;
-    auto r = RunProcess(opt);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : RunResult{};
+  RunResult Overlay(const std::vector<std::string>& args) {
+    return testing::RunOverlay(args, OVERLAY_SOURCE_DIR, 600'000);
   }
 
   // configs/ecg.cfg with a STORAGE block of `storage` lines.
