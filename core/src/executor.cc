@@ -120,17 +120,16 @@ class Execution {
         const std::string& dir = opt_.input_dir.empty() ? st.sources[k].dir : opt_.input_dir;
         auto files = ListInputs(dir, st.decl->include);
         if (!files.ok()) return files.status();
-        for (InputFile& f : *files)
-          inputs_.push_back({static_cast<int>(i), static_cast<int>(k), std::move(f)});
+        for (InputFile& f : *files) {
+          std::error_code ec;
+          const uint64_t size = fs::file_size(f.path, ec);
+          inputs_.push_back({static_cast<int>(i), static_cast<int>(k), std::move(f), ec ? 0 : size});
+          progress_.input_bytes_total += inputs_.back().size;
+        }
       }
     }
     progress_.streams_total = inputs_.size();
     report_.streams = progress_.streams_total;
-    for (const PendingInput& in : inputs_) {
-      std::error_code ec;
-      const uint64_t size = fs::file_size(in.file.path, ec);
-      if (!ec) progress_.input_bytes_total += size;
-    }
     for (const DagStage& st : dag_.stages) progress_.stages.push_back({st.decl->name, 0, 0});
     if (!opt_.out_dir.empty()) {
       std::error_code ec;
@@ -201,6 +200,7 @@ class Execution {
     int stage;
     int source;
     InputFile file;
+    uint64_t size;  // when listed; 0 if it could not be read
   };
 
   // How many streams run at once: a window of 2 per worker, fewer when the
@@ -221,14 +221,11 @@ class Execution {
     if (opt_.memory_limit == 0) return Status::OK();
     const PendingInput* largest = nullptr;
     uint64_t largest_size = 0;
-    for (const PendingInput& in : inputs_) {
-      std::error_code ec;
-      uint64_t size = fs::file_size(in.file.path, ec);
-      if (!ec && size >= largest_size) {
-        largest_size = size;
+    for (const PendingInput& in : inputs_)
+      if (in.size >= largest_size) {
+        largest_size = in.size;
         largest = &in;
       }
-    }
     // An input and what the first stage makes of it sit in memory together
     // until the next stage consumes them: about three times the input.
     const uint64_t per_stream = 3 * largest_size;
