@@ -6,7 +6,8 @@
 // index of atomic words and pins it with one CAS on its descriptor's refcount.
 // Writers (loan, commit, evict) serialize on one robust process-shared mutex;
 // a writer killed while holding it makes the next writer recover (see
-// shm_cache.cc for the invariants that make every crash point recoverable).
+// storage/src/shm_impl.h for the invariants that make every crash point
+// recoverable).
 //
 // Thread-safety: every method is safe to call from many threads and processes;
 // a ShmCache belongs to the process that opened it (a forked child opens the
@@ -192,7 +193,8 @@ class ShmCache : public Tier, public std::enable_shared_from_this<ShmCache> {
   ShmStats Stats() const;
   void SetEvictListener(EvictListener listener);
 
-  // Opaque implementation; public only so shm_cache.cc's helpers can name it.
+  // Opaque implementation (storage/src/shm_impl.h); public only so its helpers
+  // can name it.
   struct Impl;
 
  private:

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: Apache-2.0
+// ShmCache::Impl: one process's view of the L1 segment (internal to storage/).
+// Layout and word encodings: shm_layout.h. The members are defined by area:
+//   shm_segment.cc   creating and mapping the segment
+//   shm_allocator.cc descriptors and data blocks
+//   shm_index.cc     the open-addressing index: find, publish, remove
+//   shm_recovery.cc  the writer lock, dead loans, dead readers' pins
+//   shm_eviction.cc  choosing victims and demoting them
+// and the read path, which must inline into ShmCache::Acquire, below.
+//
+// Crash safety (a process may die at any instruction):
+// - Readers take no lock. A reader pins with a CAS on the descriptor's control
+//   word and unpins with a CAS; a reader that dies while pinned leaks that pin
+//   until its pins are reclaimed (see Opener) but blocks nobody.
+// - Writers hold the robust mutex only for short metadata steps, never while
+//   filling a loan or demoting. If a holder dies, the next locker gets
+//   EOWNERDEAD, makes the mutex consistent and runs RecoverLocked(). Every step
+//   under the mutex is a sequence of single-word stores that leaves the heap
+//   walkable and the index readable at every point (see Block and index word in
+//   shm_layout.h), so recovery only has to reclaim loans of dead processes and
+//   reset the next-fit hint.
+// - A loan is published by (1) the index word, then (2) kLoaned -> kLive on the
+//   descriptor. A writer dying between them leaves a stale word (ignored) and a
+//   kLoaned descriptor whose owner is dead (reclaimed); readers never see it.
+#ifndef OVERLAY_STORAGE_SRC_SHM_IMPL_H_
+#define OVERLAY_STORAGE_SRC_SHM_IMPL_H_
+
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#include <atomic>
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "overlay/storage/shm_cache.h"
+#include "shm_layout.h"
+
+namespace overlay::storage {
+
+namespace shm {
+
+// LRU's clock: only compared with itself, never converted to time. The TSC is
+// read in a few ns where clock_gettime costs a quarter of an L1 hit here; cores
+// whose TSCs drift apart would only blur the LRU order, not break anything.
+inline uint64_t AccessTick() {
+#if defined(__x86_64__)
+  return __rdtsc();
+#else
+  return static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
+}
+
+inline uint64_t RoundUp(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
+
+// Whether `pid` names a process that has exited (kill(2) with signal 0).
+bool ProcessDead(int32_t pid);
+
+}  // namespace shm
+
+struct ShmCache::Impl {
+  boost::interprocess::shared_memory_object shm;
+  boost::interprocess::mapped_region region;
+  char* base = nullptr;
+  shm::Header* hdr = nullptr;
+  shm::Desc* descs = nullptr;
+  shm::Slot* index = nullptr;
+  char* arena = nullptr;
+  shm::Opener* openers = nullptr;
+  shm::Opener* opener = nullptr;  // this instance's pin table; null: pins untracked
+  std::function<void(std::string_view)> hook;
+  // getpid() is a system call; loans record the owner on every put. A process
+  // that forks must open the segment again in the child (as it must anyway for
+  // its own ShmCache), so caching is safe.
+  const int32_t pid = getpid();
+  std::mutex listener_mu;
+  EvictListener listener;
+  // Whether evicted objects can be demoted: without, an object somebody still
+  // reads is never evicted, since its L1 copy is the only one.
+  std::atomic<bool> can_demote{false};
+
+  // Maps (creating and formatting when absent) the segment `options` name.
+  static Result<std::unique_ptr<Impl>> Map(const ShmCacheOptions& options);
+  ~Impl();
+
+  shm::Desc& D(uint32_t i) const { return descs[i]; }
+  shm::Block* B(uint64_t unit) const {
+    return reinterpret_cast<shm::Block*>(arena + unit * shm::kUnit);
+  }
+  EvictionPolicy policy() const { return static_cast<EvictionPolicy>(hdr->policy); }
+  void Hook(std::string_view point) const {
+    if (hook) hook(point);
+  }
+
+  // RAII holder of the writer mutex, recovering from a dead holder.
+  class Lock {
+   public:
+    explicit Lock(Impl* impl);
+    ~Lock();
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+
+   private:
+    Impl* impl_;
+  };
+
+  // ---- lock-free read path (defined below) ----
+
+  // Pins the kLive object `key` (record or not) and returns its descriptor.
+  bool Pin(const ObjectKey& key, bool record, uint32_t* out) const;
+  void Unpin(uint32_t di) const;
+  std::string_view ViewOf(uint32_t di) const;
+  ObjectKey KeyOf(uint32_t di) const;
+  ObjectMeta MetaOf(uint32_t di) const;
+  // Records an access for the eviction policy.
+  void Touch(uint32_t di) const;
+  // Records the pin of descriptor `di`; returns its entry, or kPinsPerOpener
+  // when it goes untracked (a bounded search, so a process holding thousands
+  // of handles does not slow every get down).
+  uint32_t RecordPin(uint32_t di) const;
+  // Forgets the recorded pin (first: see Opener), then drops it.
+  void ReleaseRecordedPin(uint32_t di, uint32_t entry) const;
+
+  // ---- recovery (shm_recovery.cc; REQUIRES: mu held) ----
+
+  void RecoverLocked();
+  // Drops the recorded pins of openers whose process is gone and frees their
+  // tables. Returns the pins dropped.
+  uint64_t ReclaimDeadOpenersLocked();
+  // Takes a free pin table for this instance (none left: pins go untracked).
+  void ClaimOpenerLocked();
+  // Frees the loans of writers whose process is gone; returns how many.
+  int ReclaimDeadLoansLocked();
+
+  // ---- allocation (shm_allocator.cc; REQUIRES: mu held) ----
+
+  // One past the highest descriptor in use (lock-free).
+  uint32_t High() const;
+  bool BlockFree(const shm::Block* b) const;
+  // Next-fit over the walkable heap, merging free neighbours on the way, giving
+  // up after `max_blocks` blocks (the caller then evicts rather than walk a full
+  // cache on every put).
+  bool AllocBlockLocked(uint64_t units, uint32_t di, uint32_t gen, uint64_t max_blocks,
+                        uint64_t* off);
+  bool TakeDescLocked(uint32_t i);
+  // A free descriptor below desc_high, else the next never-used one.
+  bool AllocDescLocked(uint32_t* out);
+  void FreeLoanLocked(uint32_t di);
+
+  // ---- index (shm_index.cc; REQUIRES: mu held unless noted) ----
+
+  // Finds the kLive descriptor of `key` without pinning (writers hold mu, so it
+  // cannot be removed under them; readers only add pins).
+  bool FindLocked(const ObjectKey& key, bool record, uint32_t* out) const;
+  bool WordLive(uint64_t w) const;
+  bool InsertIndexLocked(const ObjectKey& key, uint64_t word, uint64_t block_off);
+  void ClearSlotLocked(uint64_t pos);
+  // Takes a kLive descriptor out of the index; its bytes stay valid for pins.
+  void RemoveLocked(uint32_t di);
+  // Fills in a loan's descriptor before PublishLocked; needs no lock.
+  void PrepareLoan(uint32_t di, const ObjectKey& key, uint64_t expiry_ms, uint32_t flags);
+  // Publishes a loan filled and prepared under `key` with `refs` pins taken.
+  Status PublishLocked(uint32_t di, const ObjectKey& key, uint64_t refs = 0);
+
+  // ---- eviction (shm_eviction.cc) ----
+
+  // An eviction candidate: `order` ranks it (smaller goes first), `tie` breaks ties.
+  struct Cand {
+    uint64_t order, tie;
+    uint32_t di, units;
+    bool operator<(const Cand& o) const { return order != o.order ? order < o.order : tie < o.tie; }
+  };
+  // Scratch for PickVictimsLocked, guarded by mu; kept so a batch does not
+  // allocate (and fault in) a fresh table-sized array each time.
+  std::vector<Cand> cands;
+
+  // Chooses and pins objects to evict until `units` are covered (mu held).
+  std::vector<uint32_t> PickVictimsLocked(uint64_t units);
+  // Demotes (listener) and removes pinned victims, then drops the pins; takes
+  // mu itself. Returns how many were evicted.
+  size_t EvictPinned(const std::vector<uint32_t>& victims);
+};
+
+// ---- the read path ----
+
+inline bool ShmCache::Impl::Pin(const ObjectKey& key, bool record, uint32_t* out) const {
+  using namespace shm;  // NOLINT: the layout vocabulary
+  const uint32_t mask = hdr->index_mask;
+  const uint32_t fp = Fingerprint(key.hi);
+  uint64_t pos = key.lo & mask;
+  for (uint32_t n = 0; n <= mask; ++n, pos = (pos + 1) & mask) {
+    uint64_t w = index[pos].word.load(std::memory_order_acquire);
+    if (w == kEmptyWord) return false;
+    if (w == kTombWord) continue;
+    uint64_t hint = index[pos].hint.load(std::memory_order_relaxed);
+    if (HintFingerprint(hint) != fp) continue;
+    // The data's first line loads while the descriptor's does.
+    __builtin_prefetch(arena + HintBlock(hint) + kUnit);
+    uint32_t di = WordDesc(w);
+    if (di >= hdr->max_objects) continue;
+    Desc& d = D(di);
+    if (d.key_lo.load(std::memory_order_relaxed) != key.lo) continue;
+    uint64_t c = d.ctl.load(std::memory_order_acquire);
+    bool pinned = false;
+    while (GenOf(c) == WordGen(w) && StateOf(c) == kLive) {
+      if (d.ctl.compare_exchange_weak(c, c + kRefOne, std::memory_order_acq_rel)) {
+        pinned = true;
+        break;
+      }
+    }
+    if (!pinned) continue;
+    // Pinned at the word's generation: the descriptor cannot be recycled now,
+    // and its key was written before it became kLive.
+    bool is_record = (d.flags.load(std::memory_order_relaxed) & kRecord) != 0;
+    if (d.key_hi.load(std::memory_order_relaxed) == key.hi &&
+        d.key_lo.load(std::memory_order_relaxed) == key.lo && is_record == record) {
+      *out = di;
+      return true;
+    }
+    Unpin(di);
+  }
+  return false;
+}
+
+inline void ShmCache::Impl::Unpin(uint32_t di) const {
+  using namespace shm;  // NOLINT
+  Desc& d = D(di);
+  uint64_t c = d.ctl.load(std::memory_order_relaxed);
+  for (;;) {
+    uint64_t nc = c - kRefOne;
+    if (StateOf(c) == kDead && RefsOf(nc) == 0) nc = MakeCtl(GenOf(c), 0, kFree);
+    if (d.ctl.compare_exchange_weak(c, nc, std::memory_order_acq_rel)) {
+      if (StateOf(nc) == kFree) hdr->used_descs.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+}
+
+inline std::string_view ShmCache::Impl::ViewOf(uint32_t di) const {
+  const shm::Desc& d = D(di);
+  const char* p = arena + d.block.load(std::memory_order_relaxed) + shm::kUnit;
+  return std::string_view(p, d.size.load(std::memory_order_relaxed));
+}
+
+inline ObjectKey ShmCache::Impl::KeyOf(uint32_t di) const {
+  return ObjectKey{D(di).key_hi.load(std::memory_order_relaxed),
+                   D(di).key_lo.load(std::memory_order_relaxed)};
+}
+
+inline ObjectMeta ShmCache::Impl::MetaOf(uint32_t di) const {
+  const shm::Desc& d = D(di);
+  return ObjectMeta{d.size.load(std::memory_order_relaxed),
+                    d.ctime_ms.load(std::memory_order_relaxed),
+                    d.expiry_ms.load(std::memory_order_relaxed)};
+}
+
+inline void ShmCache::Impl::Touch(uint32_t di) const {
+  shm::Desc& d = D(di);
+  switch (policy()) {
+    case EvictionPolicy::kLru:
+      d.access.store(shm::AccessTick(), std::memory_order_relaxed);
+      break;
+    case EvictionPolicy::kLfu:
+      d.access.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case EvictionPolicy::kSieve:
+      if (d.access.load(std::memory_order_relaxed) == 0) d.access.store(1, std::memory_order_relaxed);
+      break;
+  }
+}
+
+inline uint32_t ShmCache::Impl::RecordPin(uint32_t di) const {
+  constexpr uint32_t kProbes = 64;
+  if (opener == nullptr) return shm::kPinsPerOpener;
+  // Each thread continues after its last entry, so threads rarely meet.
+  thread_local uint32_t next = static_cast<uint32_t>(
+      std::hash<std::thread::id>()(std::this_thread::get_id()) % shm::kPinsPerOpener);
+  for (uint32_t n = 0; n < kProbes; ++n) {
+    const uint32_t i = (next + n) % shm::kPinsPerOpener;
+    uint32_t expected = 0;
+    if (opener->pins[i].load(std::memory_order_relaxed) == 0 &&
+        opener->pins[i].compare_exchange_strong(expected, di + 1, std::memory_order_acq_rel)) {
+      next = i + 1;
+      return i;
+    }
+  }
+  return shm::kPinsPerOpener;
+}
+
+inline void ShmCache::Impl::ReleaseRecordedPin(uint32_t di, uint32_t entry) const {
+  if (entry < shm::kPinsPerOpener) opener->pins[entry].store(0, std::memory_order_release);
+  Unpin(di);
+}
+
+}  // namespace overlay::storage
+
+#endif  // OVERLAY_STORAGE_SRC_SHM_IMPL_H_
