@@ -147,22 +147,33 @@ void L1GetTbb(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 
+// Both put benchmarks measure a full store in steady state: L1 evicting to
+// make room, the hash map erasing the entry a window back. Each is filled
+// before it is timed, so neither pays first-touch page faults or growth.
 void L1PutOverlay(benchmark::State& state) {
   static std::shared_ptr<ShmCache> cache = OpenSegment("put", 128ull << 20, kPutWindow);
   static std::atomic<uint64_t> counter{0};
   const size_t size = static_cast<size_t>(state.range(0));
   const std::string tmpl = RandomBytes(size, 42);
-  for (auto _ : state) {
+  auto put = [&]() -> Status {
     Result<storage::WriteLoan> loan = cache->Loan(size);
-    if (!loan.ok()) {
-      state.SkipWithError(std::string(loan.status().message()).c_str());
-      break;
-    }
+    if (!loan.ok()) return loan.status();
     std::memcpy(loan->data().data(), tmpl.data(), size);
     const uint64_t c = counter.fetch_add(1, std::memory_order_relaxed);
     std::memcpy(loan->data().data(), &c, std::min<size_t>(8, size));  // distinct content
-    Result<ObjectKey> k = cache->Commit(std::move(*loan));
-    benchmark::DoNotOptimize(k.ok());
+    return cache->Commit(std::move(*loan)).status();
+  };
+  if (state.thread_index() == 0) {  // the others wait at the loop's start
+    const uint64_t evictions = cache->Stats().evictions;
+    const size_t most = 2 * std::min<size_t>(kPutWindow, (128ull << 20) / size + 1);
+    for (size_t i = 0; i < most && cache->Stats().evictions == evictions; ++i) (void)put();
+  }
+  for (auto _ : state) {
+    Status s = put();
+    if (!s.ok()) {
+      state.SkipWithError(std::string(s.message()).c_str());
+      break;
+    }
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * size));
@@ -174,7 +185,7 @@ void L1PutTbb(benchmark::State& state) {
   const size_t size = static_cast<size_t>(state.range(0));
   const size_t window = std::clamp<size_t>((128ull << 20) / size, 8, kPutWindow);
   const std::string tmpl = RandomBytes(size, 42);
-  for (auto _ : state) {
+  auto put = [&] {
     const uint64_t c = counter.fetch_add(1, std::memory_order_relaxed);
     std::string key(16, '\0');
     std::memcpy(key.data(), &c, 8);
@@ -188,7 +199,15 @@ void L1PutTbb(benchmark::State& state) {
       std::memcpy(key.data(), &old, 8);
       chm.erase(key);
     }
+  };
+  static size_t filled_for = 0;  // the size whose window the map holds
+  if (state.thread_index() == 0 && filled_for != size) {
+    chm.clear();
+    counter = 0;
+    for (size_t i = 0; i < window; ++i) put();
+    filled_for = size;
   }
+  for (auto _ : state) put();
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * size));
 }

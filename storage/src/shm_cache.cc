@@ -84,73 +84,22 @@ Result<std::shared_ptr<ShmCache>> ShmCache::Open(const ShmCacheOptions& options)
 }
 
 Result<WriteLoan> ShmCache::Loan(size_t size) {
-  // Blocks a first-fit attempt may walk before evicting instead.
-  constexpr uint64_t kScanBound = 4096;
   Impl& m = *impl_;
   const uint64_t units = 1 + RoundUp(size, kUnit) / kUnit;
   if (units * kUnit > m.hdr->arena_bytes)
     return Status::InvalidArgument("object of " + std::to_string(size) +
                                    " bytes exceeds the L1 budget of " +
                                    std::to_string(m.hdr->arena_bytes) + " bytes");
-  // Set on the first retry: a put that finds room at once reads no clock.
-  std::chrono::steady_clock::time_point deadline;
-  bool just_evicted = false;
-  for (int waits = 0, attempt = 0;; ++attempt) {
-    if (attempt == 1) {
-      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    } else if (attempt > 1 && std::chrono::steady_clock::now() >= deadline) {
-      return Status::Timeout("L1 could not make room within 10 s");
-    }
-    std::vector<uint32_t> victims;
-    {
-      Impl::Lock lock(&m);
-      uint32_t di = 0;
-      const bool have_desc = m.AllocDescLocked(&di);
-      if (have_desc) {
-        uint32_t gen = GenOf(m.D(di).ctl.load(std::memory_order_relaxed));
-        uint64_t off = 0;
-        // Right after an eviction the rover points at the first victim, and the
-        // walk may go as far as needed to reach the space just freed.
-        if (m.AllocBlockLocked(units, di, gen, just_evicted ? UINT64_MAX : kScanBound, &off)) {
-          m.D(di).block.store(off, std::memory_order_relaxed);
-          m.D(di).size.store(size, std::memory_order_relaxed);
-          WriteLoan loan;
-          loan.cache_ = this;
-          loan.desc_ = di;
-          loan.data_ = std::span<char>(m.arena + off + kUnit, size);
-          return loan;
-        }
-        m.FreeLoanLocked(di);
-      }
-      // Evict at least 1/16 of the budget per scan, so the O(objects) victim
-      // search is amortized over many puts (measured: 1/32 made a 1 KiB put in
-      // a full cache about 1.6x slower). The cost: up to 1/16 of the budget
-      // stands empty right after a batch.
-      victims = m.PickVictimsLocked(
-          std::max<uint64_t>(have_desc ? units : 1, m.hdr->arena_bytes / kUnit / 16));
-      if (victims.empty()) {
-        // Only dead writers' loans or readers of evicted objects can hold space now.
-        just_evicted = m.ReclaimDeadLoansLocked() > 0;
-        just_evicted = m.ReclaimDeadOpenersLocked() > 0 || just_evicted;
-        if (!just_evicted) m.hdr->rover = 0;
-      } else {
-        uint64_t first = UINT64_MAX;
-        for (uint32_t v : victims)
-          first = std::min(first, m.D(v).block.load(std::memory_order_relaxed));
-        m.hdr->rover = first;
-        just_evicted = true;
-      }
-    }
-    if (victims.empty() && !just_evicted) {
-      if (++waits > 20)
-        return Status::Busy("L1 is full: " + std::to_string(m.hdr->arena_bytes) +
-                            " bytes held by pinned objects, readers or open loans");
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      just_evicted = true;  // readers may have let go: walk the whole heap once more
-      continue;
-    }
-    m.EvictPinned(victims);
-  }
+  uint32_t di = 0;
+  uint64_t off = 0;
+  OVERLAY_RETURN_IF_ERROR(m.LoanUnits(units, &di, &off));
+  m.D(di).block.store(off, std::memory_order_relaxed);
+  m.D(di).size.store(size, std::memory_order_relaxed);
+  WriteLoan loan;
+  loan.cache_ = this;
+  loan.desc_ = di;
+  loan.data_ = std::span<char>(m.arena + off + kUnit, size);
+  return loan;
 }
 
 Result<ObjectKey> ShmCache::Commit(WriteLoan&& loan, uint64_t expiry_ms) {

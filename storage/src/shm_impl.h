@@ -140,20 +140,52 @@ struct ShmCache::Impl {
   // Frees the loans of writers whose process is gone; returns how many.
   int ReclaimDeadLoansLocked();
 
-  // ---- allocation (shm_allocator.cc; REQUIRES: mu held) ----
+  // ---- allocation (shm_allocator.cc) ----
 
+  // This process's allocation state for a group of its threads: a
+  // reservation (see Block) that small loans are carved from without the
+  // writer mutex, and where the next descriptor search starts.
+  static constexpr uint32_t kNoDesc = UINT32_MAX;
+  struct alignas(64) Lane {
+    std::mutex mu;
+    uint32_t res = kNoDesc;  // the reservation's descriptor (kLoaned)
+    uint64_t res_unit = 0;   // its block: first unit and length, in kUnit
+    uint64_t res_units = 0;
+    std::atomic<uint32_t> desc_rover{0};  // a hint, read without mu
+  };
+  static constexpr uint32_t kLanes = 8;
+  Lane lanes[kLanes];
+  // Units of a reservation, 0 when the budget is too small to spare them.
+  uint64_t chunk_units = 0;
+
+  Lane& MyLane();
   // One past the highest descriptor in use (lock-free).
   uint32_t High() const;
   bool BlockFree(const shm::Block* b) const;
   // Next-fit over the walkable heap, merging free neighbours on the way, giving
   // up after `max_blocks` blocks (the caller then evicts rather than walk a full
-  // cache on every put).
+  // cache on every put). REQUIRES: mu held.
   bool AllocBlockLocked(uint64_t units, uint32_t di, uint32_t gen, uint64_t max_blocks,
                         uint64_t* off);
-  bool TakeDescLocked(uint32_t i);
-  // A free descriptor below desc_high, else the next never-used one.
-  bool AllocDescLocked(uint32_t* out);
+  // Takes descriptor `i` if free (lock-free).
+  bool TakeDesc(uint32_t i);
+  // A free descriptor below desc_high, else the next never-used one (lock-free).
+  bool AllocDesc(Lane& lane, uint32_t* out);
+  // REQUIRES: mu held (a walker must not see a block turn free; see Block).
   void FreeLoanLocked(uint32_t di);
+  // A loaned descriptor and `units` of data for it: carved from the calling
+  // thread's reservation when small, else from the heap, evicting as needed.
+  // `patient`: when L1 is full, wait a little for readers to let go.
+  Status LoanUnits(uint64_t units, uint32_t* di, uint64_t* off);
+  // `held`: the lane whose mutex the caller holds, if any.
+  Status LoanFromHeap(uint64_t units, bool patient, const Lane* held, uint32_t* di,
+                      uint64_t* off);
+  bool LoanFromLane(uint64_t units, uint32_t* di, uint64_t* off);
+  // Returns a lane's reservation to the heap. REQUIRES: mu held.
+  void DropReservationLocked(Lane& lane);
+  // Drops the reservations of this instance's lanes other than `held` that
+  // no thread is using; returns whether it dropped any. REQUIRES: mu held.
+  bool DropIdleReservationsLocked(const Lane* held);
 
   // ---- index (shm_index.cc; REQUIRES: mu held unless noted) ----
 

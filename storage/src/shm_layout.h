@@ -21,16 +21,18 @@ namespace overlay::storage::shm {
 
 // "OVL1SHM1": written last by the creator, so openers never see a half-made header.
 constexpr uint64_t kMagic = 0x4f564c3153484d31ull;
-constexpr uint32_t kVersion = 4;
+constexpr uint32_t kVersion = 5;
 constexpr uint64_t kUnit = 64;           // arena allocation unit = block header size
 constexpr uint64_t kHeaderBytes = 4096;  // room for Header, page-aligned
 
-// Descriptor control word: [generation:32][readers:28][state:4].
+// Descriptor control word: [generation:32][readers:28][state:4]; while kLoaned
+// the middle field holds the writer's pid instead (pids are below 2^22), so a
+// descriptor is taken and its owner named in one CAS, with no lock.
 // The generation increases each time a descriptor is loaned, so a reader holding
 // a stale index word fails its pin CAS instead of pinning a recycled object.
 enum DescState : uint64_t {
   kFree = 0,    // reusable; its old data block (if any) is garbage
-  kLoaned = 1,  // owned by a writer (owner_pid) between Loan and Commit
+  kLoaned = 1,  // owned by a writer (pid in the ctl word) between Loan and Commit
   kLive = 2,    // published in the index; readers may pin it
   kDead = 3,    // removed from the index but still pinned; the last reader frees it
 };
@@ -44,6 +46,7 @@ inline uint32_t GenOf(uint64_t c) { return static_cast<uint32_t>(c >> 32); }
 inline uint64_t MakeCtl(uint32_t gen, uint64_t refs, uint64_t state) {
   return (static_cast<uint64_t>(gen) << 32) | (refs << 4) | state;
 }
+inline int32_t LoanerOf(uint64_t c) { return static_cast<int32_t>(RefsOf(c)); }
 
 // kEvicting: chosen as a victim by a writer (Desc::evictor_pid) that pinned it
 // and is demoting it outside the writer mutex, so no other writer picks it
@@ -100,7 +103,6 @@ struct alignas(64) Desc {
   std::atomic<uint32_t> flags;
   alignas(64) std::atomic<uint64_t> ctime_ms;
   std::atomic<uint64_t> seq;  // insertion order (SIEVE's queue, ties elsewhere)
-  std::atomic<int32_t> owner_pid;
   std::atomic<int32_t> evictor_pid;  // while kEvicting
 };
 static_assert(sizeof(Desc) == 128);
@@ -110,11 +112,20 @@ static_assert(sizeof(Desc) == 128);
 // freeing an object never touches the arena (readers stay lock-free). The heap
 // stays walkable at every instant: a split writes the tail header before
 // shrinking `units`, a merge grows `units` in one store.
+// A reservation is a block owned by a kLoaned descriptor that a writer carves
+// small objects from, front first, without the mutex: each carve is such a
+// split, the tail staying the reservation's. Free space only ever appears
+// under the mutex or by a kDead descriptor's last unpin, so a walker (who
+// holds the mutex) never sees a carved block turn free between reading its
+// `units` and its `owner`.
 struct alignas(64) Block {
   std::atomic<uint64_t> units;  // length including this header, in kUnit
   std::atomic<uint64_t> owner;  // 0 or (gen << 32) | (desc + 1)
 };
 static_assert(sizeof(Block) == kUnit);
+inline uint64_t MakeOwner(uint32_t gen, uint32_t desc) {
+  return (static_cast<uint64_t>(gen) << 32) | (desc + 1);
+}
 
 // The pins held by one opener (a ShmCache instance): the descriptor (+1; 0:
 // free) of each of its live ReadHandles, so when its process dies the next
@@ -149,7 +160,6 @@ struct alignas(64) Header {
 
   // Guarded by mu.
   alignas(64) uint64_t rover;  // arena offset of a block start (next-fit hint)
-  uint32_t desc_rover;         // < desc_high
   uint64_t sieve_hand;         // seq the SIEVE hand points at
   uint64_t next_seq;
 

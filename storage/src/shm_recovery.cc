@@ -13,8 +13,18 @@ using namespace shm;  // NOLINT: the layout vocabulary is used throughout
 
 bool shm::ProcessDead(int32_t pid) { return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH; }
 
+// Tries a while before sleeping: writers hold the mutex for short metadata
+// steps, and a futex sleep and wake-up cost more than such a step.
 ShmCache::Impl::Lock::Lock(Impl* impl) : impl_(impl) {
-  int rc = pthread_mutex_lock(&impl_->hdr->mu);
+  constexpr int kSpins = 100;
+  int rc = pthread_mutex_trylock(&impl_->hdr->mu);
+  for (int i = 0; rc == EBUSY && i < kSpins; ++i) {
+#if defined(__x86_64__)
+    _mm_pause();
+#endif
+    rc = pthread_mutex_trylock(&impl_->hdr->mu);
+  }
+  if (rc == EBUSY) rc = pthread_mutex_lock(&impl_->hdr->mu);
   if (rc == EOWNERDEAD) {
     impl_->RecoverLocked();
     pthread_mutex_consistent(&impl_->hdr->mu);
@@ -31,6 +41,12 @@ void ShmCache::Impl::RecoverLocked() {
 }
 
 ShmCache::Impl::~Impl() {
+  // A forked child that inherited this instance must not free the
+  // parent's reservations.
+  if (hdr != nullptr && getpid() == pid) {
+    Lock lock(this);
+    for (Lane& lane : lanes) DropReservationLocked(lane);
+  }
   // The pin table is freed only when empty: handles that outlive this
   // instance (against ReadHandle's contract) keep it until the process dies.
   if (opener == nullptr) return;
@@ -70,8 +86,7 @@ int ShmCache::Impl::ReclaimDeadLoansLocked() {
   for (uint32_t i = 0; i < high; ++i) {
     Desc& d = D(i);
     uint64_t c = d.ctl.load(std::memory_order_acquire);
-    if (StateOf(c) != kLoaned || !ProcessDead(d.owner_pid.load(std::memory_order_relaxed)))
-      continue;
+    if (StateOf(c) != kLoaned || !ProcessDead(LoanerOf(c))) continue;
     if (d.ctl.compare_exchange_strong(c, MakeCtl(GenOf(c), 0, kFree))) {
       hdr->used_descs.fetch_sub(1, std::memory_order_relaxed);
       ++n;

@@ -134,6 +134,10 @@ Result<std::unique_ptr<ShmCache::Impl>> ShmCache::Impl::Map(const ShmCacheOption
   impl->index = reinterpret_cast<Slot*>(impl->base + impl->hdr->index_off);
   impl->openers = reinterpret_cast<Opener*>(impl->base + impl->hdr->openers_off);
   impl->arena = impl->base + impl->hdr->arena_off;
+  // Reservations of 1/512 of the budget, at most 256 KiB, for objects of up
+  // to 1/8 of that; none below 2 MiB, where they would hold much of the room.
+  const uint64_t chunk = std::min<uint64_t>(4096, impl->hdr->arena_bytes / kUnit / 512);
+  impl->chunk_units = chunk >= 64 ? chunk : 0;
   return impl;
 }
 

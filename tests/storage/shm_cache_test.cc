@@ -592,6 +592,62 @@ TEST_F(ShmCacheTest, ReaderKilledHoldingHandlesLeavesNoPins) {
   EXPECT_EQ(h->view(), big);
 }
 
+// Small puts are carved from per-thread reservations without the writer
+// mutex. Two writers churning through a cache many times its size must never
+// hand out overlapping space: every object left reads back as its own bytes.
+TEST_F(ShmCacheTest, ConcurrentSmallPutsNeverOverlap) {
+  auto c = Open(EvictionPolicy::kLru, 8 << 20);
+  ASSERT_TRUE(c);
+  auto writer = [&](int id) {
+    for (int i = 0; i < 20000; ++i) {
+      std::string bytes = Bytes(200 + (i * 131) % 1800, static_cast<char>(id));
+      std::memcpy(bytes.data(), &i, sizeof(i));
+      bytes[sizeof(i)] = static_cast<char>(id);
+      ObjectKey k = ObjectKey::Of(bytes);
+      ASSERT_TRUE(c->Put(k, bytes, ObjectMeta{bytes.size(), 0, 0}).ok());
+    }
+  };
+  std::thread a(writer, 1), b(writer, 2);
+  a.join();
+  b.join();
+  EXPECT_GT(c->Stats().evictions, 0u);
+  std::vector<ShmEntry> live = c->List();
+  EXPECT_FALSE(live.empty());
+  for (const ShmEntry& e : live) {
+    Result<ReadHandle> h = c->Acquire(e.key);
+    ASSERT_TRUE(h.ok());
+    EXPECT_EQ(ObjectKey::Of(h->view()), e.key);
+  }
+}
+
+// A writer killed while it holds a reservation (small puts done, more to
+// come) leaks nothing: its reservation is a dead writer's loan.
+TEST_F(ShmCacheTest, WriterKilledHoldingAReservationLeavesNothing) {
+  const std::string segment = UniqueSegment("kill-res");
+  auto c = Open(EvictionPolicy::kLru, 4 << 20, segment);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(KillChildStoppedIn(segment, "",
+                               [&](ShmCache& other) {
+                                 for (int i = 0; i < 50; ++i) {
+                                   std::string bytes = Bytes(500, 'r');
+                                   std::memcpy(bytes.data(), &i, sizeof(i));
+                                   if (!other.Put(ObjectKey::Of(bytes), bytes,
+                                                  ObjectMeta{bytes.size(), 0, 0})
+                                            .ok())
+                                     _exit(3);
+                                 }
+                               }),
+            128 + SIGKILL);
+  EXPECT_EQ(c->Stats().live_objects, 50u);
+  // Fits only once the child's objects are evicted and its reservation freed.
+  const std::string big = Bytes((4 << 20) - (20 << 10), 'B');
+  ObjectKey kb = MustPut(*c, big);
+  Result<ReadHandle> h = c->Acquire(kb);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->view(), big);
+  EXPECT_EQ(c->Stats().live_objects, 1u);
+}
+
 TEST_F(ShmCacheTest, ConcurrentReadersAndWriter) {
   auto c = Open(EvictionPolicy::kSieve, 2 << 20);
   ASSERT_TRUE(c);
