@@ -191,19 +191,16 @@ bool ShmCache::Impl::LoanFromLane(uint64_t units, uint32_t* di, uint64_t* off) {
     uint64_t roff = 0;
     if (!LoanFromHeap(chunk_units, false, &lane, &r, &roff).ok()) return false;
     lane.res = r;
+    lane.res_owner = MakeOwner(GenOf(D(r).ctl.load(std::memory_order_relaxed)), r);
     lane.res_unit = roff / kUnit;
     lane.res_units = chunk_units;
   }
   const uint64_t pos = lane.res_unit;
-  // The reservation's next header is written below: fetch its line while
-  // the descriptor is taken.
-  __builtin_prefetch(B(pos + units), 1);
   if (!AllocDesc(lane, di)) return false;
   const uint32_t gen = GenOf(D(*di).ctl.load(std::memory_order_relaxed));
-  const uint32_t rgen = GenOf(D(lane.res).ctl.load(std::memory_order_relaxed));
   Block* b = B(pos);
   Block* tail = B(pos + units);
-  tail->owner.store(MakeOwner(rgen, lane.res), std::memory_order_relaxed);
+  tail->owner.store(lane.res_owner, std::memory_order_relaxed);
   tail->units.store(lane.res_units - units, std::memory_order_release);
   b->units.store(units, std::memory_order_release);
   b->owner.store(MakeOwner(gen, *di), std::memory_order_release);

@@ -149,6 +149,7 @@ struct ShmCache::Impl {
   struct alignas(64) Lane {
     std::mutex mu;
     uint32_t res = kNoDesc;  // the reservation's descriptor (kLoaned)
+    uint64_t res_owner = 0;  // its Block::owner word
     uint64_t res_unit = 0;   // its block: first unit and length, in kUnit
     uint64_t res_units = 0;
     std::atomic<uint32_t> desc_rover{0};  // a hint, read without mu
@@ -309,20 +310,38 @@ inline void ShmCache::Impl::Touch(uint32_t di) const {
   }
 }
 
+// The calling thread's slice of the pin table (see Opener) and whether it
+// has it to itself.
+struct PinSlice {
+  uint32_t first;
+  bool own;
+  uint32_t next = 0;  // where the next search starts, within the slice
+};
+inline PinSlice& MyPinSlice() {
+  static std::atomic<uint32_t> threads{0};
+  thread_local PinSlice slice = [] {
+    const uint32_t n = threads.fetch_add(1, std::memory_order_relaxed);
+    return PinSlice{n % shm::kPinSlices * shm::kPinsPerSlice, n < shm::kPinSlices};
+  }();
+  return slice;
+}
+
 inline uint32_t ShmCache::Impl::RecordPin(uint32_t di) const {
-  constexpr uint32_t kProbes = 64;
+  using shm::kPinsPerSlice;
   if (opener == nullptr) return shm::kPinsPerOpener;
-  // Each thread continues after its last entry, so threads rarely meet.
-  thread_local uint32_t next = static_cast<uint32_t>(
-      std::hash<std::thread::id>()(std::this_thread::get_id()) % shm::kPinsPerOpener);
-  for (uint32_t n = 0; n < kProbes; ++n) {
-    const uint32_t i = (next + n) % shm::kPinsPerOpener;
+  PinSlice& slice = MyPinSlice();
+  for (uint32_t n = 0; n < kPinsPerSlice; ++n) {
+    const uint32_t i = slice.first + (slice.next + n) % kPinsPerSlice;
+    std::atomic<uint32_t>& pin = opener->pins[i];
+    if (pin.load(std::memory_order_relaxed) != 0) continue;
     uint32_t expected = 0;
-    if (opener->pins[i].load(std::memory_order_relaxed) == 0 &&
-        opener->pins[i].compare_exchange_strong(expected, di + 1, std::memory_order_acq_rel)) {
-      next = i + 1;
-      return i;
+    if (slice.own) {
+      pin.store(di + 1, std::memory_order_release);
+    } else if (!pin.compare_exchange_strong(expected, di + 1, std::memory_order_acq_rel)) {
+      continue;
     }
+    slice.next = (slice.next + n + 1) % kPinsPerSlice;
+    return i;
   }
   return shm::kPinsPerOpener;
 }

@@ -133,8 +133,14 @@ inline uint64_t MakeOwner(uint32_t gen, uint32_t desc) {
 // it lives. A pin is recorded after it is taken and forgotten before it is
 // dropped, so a crash in between leaks that one pin but never drops one twice.
 // A get that finds no free entry near its thread's last one pins untracked.
+// The table is cut into slices of kPinsPerSlice, one per thread of the opener
+// (the first kPinSlices threads; later ones share, with a CAS), so a thread
+// records its pins with plain stores: only a slice's thread writes a pin
+// into it; any thread may clear one (a handle released elsewhere).
 constexpr uint32_t kMaxOpeners = 64;
 constexpr uint32_t kPinsPerOpener = 4096;
+constexpr uint32_t kPinsPerSlice = 64;
+constexpr uint32_t kPinSlices = kPinsPerOpener / kPinsPerSlice;
 struct alignas(64) Opener {
   std::atomic<int32_t> pid;  // 0: free
   alignas(64) std::atomic<uint32_t> pins[kPinsPerOpener];
