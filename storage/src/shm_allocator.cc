@@ -64,11 +64,9 @@ bool ShmCache::Impl::AllocBlockLocked(uint64_t units, uint32_t di, uint32_t gen,
   return false;
 }
 
-ShmCache::Impl::Lane& ShmCache::Impl::MyLane() {
-  thread_local const uint32_t lane = static_cast<uint32_t>(
-      std::hash<std::thread::id>()(std::this_thread::get_id()) % kLanes);
-  return lanes[lane];
-}
+// By ordinal, not by a hash of the thread id: a process's first kLanes
+// threads never share a lane.
+ShmCache::Impl::Lane& ShmCache::Impl::MyLane() { return lanes[ThreadOrdinal() % kLanes]; }
 
 // One CAS takes the descriptor and names its owner (see the ctl word), so a
 // recovering writer never mistakes a fresh loan for a dead writer's.

@@ -317,10 +317,15 @@ struct PinSlice {
   bool own;
   uint32_t next = 0;  // where the next search starts, within the slice
 };
-inline PinSlice& MyPinSlice() {
+// Numbers the threads of this process 0, 1, 2, ... in the order they ask.
+inline uint32_t ThreadOrdinal() {
   static std::atomic<uint32_t> threads{0};
+  thread_local const uint32_t n = threads.fetch_add(1, std::memory_order_relaxed);
+  return n;
+}
+inline PinSlice& MyPinSlice() {
   thread_local PinSlice slice = [] {
-    const uint32_t n = threads.fetch_add(1, std::memory_order_relaxed);
+    const uint32_t n = ThreadOrdinal();
     return PinSlice{n % shm::kPinSlices * shm::kPinsPerSlice, n < shm::kPinSlices};
   }();
   return slice;
