@@ -37,11 +37,16 @@ bool ShmCache::Impl::WordLive(uint64_t w) const {
   return GenOf(c) == WordGen(w) && StateOf(c) == kLive;
 }
 
+// Takes the first empty or tombstone slot. Occupied slots are passed without
+// asking their descriptor whether the word is stale: that was a cache miss
+// under the writer mutex on most puts, and stale words (left by writers that
+// died publishing) are rare and emptied by ClearSlotLocked.
 bool ShmCache::Impl::InsertIndexLocked(const ObjectKey& key, uint64_t word, uint64_t block_off) {
   const uint32_t mask = hdr->index_mask;
   uint64_t pos = key.lo & mask;
   for (uint32_t n = 0; n <= mask; ++n, pos = (pos + 1) & mask) {
-    if (!WordLive(index[pos].word.load(std::memory_order_acquire))) {
+    const uint64_t w = index[pos].word.load(std::memory_order_acquire);
+    if (w == kEmptyWord || w == kTombWord) {
       index[pos].hint.store(MakeHint(key.hi, block_off), std::memory_order_relaxed);
       index[pos].word.store(word, std::memory_order_release);
       return true;
