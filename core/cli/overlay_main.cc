@@ -271,6 +271,7 @@ int main(int argc, char** argv) {
   AddCheckFlags(validate, &check_flags);
 
   ExecutorOptions run_opt;
+  run_opt.memo = true;
   RunFlags run_flags;
   auto* run = app.add_subcommand("run", "run a pipeline");
   run->add_option("config", cfg, "pipeline config file")->required();

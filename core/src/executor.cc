@@ -131,7 +131,7 @@ class Execution {
       }
     }
     progress_.streams_total = inputs_.size();
-    if (opt_.store != nullptr) {
+    if (opt_.store != nullptr && opt_.memo) {
       std::vector<std::string> streams;
       for (const PendingInput& in : inputs_) streams.push_back(in.file.stream);
       memo_.emplace(spec_, dag_, opt_.store, opt_.rerun, opt_.keep_all, streams);

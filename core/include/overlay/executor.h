@@ -100,11 +100,12 @@ struct ExecutorOptions {
   // streams then run at once, and a run whose largest input cannot fit is
   // refused before it starts.
   uint64_t memory_limit = 0;
-  // With a store, each stage's result for a stream is remembered under its
-  // function's identity and the keys of the stream's input, and a later run
-  // with the same function and input reuses it instead of running the stage
-  // (see core/src/stream_memo.h). `rerun`: run every task anyway; results are
-  // still remembered.
+  // With a store and `memo`, each stage's result for a stream is remembered
+  // under its function's identity and the keys of the stream's input, and a
+  // later run with the same function and input reuses it instead of running
+  // the stage (see core/src/stream_memo.h). `rerun`: run every task anyway;
+  // results are still remembered. `overlay run` sets memo.
+  bool memo = false;
   bool rerun = false;
   // Streams in flight at once; 0: twice the number of workers.
   size_t max_streams = 0;
