@@ -195,6 +195,12 @@ const std::vector<Setter>& Setters() {
 
 }  // namespace
 
+std::string DefaultSegment() {
+  const char* env = std::getenv("OVERLAY_SEGMENT");
+  if (env != nullptr && env[0] != '\0' && ValidSegmentName(env)) return env;
+  return "overlay";
+}
+
 Result<uint64_t> ParseByteSize(std::string_view text) {
   uint64_t n = 0;
   std::string unit;

@@ -169,6 +169,7 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
     last.streams_total = last.streams_done = report->streams;
     last.tasks_ok = report->tasks_ok;
     last.tasks_failed = report->tasks_failed;
+    last.tasks_reused = report->tasks_reused;
     last.input_bytes_read = report->input_bytes;
     progress.Update(last);
   }
@@ -192,9 +193,12 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
     return r.ok() ? 0 : kExitItemsFailed;
   }
   double secs = std::max(r.seconds, 1e-9);
-  fmt::print("{} streams, {} tasks ok, {} failed in {:.2f} s ({:.0f} tasks/s, {} of input)\n",
-             r.streams, r.tasks_ok, r.tasks_failed, r.seconds, r.tasks_ok / secs,
-             ByteRate(r.input_bytes / secs));
+  fmt::print("{} streams, {} tasks ok, {} failed{} in {:.2f} s ({:.0f} tasks/s, {} of input)\n",
+             r.streams, r.tasks_ok, r.tasks_failed,
+             opt.store != nullptr ? fmt::format(", {} reused", r.tasks_reused) : "", r.seconds,
+             r.tasks_ok / secs, ByteRate(r.input_bytes / secs));
+  if (r.tasks_reused > 0 && r.tasks_ok == 0 && r.tasks_failed == 0)
+    fmt::print("every task's result was remembered from an earlier run (--rerun runs them)\n");
   for (const auto& [name, value] : r.counters) fmt::print("  {}: {}\n", name, value);
   if (!opt.out_dir.empty()) {
     fmt::print("results ({} files) in {}/, listed in {}/manifest.json\n", r.outputs.size(),
@@ -267,6 +271,7 @@ int main(int argc, char** argv) {
   AddCheckFlags(validate, &check_flags);
 
   ExecutorOptions run_opt;
+  run_opt.memo = true;
   RunFlags run_flags;
   auto* run = app.add_subcommand("run", "run a pipeline");
   run->add_option("config", cfg, "pipeline config file")->required();
@@ -276,6 +281,9 @@ int main(int argc, char** argv) {
                   "replacing an earlier run's")
       ->capture_default_str();
   run->add_flag("--keep-all", run_opt.keep_all, "also write intermediate stages' outputs");
+  run->add_flag("--rerun", run_opt.rerun,
+                "run every task, even those whose results an earlier run with the same "
+                "functions and inputs left in the data container");
   run->add_option("--workers", run_opt.workers,
                   "tasks at once (default: largest ENDPOINT workers, else one per core)")
       ->check(CLI::Range(1, 4096));

@@ -32,6 +32,7 @@ std::string ProgressText(const Progress& p, double seconds) {
   for (const auto& s : p.stages) {
     line += fmt::format("{}{} {}", line.empty() ? "" : ", ", s.name, s.tasks_ok);
     if (s.tasks_failed > 0) line += fmt::format(" ({} failed)", s.tasks_failed);
+    if (s.tasks_reused > 0) line += fmt::format(" ({} reused)", s.tasks_reused);
   }
   if (p.stages.empty())
     line = fmt::format("tasks {} ok{}", p.tasks_ok,

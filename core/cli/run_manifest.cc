@@ -49,18 +49,23 @@ std::string RunJson(const std::string& config, const std::vector<SizedInput>& in
   json j;
   j["config"] = config;
   j["inputs"] = json::array();
-  for (const auto& in : inputs)
-    j["inputs"].push_back({{"path", in.file.path}, {"stream", in.file.stream}, {"size", in.size}});
+  for (const auto& in : inputs) {
+    json e{{"path", in.file.path}, {"stream", in.file.stream}, {"size", in.size}};
+    if (auto k = r.input_keys.find(in.file.path); k != r.input_keys.end())
+      e["key"] = k->second.ToHex();
+    j["inputs"].push_back(std::move(e));
+  }
   j["outputs"] = json::array();
   for (const auto& o : r.outputs) {
     std::error_code ec;
     uint64_t size = fs::file_size(o, ec);
-    j["outputs"].push_back(
-        {{"path", fs::path(o).lexically_relative(out_dir).string()}, {"size", ec ? 0 : size}});
+    json e{{"path", fs::path(o).lexically_relative(out_dir).string()}, {"size", ec ? 0 : size}};
+    if (auto k = r.output_keys.find(o); k != r.output_keys.end()) e["key"] = k->second.ToHex();
+    j["outputs"].push_back(std::move(e));
   }
   j["counters"] = json::object();
   for (const auto& [name, value] : r.counters) j["counters"][name] = value;
-  j["tasks"] = {{"ok", r.tasks_ok}, {"failed", r.tasks_failed}};
+  j["tasks"] = {{"ok", r.tasks_ok}, {"failed", r.tasks_failed}, {"reused", r.tasks_reused}};
   j["streams"] = r.streams;
   j["input_bytes"] = r.input_bytes;
   j["seconds"] = r.seconds;

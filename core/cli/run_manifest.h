@@ -19,10 +19,11 @@ struct SizedInput {
 };
 Result<std::vector<SizedInput>> ListRunInputs(const PipelineSpec& spec);
 
-// The run as one JSON object: config, inputs (path, stream, size), outputs
-// (path relative to `out_dir`, size), counters, tasks ok/failed, failures,
-// stored names and the segment they are in (empty without a data container).
-// Outputs carry no content key yet: RunReport does not record them.
+// The run as one JSON object: config, inputs (path, stream, size, key),
+// outputs (path relative to `out_dir`, size, key), counters, tasks
+// ok/failed/reused, failures, stored names and the segment they are in (empty
+// without a data container). Keys come from the data container: a run without
+// one (--no-store) lists none.
 std::string RunJson(const std::string& config, const std::vector<SizedInput>& inputs,
                     const RunReport& report, const std::string& out_dir,
                     const std::string& segment);

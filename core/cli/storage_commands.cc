@@ -208,7 +208,11 @@ int RunLs(const StorageFlags& f, const std::string& prefix, bool as_json) {
   if (!c.ok()) return Fail("ls", c.status());
   Result<std::vector<CatalogEntry>> names = (*c)->List();
   if (!names.ok()) return Fail("ls", names.status());
-  std::erase_if(*names, [&](const CatalogEntry& e) { return !e.name.starts_with(prefix); });
+  // Names starting with '.' are the runs' own records (.memo/): shown only
+  // when the prefix asks for them.
+  std::erase_if(*names, [&](const CatalogEntry& e) {
+    return !e.name.starts_with(prefix) || (e.name.starts_with('.') && !prefix.starts_with('.'));
+  });
   if (as_json) {
     json arr = json::array();
     for (const CatalogEntry& e : *names)
@@ -326,7 +330,9 @@ void AddStorageCommands(CLI::App& app, int* exit_code) {
   auto prefix = std::make_shared<std::string>();
   CLI::App* ls = app.add_subcommand(
       "ls", "list catalog names (all, or those starting with PREFIX) with key, size, pin, times");
-  ls->add_option("PREFIX", *prefix, "list only names that start with this");
+  ls->add_option("PREFIX", *prefix,
+                 "list only names that start with this; names starting with '.' (e.g. "
+                 ".memo/, the remembered results of runs) only when PREFIX does");
   ls->add_flag("--json", *as_json,
                "print a JSON array of {name, key, size, ctime, expiry, pinned}; times are "
                "ISO 8601 UTC, expiry null = never");

@@ -27,10 +27,12 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
 #include "overlay/dag.h"
+#include "stream_memo.h"
 
 namespace overlay {
 namespace {
@@ -129,6 +131,11 @@ class Execution {
       }
     }
     progress_.streams_total = inputs_.size();
+    if (opt_.store != nullptr && opt_.memo) {
+      std::vector<std::string> streams;
+      for (const PendingInput& in : inputs_) streams.push_back(in.file.stream);
+      memo_.emplace(spec_, dag_, opt_.store, opt_.rerun, opt_.keep_all, streams);
+    }
     report_.streams = progress_.streams_total;
     for (const DagStage& st : dag_.stages) progress_.stages.push_back({st.decl->name, 0, 0});
     if (!opt_.out_dir.empty()) {
@@ -163,6 +170,7 @@ class Execution {
     report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     report_.tasks_ok = progress_.tasks_ok;
     report_.tasks_failed = progress_.tasks_failed;
+    report_.tasks_reused = progress_.tasks_reused;
     std::sort(report_.outputs.begin(), report_.outputs.end());
     std::sort(report_.stored.begin(), report_.stored.end());
     return std::move(report_);
@@ -292,11 +300,13 @@ class Execution {
       {
         std::lock_guard lock(report_mu_);
         report_.input_bytes += blob->size();
+        if (blob->key()) report_.input_keys[f.path] = *blob->key();
         progress_.input_bytes_read = report_.input_bytes;
         p = SnapshotLocked();
       }
       if (opt_.on_progress) opt_.on_progress(p);
       item.blob = NamedBlob{f.name, std::move(*blob)};
+      if (memo_) memo_->Plan(stage, source, f.stream, item.blob);
       node.try_put(item);
       item.seq = 1;
     } else {
@@ -389,6 +399,7 @@ class Execution {
   }
 
   void Process(int stage, Lane& lane, Item item, StageNode::output_ports_type& ports) {
+    if (memo_ && memo_->Reused(stage, item.stream) != nullptr) return;  // EndStream emits it
     StartStream(stage, lane, item.stream);
     ++lane.data_items;
     Task task;
@@ -405,9 +416,24 @@ class Execution {
 
   void EndStream(int stage, Lane& lane, const std::string& stream,
                  StageNode::output_ports_type& ports) {
-    // A stream that brought no data (e.g. its file failed upstream) has nothing
-    // to finish; forwarding the marker is enough.
-    if (lane.data_items > 0) {
+    StreamMemo::Reuse* reuse = memo_ ? memo_->Reused(stage, stream) : nullptr;
+    if (reuse != nullptr) {
+      Task task;
+      task.stream = stream;
+      task.outputs = std::move(reuse->outputs);
+      EmitOutputs(stage, lane, task, ports);
+      Progress p;
+      {
+        std::lock_guard lock(report_mu_);
+        for (const auto& [k, v] : reuse->counters) report_.counters[k] += v;
+        progress_.tasks_reused += reuse->tasks;
+        progress_.stages[stage].tasks_reused += reuse->tasks;
+        p = SnapshotLocked();
+      }
+      if (opt_.on_progress) opt_.on_progress(p);
+    } else if (lane.data_items > 0) {
+      // A stream that brought no data (e.g. its file failed upstream) has
+      // nothing to finish; forwarding the marker is enough.
       Task task;
       task.stream = stream;
       task.seq = lane.next_out;
@@ -418,6 +444,7 @@ class Execution {
         Complete(stage, lane, task, s, "(end of stream)", ports);
     }
     lane.state.reset();
+    if (memo_) memo_->Ended(stage, stream);
     if (!dag_.stages[stage].successors.empty()) {
       std::get<0>(ports).try_put(Item{stream, stage, lane.next_out, true, {}});
     } else {
@@ -440,25 +467,8 @@ class Execution {
       Fail(*dag_.stages[stage].decl, task.stream, item, s);
       return;
     }
-    const bool sink = dag_.stages[stage].successors.empty();
-    const std::string& stage_name = dag_.stages[stage].decl->name;
-    for (auto& out : task.outputs) {
-      if (!opt_.out_dir.empty() && (sink || opt_.keep_all)) WriteOutput(stage, task.stream, out);
-      if (opt_.store != nullptr) {
-        Status kept = Keep(stage, task.stream, out, sink || opt_.keep_all);
-        if (!kept.ok()) {
-          Fail(*dag_.stages[stage].decl, task.stream, out.name, kept);
-          continue;
-        }
-        if (sink) {
-          std::lock_guard lock(report_mu_);
-          report_.stored.push_back(fmt::format("{}/{}/{}", stage_name, FlatStream(task.stream),
-                                               out.name));
-        }
-      }
-      if (!sink)
-        std::get<0>(ports).try_put(Item{task.stream, stage, lane.next_out++, false, std::move(out)});
-    }
+    EmitOutputs(stage, lane, task, ports);
+    if (memo_) memo_->TaskDone(stage, task.stream, task.counters);
     Progress p;
     {
       std::lock_guard lock(report_mu_);
@@ -468,6 +478,31 @@ class Execution {
       p = SnapshotLocked();
     }
     if (opt_.on_progress) opt_.on_progress(p);
+  }
+
+  // Stores, names and writes a task's outputs (result stages' ones, or every
+  // stage's with keep_all) and passes them to the next stages.
+  void EmitOutputs(int stage, Lane& lane, Task& task, StageNode::output_ports_type& ports) {
+    const bool sink = dag_.stages[stage].successors.empty();
+    const std::string& stage_name = dag_.stages[stage].decl->name;
+    for (auto& out : task.outputs) {
+      if (opt_.store != nullptr) {
+        Status kept = Keep(stage, task.stream, out, sink || opt_.keep_all);
+        if (!kept.ok()) {
+          Fail(*dag_.stages[stage].decl, task.stream, out.name, kept);
+          continue;
+        }
+        if (memo_) memo_->Output(stage, task.stream, out);
+        if (sink) {
+          std::lock_guard lock(report_mu_);
+          report_.stored.push_back(fmt::format("{}/{}/{}", stage_name, FlatStream(task.stream),
+                                               out.name));
+        }
+      }
+      if (!opt_.out_dir.empty() && (sink || opt_.keep_all)) WriteOutput(stage, task.stream, out);
+      if (!sink)
+        std::get<0>(ports).try_put(Item{task.stream, stage, lane.next_out++, false, std::move(out)});
+    }
   }
 
   void WriteOutput(int stage, const std::string& stream, const NamedBlob& out) {
@@ -485,6 +520,7 @@ class Execution {
     }
     std::lock_guard lock(report_mu_);
     report_.outputs.push_back(path.string());
+    if (out.data.key()) report_.output_keys[path.string()] = *out.data.key();
   }
 
   void Fail(const StageDecl& stage, const std::string& stream, const std::string& item,
@@ -493,6 +529,7 @@ class Execution {
     {
       std::lock_guard lock(report_mu_);
       report_.failures.push_back({stage.name, stream, item, s});
+      if (memo_) memo_->Failed(stage.name, stream);
       ++progress_.tasks_failed;
       for (StageProgress& sp : progress_.stages)
         if (sp.name == stage.name) ++sp.tasks_failed;
@@ -512,6 +549,7 @@ class Execution {
   const Dag& dag_;
   const ExecutorOptions& opt_;
   std::vector<StageRt> stages_;
+  std::optional<StreamMemo> memo_;  // with a store
 
   struct OpenStream {
     size_t sinks_left = 0;  // sink stages its end has yet to leave

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "common/overlay_cli.h"
+#include "overlay/object_key.h"
 #include "overlay/process_runner.h"
 #include "overlay/storage_options.h"
 
@@ -374,6 +375,105 @@ TEST_F(CliTest, JsonOutput) {
   EXPECT_GT(s["counters"]["beats"].get<int>(), 5);
   EXPECT_EQ(s["segment"], segment_);
   EXPECT_FALSE(s["stored"].empty());
+}
+
+// Output bytes by path relative to `dir`, manifest excluded.
+std::map<std::string, std::string> Files(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file() || e.path().filename() == "manifest.json") continue;
+    std::ifstream f(e.path(), std::ios::binary);
+    out[fs::relative(e.path(), dir).string()] = std::string(std::istreambuf_iterator<char>(f), {});
+  }
+  return out;
+}
+
+// Resume by content: a second identical run reuses every task and writes the
+// same bytes; a changed input reruns its stream only; --rerun runs all; a
+// result whose objects are gone runs again.
+TEST_F(CliTest, RerunReusesRememberedResults) {
+  for (const auto& e : fs::directory_iterator(fs::path(OVERLAY_SOURCE_DIR) / "configs/data"))
+    fs::copy_file(e.path(), dir_ / "in" / e.path().filename());
+  auto run = [&](const std::string& out, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"run",         "configs/ecg.cfg", "--input",
+                                     (dir_ / "in").string(), "--out", (dir_ / out).string(),
+                                     "--segment",   segment_,          "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    RunResult r = Overlay(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err.tail;
+    return nlohmann::json::parse(r.out.tail, nullptr, false);
+  };
+  const auto first = run("first");
+  const int tasks = first["tasks"]["ok"].get<int>();
+  ASSERT_GT(tasks, 0);
+  EXPECT_EQ(first["tasks"]["reused"], 0);
+
+  const auto second = run("second");
+  EXPECT_EQ(second["tasks"]["ok"], 0);
+  EXPECT_EQ(second["tasks"]["reused"], tasks);
+  EXPECT_EQ(second["counters"], first["counters"]);
+  EXPECT_EQ(Files(dir_ / "second"), Files(dir_ / "first"));
+  EXPECT_EQ(second["outputs"], first["outputs"]);
+
+  // One patient's heart rate changes (same length, so as many tasks).
+  std::string p2 = Read(dir_ / "in/patient02.ecg");
+  p2 = std::regex_replace(p2, std::regex("hr_bpm = [0-9]+"), "hr_bpm = 101");
+  Write(dir_ / "in/patient02.ecg", p2);
+  fs::create_directories(dir_ / "only");
+  fs::copy_file(dir_ / "in/patient02.ecg", dir_ / "only/patient02.ecg");
+  RunResult alone = Overlay({"run", "configs/ecg.cfg", "--input", (dir_ / "only").string(),
+                             "--no-store", "--json"});
+  ASSERT_EQ(alone.exit_code, 0) << alone.err.tail;
+  const int stream_tasks = nlohmann::json::parse(alone.out.tail)["tasks"]["ok"].get<int>();
+  EXPECT_EQ(nlohmann::json::parse(alone.out.tail)["tasks"]["reused"], 0) << "--no-store: no memo";
+  const auto third = run("third");
+  EXPECT_EQ(third["tasks"]["ok"], stream_tasks);
+  EXPECT_EQ(third["tasks"]["reused"], tasks - stream_tasks);
+  auto a = Files(dir_ / "first"), c = Files(dir_ / "third");
+  EXPECT_NE(c["stage3/patient02/patient02.svg"], a["stage3/patient02/patient02.svg"]);
+  for (const char* same : {"stage3/patient01/patient01.svg", "stage3/patient04/patient04.svg"})
+    EXPECT_EQ(c[same], a[same]) << same;
+
+  const auto forced = run("forced", {"--rerun"});
+  EXPECT_EQ(forced["tasks"]["ok"], tasks);
+  EXPECT_EQ(forced["tasks"]["reused"], 0);
+
+  // Its results removed from every tier, a stream runs again.
+  RunResult rm = Overlay({"rm", "stage3/patient01/", "--segment", segment_});
+  ASSERT_EQ(rm.exit_code, 0) << rm.err.tail;
+  const auto again = run("again");
+  EXPECT_GT(again["tasks"]["ok"].get<int>(), 0);
+  EXPECT_LT(again["tasks"]["ok"].get<int>(), tasks);
+  EXPECT_EQ(Files(dir_ / "again"), Files(dir_ / "forced"));
+  RunResult get = Overlay({"get", "stage3/patient01/patient01.svg", "--segment", segment_, "-o",
+                           (dir_ / "p1.svg").string()});
+  EXPECT_EQ(get.exit_code, 0) << get.err.tail;
+
+  // The records are catalog names that `ls` shows only when asked.
+  EXPECT_THAT(Overlay({"ls", "--segment", segment_}).out.tail, Not(HasSubstr(".memo/")));
+  EXPECT_THAT(Overlay({"ls", ".memo/", "--segment", segment_}).out.tail, HasSubstr(".memo/"));
+}
+
+// The manifest names every input and output by its content key.
+TEST_F(CliTest, ManifestListsContentKeys) {
+  WritePatient("p1.ecg", 10, 70, 1);
+  const fs::path out = dir_ / "out";
+  RunResult r = Overlay({"run", "configs/ecg.cfg", "--input", (dir_ / "in").string(), "--out",
+                         out.string(), "--segment", segment_, "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err.tail;
+  auto m = nlohmann::json::parse(Read(out / "manifest.json"));
+  ASSERT_EQ(m["inputs"].size(), 1u);
+  EXPECT_EQ(m["inputs"][0]["key"], ObjectKey::Of(Read(dir_ / "in/p1.ecg")).ToHex());
+  ASSERT_FALSE(m["outputs"].empty());
+  for (const auto& o : m["outputs"]) {
+    const std::string bytes = Read(out / o["path"].get<std::string>());
+    EXPECT_EQ(o["key"], ObjectKey::Of(bytes).ToHex()) << o["path"];
+    // The key names the object in the data container.
+    RunResult get = Overlay({"get", o["key"].get<std::string>(), "--segment", segment_, "-o",
+                             (dir_ / "got").string()});
+    EXPECT_EQ(get.exit_code, 0) << get.err.tail;
+    EXPECT_EQ(Read(dir_ / "got"), bytes) << o["path"];
+  }
 }
 
 // The closing hint names a segment other than the default, so pasting it

@@ -434,7 +434,8 @@ TEST_F(RemotePipeline, OverlayRunCliUsesChildEndpoint) {
               cfg,
               "--out",
               (dir_ / "cli").string(),
-              "-q"};
+              "-q",
+              "--rerun"};
   run.timeout_ms = 60000;
   auto r = RunProcess(run);
   (void)storage::ShmCache::Remove(Unique("cli-client"));
@@ -450,6 +451,7 @@ RunResult OverlayRun(const std::string& cfg, const std::vector<std::string>& arg
               "run",
               cfg,
               "-q",
+              "--rerun",
               "--segment",
               Unique("flags-client")};
   run.argv.insert(run.argv.end(), args.begin(), args.end());

@@ -137,6 +137,7 @@ TEST(FailoverCli, DeadEndpointFallsBackToTheClient) {
               "--out",
               (dir / out).string(),
               "-q",
+              "--rerun",  // the fog run must run, not reuse the local run's results
               "--segment",
               segment};
     o.timeout_ms = 60000;

@@ -256,6 +256,7 @@ class ThreeNodes : public ::testing::Test {
               "run",
               Config(node),
               "-q",
+              "--rerun",  // every run runs its stages, even on a segment used before
               "--segment",
               Segment(node),
               "--input",

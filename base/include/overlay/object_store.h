@@ -29,6 +29,11 @@ class ObjectStore : public BlobAllocator {
   virtual Result<Blob> PutVerified(const ObjectKey& key, std::string_view bytes) = 0;
   // Binds catalog `name` to a stored object. REQUIRES: object.key().
   virtual Status Name(const std::string& name, const Blob& object) = 0;
+  // The key catalog `name` is bound to. NotFound when it is bound to none, or
+  // the store keeps no catalog.
+  virtual Result<ObjectKey> Lookup(const std::string& name) {
+    return Status::NotFound("no object named '" + name + "'");
+  }
   // The object's bytes, viewed in place where the tier allows.
   virtual Result<Blob> Get(const ObjectKey& key) = 0;
   // Puts waiting for memory right now (backpressure), for progress lines.

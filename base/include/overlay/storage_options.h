@@ -39,6 +39,10 @@ enum class WriteMode {
   kBack,
 };
 
+// The segment of a data container whose STORAGE block and flags name none:
+// $OVERLAY_SEGMENT when it is a valid, non-empty segment name, else "overlay".
+std::string DefaultSegment();
+
 struct StorageOptions {
   // STORAGE.memory: L1 byte budget (shared-memory segment data area).
   // Units: bytes, suffixes KiB/MiB/GiB (or K/M/G). Range: 1 MiB .. 1 TiB.
@@ -66,8 +70,8 @@ struct StorageOptions {
 
   // STORAGE.segment: name of the L1 shared-memory segment (/dev/shm/<name>);
   // processes naming the same segment share L1. Letters, digits, '-', '_', '.'
-  // only; empty disables L1. Default: "overlay".
-  std::string segment = "overlay";
+  // only; empty disables L1. Default: DefaultSegment().
+  std::string segment = DefaultSegment();
 
   // STORAGE.objects: capacity of the L1 object table (objects plus names).
   // Range: 64 .. 16M. Default: 65536.

@@ -35,6 +35,7 @@ struct StageProgress {
   std::string name;  // STAGE.name
   size_t tasks_ok = 0;
   size_t tasks_failed = 0;
+  size_t tasks_reused = 0;  // remembered results used instead of running
 };
 
 // Live counts, passed to ExecutorOptions::on_progress.
@@ -43,6 +44,7 @@ struct Progress {
   size_t streams_done = 0;   // streams that left every sink stage
   size_t tasks_ok = 0;
   size_t tasks_failed = 0;
+  size_t tasks_reused = 0;
   uint64_t input_bytes_total = 0;  // sizes of every input file found
   uint64_t input_bytes_read = 0;   // input bytes read so far (RunReport::input_bytes)
   std::vector<StageProgress> stages;  // every stage, in the config's order
@@ -53,12 +55,17 @@ struct RunReport {
   size_t streams = 0;       // input files
   size_t tasks_ok = 0;
   size_t tasks_failed = 0;
+  size_t tasks_reused = 0;  // tasks whose remembered results were used (ExecutorOptions::rerun)
   uint64_t input_bytes = 0;
   double seconds = 0;
   std::map<std::string, int64_t> counters;  // summed Task::counters, e.g. "beats"
   std::vector<ItemFailure> failures;
   std::vector<std::string> outputs;         // files written under ExecutorOptions::out_dir
   std::vector<std::string> stored;          // result names in ExecutorOptions::store
+  // Content keys, with a store: of every path in `outputs`, and of every input
+  // file read (by its path).
+  std::map<std::string, ObjectKey> output_keys;
+  std::map<std::string, ObjectKey> input_keys;
   bool ok() const { return tasks_failed == 0; }
 };
 
@@ -93,6 +100,13 @@ struct ExecutorOptions {
   // streams then run at once, and a run whose largest input cannot fit is
   // refused before it starts.
   uint64_t memory_limit = 0;
+  // With a store and `memo`, each stage's result for a stream is remembered
+  // under its function's identity and the keys of the stream's input, and a
+  // later run with the same function and input reuses it instead of running
+  // the stage (see core/src/stream_memo.h). `rerun`: run every task anyway;
+  // results are still remembered. `overlay run` sets memo.
+  bool memo = false;
+  bool rerun = false;
   // Streams in flight at once; 0: twice the number of workers.
   size_t max_streams = 0;
   // Builds each FUNCTION. Default: MakeFunction (builtins and commands).

@@ -32,6 +32,11 @@ class ContainerStore : public ObjectStore {
     if (!object.key()) return Status::InvalidArgument("naming an object that was not stored");
     return container_->Name(name, *object.key(), object.size());
   }
+  Result<ObjectKey> Lookup(const std::string& name) override {
+    Result<CatalogEntry> e = container_->Lookup(name);
+    if (!e.ok()) return e.status();
+    return e->key;
+  }
   Result<Blob> Get(const ObjectKey& key) override { return container_->Get(key); }
   size_t Waiting() const override { return container_->Waiting(); }
   // An L1 loan (a heap buffer for objects L1 cannot take); Publish commits it.
