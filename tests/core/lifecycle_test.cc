@@ -58,11 +58,12 @@ class LifecycleTest : public ::testing::Test {
   }
 
   // `overlay run` on `input`'s records; returns its output with the exit code checked.
+  // --rerun: every run executes its tasks, rather than reusing the last run's.
   std::string Run(const std::string& config, const fs::path& input, int want_exit = 0,
                   std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"run",       config, "--input", input.string(),
                                      "--include", "signal.txt", "--segment", segment_,
-                                     "--quiet"};
+                                     "--quiet",   "--rerun"};
     args.insert(args.end(), extra.begin(), extra.end());
     RunResult r = Overlay(args);
     EXPECT_EQ(r.exit_code, want_exit) << r.err.tail;
