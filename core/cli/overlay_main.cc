@@ -137,8 +137,12 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
     }
     container = std::move(*c);
     if (!container->notice().empty()) fmt::print(stderr, "overlay run: {}\n", container->notice());
-    // Without a disk tier, objects in flight must fit L1.
-    if (container->disk_dir().empty()) opt.memory_limit = spec.storage.options.memory;
+    // Without a disk tier, objects in flight must fit L1, and nothing is
+    // remembered for a rerun: named memo records would stay pinned in L1.
+    if (container->disk_dir().empty()) {
+      opt.memory_limit = spec.storage.options.memory;
+      opt.memo = false;
+    }
     store = std::make_unique<storage::ContainerStore>(container.get());
     opt.store = store.get();
   }
