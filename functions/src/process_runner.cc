@@ -421,6 +421,18 @@ void CancelAllProcesses(int64_t grace_ms) {
     ssize_t n = ::write(reg.wake_fd, &one, sizeof one);
     (void)n;
   }
+  if (grace_ms > 0) return;
+  // Until they are dead (bounded), so what they started has been re-parented
+  // here by the time KillAdoptedOrphans looks.
+  for (int i = 0; i < 400; ++i) {  // 400 × 5 ms
+    bool alive = false;
+    for (pid_t pid : reg.children) {
+      siginfo_t info{};
+      alive |= ::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+    }
+    if (!alive) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 bool ProcessesCancelled() { return Reg().cancelled; }

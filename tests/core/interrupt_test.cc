@@ -188,6 +188,40 @@ TEST_P(InterruptTest, StopsCommandsRemovesWorkspacesAndExitsWith128PlusSignal) {
   EXPECT_EQ(kept, std::vector<std::string>{tag_ + "-0"});
 }
 
+// A second signal stops at once, even when commands ignore SIGTERM: they are
+// SIGKILLed with what they started, and nothing of the run is left.
+TEST_F(SlowRunTest, SecondSignalStopsAtOnce) {
+  std::string script = Read(dir_ / "slow.sh");
+  std::ofstream(dir_ / "slow.sh") << "trap '' TERM\n" << script;
+  const fs::path err = dir_ / "stderr";
+  OverlayProcess run({"run", (dir_ / "slow.cfg").string(), "--no-store", "--quiet", "--workers",
+                      "2", "--out", (dir_ / "out").string()},
+                     err);
+  std::vector<fs::path> workspaces;
+  for (int i = 0; i < 1500 && workspaces.size() < 2; ++i) {  // bounded: 30 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    workspaces = ReadyWorkspaces();
+  }
+  ASSERT_EQ(workspaces.size(), 2u) << Read(err);
+  std::vector<pid_t> commands;
+  for (const fs::path& w : workspaces) {
+    commands.push_back(std::stoi(Read(w / "w" / "child.pid")));
+    commands.push_back(std::stoi(Read(w / "w" / "self.pid")));
+  }
+  ASSERT_EQ(::kill(run.pid(), SIGINT), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(::kill(run.pid(), SIGINT), 0);
+  const int status = run.Wait(std::chrono::seconds(30));
+  ASSERT_NE(status, -1) << Read(err);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_THAT(Read(err), HasSubstr("interrupted by SIGINT, stopped at once"));
+  for (const fs::path& w : workspaces) EXPECT_FALSE(fs::exists(w)) << w;
+  for (pid_t pid : commands) EXPECT_TRUE(Gone(pid)) << pid;
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "s1"));
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "manifest.json"));
+}
+
 // A crash of `overlay` itself keeps the default action, so the shell sees
 // 128+N and names the signal: no handler turns it into exit 1.
 TEST_F(SlowRunTest, CrashSignalsEndOverlayWithTheirDefaultAction) {

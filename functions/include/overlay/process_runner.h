@@ -99,7 +99,8 @@ Status AdoptOrphans();
 
 // Every running command's process group gets SIGTERM now and SIGKILL
 // `grace_ms` later (from the RunProcess call that owns it); their results
-// say `cancelled`. From now on RunProcess fails at once ("cancelled") without
+// say `cancelled`. With `grace_ms` 0: SIGKILL now, and it returns once they
+// are dead (within 2 s). From now on RunProcess fails at once ("cancelled") without
 // starting anything. Not async-signal-safe: call it from a normal thread.
 void CancelAllProcesses(int64_t grace_ms = 2000);
 bool ProcessesCancelled();
