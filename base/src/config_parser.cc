@@ -21,6 +21,20 @@ namespace {
 
 const std::vector<std::string> kBlocks = {"FUNCTION", "ENDPOINT", "STAGE", "STORAGE"};
 
+// Longer lines are refused, and read no further than this: the parser's
+// memory stays bounded whatever the file holds.
+constexpr size_t kMaxLineBytes = 64 * 1024;
+
+// A stage's name becomes a directory under `run --out`: one plain path
+// component, from a set every file system and shell takes as is.
+bool IsSafeStageName(std::string_view name) {
+  if (name.empty() || name.front() == '.') return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
+      return false;
+  return true;
+}
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -125,22 +139,26 @@ class Parser {
   }
   const std::vector<std::string>& errors() const { return errors_; }
 
-  void Parse(std::string_view text, PipelineSpec* spec) {
-    int line_no = 0;
-    std::string block;  // current block name, empty outside a block
-    int block_line = 0;
-    std::map<std::string, std::pair<std::string, int>> kv;  // key → (value, line)
-    while (!text.empty()) {
-      size_t nl = text.find('\n');
-      std::string_view raw = text.substr(0, nl);
-      text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-      ++line_no;
+  // One line, without its '\n'; `full_size` is its length in the file when
+  // only its start was read (a line over kMaxLineBytes).
+  void Line(std::string_view raw, PipelineSpec* spec, size_t full_size = 0) {
+    ++line_no_;
+    const int line_no = line_no_;
+    if (std::max(raw.size(), full_size) > kMaxLineBytes) {
+      Error(line_no, fmt::format("line of {} bytes, longer than the {} allowed",
+                                 std::max(raw.size(), full_size), kMaxLineBytes));
+      return;
+    }
+    std::string& block = block_;
+    int& block_line = block_line_;
+    KV& kv = kv_;
+    {
       std::string_view line = Trim(raw);
-      if (line.empty() || line[0] == '#') continue;
+      if (line.empty() || line[0] == '#') return;
       if (line.front() == '[') {
         if (line.back() != ']') {
           Error(line_no, fmt::format("malformed block header '{}': expected [NAME]", line));
-          continue;
+          return;
         }
         std::string name = Upper(Trim(line.substr(1, line.size() - 2)));
         if (name == "END") {
@@ -153,20 +171,18 @@ class Parser {
                                      block, block_line));
           Finish(block, block_line, kv, spec);
           kv.clear();
-          block = name;
+          block = CheckBlockName(name, line_no);
           block_line = line_no;
-          CheckBlockName(&block, line_no);
         } else {
-          block = name;
+          block = CheckBlockName(name, line_no);
           block_line = line_no;
-          CheckBlockName(&block, line_no);
         }
-        continue;
+        return;
       }
       size_t eq = line.find('=');
       if (eq == std::string_view::npos) {
         Error(line_no, fmt::format("expected 'key = value', got '{}'", line));
-        continue;
+        return;
       }
       std::string key(Trim(line.substr(0, eq)));
       for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -174,35 +190,40 @@ class Parser {
       if (block.empty()) {
         Error(line_no, fmt::format("'{}' outside a block: open one with [FUNCTION], [ENDPOINT], "
                                    "[STAGE] or [STORAGE]", key));
-        continue;
+        return;
       }
-      if (block == "?") continue;  // inside an unknown block: already reported
+      if (block == "?") return;  // inside an unknown block: already reported
       const auto& keys = BlockKeys(block);
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
         Error(line_no, fmt::format("unknown key '{}' in [{}]{}", key, block, DidYouMean(key, keys)));
-        continue;
+        return;
       }
       if (auto it = kv.find(key); it != kv.end()) {
         Error(line_no, fmt::format("duplicate key '{}' (first set at line {})", key, it->second.second));
-        continue;
+        return;
       }
       if (value.empty()) {
         Error(line_no, fmt::format("key '{}' has an empty value", key));
-        continue;
+        return;
       }
       kv[key] = {value, line_no};
     }
-    if (!block.empty()) {
-      Error(block_line, fmt::format("[{}] is never closed: missing [END]", block));
-      if (block != "?") Finish(block, block_line, kv, spec);
+  }
+
+  // After the last line.
+  void End(PipelineSpec* spec) {
+    if (!block_.empty()) {
+      Error(block_line_, fmt::format("[{}] is never closed: missing [END]", block_));
+      if (block_ != "?") Finish(block_, block_line_, kv_, spec);
     }
   }
 
  private:
-  void CheckBlockName(std::string* block, int line_no) {
-    if (std::find(kBlocks.begin(), kBlocks.end(), *block) != kBlocks.end()) return;
-    Error(line_no, fmt::format("unknown block [{}]{}", *block, DidYouMean(*block, kBlocks)));
-    *block = "?";
+  // `name`, or "?" for an unknown block (reported here).
+  std::string CheckBlockName(const std::string& name, int line_no) {
+    if (std::find(kBlocks.begin(), kBlocks.end(), name) != kBlocks.end()) return name;
+    Error(line_no, fmt::format("unknown block [{}]{}", name, DidYouMean(name, kBlocks)));
+    return "?";
   }
 
   using KV = std::map<std::string, std::pair<std::string, int>>;
@@ -317,6 +338,10 @@ class Parser {
       Require(kv, "source", block, block_line);
       Require(kv, "transformation", block, block_line);
       s.name = get("name");
+      if (kv.count("name") && !IsSafeStageName(s.name))
+        Error(lines["name"], fmt::format("stage name '{}' may hold only letters, digits, '_', "
+                                         "'.' and '-', and not start with '.' (it names a "
+                                         "directory under --out)", s.name));
       s.sources = SplitList(get("source"), ",");
       s.transformation = get("transformation");
       s.endpoint = get("endpoint");
@@ -339,6 +364,10 @@ class Parser {
 
   std::string file_;
   std::vector<std::string> errors_;
+  int line_no_ = 0;
+  std::string block_;  // current block name, empty outside a block
+  int block_line_ = 0;
+  KV kv_;              // the current block's key → (value, line)
 };
 
 }  // namespace
@@ -408,27 +437,52 @@ std::string NormalizeUuid(std::string_view id) {
   return pos == out.size() ? out : "";
 }
 
-const FunctionDecl* PipelineSpec::FindFunction(std::string_view name) const {
-  for (const auto& f : functions)
-    if (f.name == name) return &f;
+namespace {
+
+template <typename Decl>
+const Decl* Find(const std::vector<Decl>& decls, const NameIndex& index, std::string_view name) {
+  if (index.indexed == decls.size()) {
+    auto it = index.positions.find(name);
+    if (it == index.positions.end()) return nullptr;
+    if (decls[it->second].name == name) return &decls[it->second];
+  }
+  for (const auto& d : decls)  // the index is stale
+    if (d.name == name) return &d;
   return nullptr;
+}
+
+template <typename Decl>
+void Index(const std::vector<Decl>& decls, NameIndex* index) {
+  index->positions.clear();
+  index->positions.reserve(decls.size());
+  for (size_t i = 0; i < decls.size(); ++i) index->positions.emplace(decls[i].name, i);
+  index->indexed = decls.size();
+}
+
+}  // namespace
+
+const FunctionDecl* PipelineSpec::FindFunction(std::string_view name) const {
+  return Find(functions, function_index, name);
 }
 const EndpointDecl* PipelineSpec::FindEndpoint(std::string_view name) const {
-  for (const auto& e : endpoints)
-    if (e.name == name) return &e;
-  return nullptr;
+  return Find(endpoints, endpoint_index, name);
 }
+const StageDecl* PipelineSpec::FindStage(std::string_view name) const {
+  return Find(stages, stage_index, name);
+}
+
+void PipelineSpec::IndexNames() {
+  Index(functions, &function_index);
+  Index(endpoints, &endpoint_index);
+  Index(stages, &stage_index);
+}
+
 bool IncludeMatches(std::string_view include, const std::string& name) {
   for (const std::string& glob : SplitList(include, ","))
     if (fnmatch(glob.c_str(), name.c_str(), 0) == 0) return true;
   return false;
 }
 
-const StageDecl* PipelineSpec::FindStage(std::string_view name) const {
-  for (const auto& s : stages)
-    if (s.name == name) return &s;
-  return nullptr;
-}
 
 Result<PipelineSpec> ParseConfigText(std::string_view text, std::string_view file,
                                      std::string_view base_dir) {
@@ -436,7 +490,13 @@ Result<PipelineSpec> ParseConfigText(std::string_view text, std::string_view fil
   spec.path = std::string(file);
   spec.base_dir = std::string(base_dir);
   Parser p(file);
-  p.Parse(text, &spec);
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    p.Line(text.substr(0, nl), &spec);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  }
+  p.End(&spec);
+  spec.IndexNames();
   if (!p.errors().empty()) {
     std::string msg;
     for (const auto& e : p.errors()) msg += (msg.empty() ? "" : "\n") + e;
@@ -448,11 +508,35 @@ Result<PipelineSpec> ParseConfigText(std::string_view text, std::string_view fil
 Result<PipelineSpec> ParseConfigFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::FromErrno("cannot open config '" + path + "'", errno);
-  std::stringstream ss;
-  ss << in.rdbuf();
   std::string dir = std::filesystem::path(path).parent_path().string();
-  auto spec = ParseConfigText(ss.str(), path, dir.empty() ? "." : dir);
-  if (!spec.ok()) return spec;
+  PipelineSpec parsed;
+  parsed.path = path;
+  parsed.base_dir = dir.empty() ? "." : dir;
+  Parser p(path);
+  // Line by line, holding at most kMaxLineBytes + 1 of a line: an over-long
+  // line is measured, not held.
+  std::streambuf* sb = in.rdbuf();
+  std::string line;
+  size_t size = 0;
+  for (int c = sb->sbumpc();; c = sb->sbumpc()) {
+    if (c == std::char_traits<char>::eof() || c == '\n') {
+      if (c == std::char_traits<char>::eof() && size == 0) break;
+      p.Line(line, &parsed, size);
+      line.clear();
+      size = 0;
+      if (c == std::char_traits<char>::eof()) break;
+      continue;
+    }
+    if (++size <= kMaxLineBytes + 1) line.push_back(static_cast<char>(c));
+  }
+  p.End(&parsed);
+  parsed.IndexNames();
+  Result<PipelineSpec> spec = std::move(parsed);
+  if (!p.errors().empty()) {
+    std::string msg;
+    for (const auto& e : p.errors()) msg += (msg.empty() ? "" : "\n") + e;
+    return Status::InvalidArgument(msg);
+  }
   for (auto& f : spec->functions)
     if (!f.command.empty()) f.command = ResolveCommandPaths(f.command, spec->base_dir);
   return spec;

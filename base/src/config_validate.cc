@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <set>
+#include <unordered_map>
 
 #include "overlay/config.h"
 #include "overlay/dag.h"
@@ -20,12 +21,15 @@ int LineOf(const std::map<std::string, int>& lines, const std::string& key, cons
 template <typename Decl>
 void CheckUnique(const std::vector<Decl>& decls, std::string_view what,
                  std::vector<std::string>* errors) {
-  for (size_t i = 0; i < decls.size(); ++i)
-    for (size_t j = 0; j < i; ++j)
-      if (decls[i].name == decls[j].name)
-        errors->push_back(fmt::format("{}:{}: duplicate {} name '{}' (first declared at line {})",
-                                      decls[i].loc.file, decls[i].loc.line, what, decls[i].name,
-                                      decls[j].loc.line));
+  std::unordered_map<std::string_view, size_t> first;
+  first.reserve(decls.size());
+  for (size_t i = 0; i < decls.size(); ++i) {
+    auto [it, added] = first.emplace(decls[i].name, i);
+    if (!added)
+      errors->push_back(fmt::format("{}:{}: duplicate {} name '{}' (first declared at line {})",
+                                    decls[i].loc.file, decls[i].loc.line, what, decls[i].name,
+                                    decls[it->second].loc.line));
+  }
 }
 
 std::vector<std::string> EndpointNames(const PipelineSpec& spec) {
@@ -41,13 +45,16 @@ Status ValidateSpec(const PipelineSpec& spec) {
   CheckUnique(spec.functions, "function", &errors);
   CheckUnique(spec.endpoints, "endpoint", &errors);
   CheckUnique(spec.stages, "stage", &errors);
-  for (size_t i = 0; i < spec.endpoints.size(); ++i)
-    for (size_t j = 0; j < i; ++j)
-      if (!spec.endpoints[i].id.empty() && spec.endpoints[i].id == spec.endpoints[j].id)
-        errors.push_back(fmt::format("{}:{}: endpoint '{}' reuses the id of endpoint '{}'",
-                                     spec.path, LineOf(spec.endpoints[i].key_lines, "id",
-                                                       spec.endpoints[i].loc),
-                                     spec.endpoints[i].name, spec.endpoints[j].name));
+  std::unordered_map<std::string_view, size_t> ids;
+  for (size_t i = 0; i < spec.endpoints.size(); ++i) {
+    if (spec.endpoints[i].id.empty()) continue;
+    auto [it, added] = ids.emplace(spec.endpoints[i].id, i);
+    if (!added)
+      errors.push_back(fmt::format("{}:{}: endpoint '{}' reuses the id of endpoint '{}'",
+                                   spec.path, LineOf(spec.endpoints[i].key_lines, "id",
+                                                     spec.endpoints[i].loc),
+                                   spec.endpoints[i].name, spec.endpoints[it->second].name));
+  }
   for (const auto& e : spec.endpoints) {
     if (e.fallback.empty()) continue;
     const int line = LineOf(e.key_lines, "fallback", e.loc);

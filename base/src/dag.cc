@@ -16,8 +16,8 @@ Result<Dag> BuildDag(const PipelineSpec& spec) {
     dag.stages[i].decl = &s;
     for (const auto& src : s.sources) {
       DagSource ds;
-      for (size_t j = 0; j < n; ++j)
-        if (spec.stages[j].name == src) ds.stage = static_cast<int>(j);
+      if (const StageDecl* from = spec.FindStage(src))
+        ds.stage = static_cast<int>(from - spec.stages.data());
       if (ds.stage < 0) {
         std::filesystem::path p(src);
         ds.dir = p.is_absolute() ? src : (std::filesystem::path(spec.base_dir) / p).string();

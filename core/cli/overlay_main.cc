@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The `overlay` command: a thin layer over core/. Exit codes: 0 success, 1 some
-// items failed, 2 usage or config error.
+// items failed, 2 usage or config error, 128+N stopped by signal N (130
+// SIGINT, 143 SIGTERM; a crash keeps the default action, so 139 SIGSEGV).
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include "overlay/function.h"
 #include "overlay/function_manager.h"
 #include "overlay/object_store.h"
+#include "overlay/process_runner.h"
 #include "overlay/remote_function.h"
 #include "overlay/storage/container_store.h"
 #include "overlay/storage/data_container.h"
@@ -30,6 +32,7 @@
 #include "progress_line.h"
 #include "run_check.h"
 #include "run_manifest.h"
+#include "stop_signals.h"
 #include "storage_commands.h"
 
 namespace overlay {
@@ -37,6 +40,14 @@ namespace {
 
 constexpr int kExitItemsFailed = 1;
 constexpr int kExitUsage = 2;
+// After the first SIGINT/SIGTERM: commands' grace between SIGTERM and SIGKILL,
+// and how long the run may take to wind down before it is stopped at once.
+constexpr int64_t kStopGraceMs = 2000;
+constexpr int64_t kForceStopAfterMs = 10000;
+
+// Set by Run when a signal stopped it: main then leaves with _exit, so no
+// library's exit handler runs (one blocked a stopped run before).
+bool g_exit_without_handlers = false;
 
 // A byte rate in the largest unit that keeps it at 1 or more (the synthetic
 // patients' inputs are a few hundred bytes; recorded ones are megabytes).
@@ -108,7 +119,48 @@ std::string ResultsHint(const std::string& segment, const std::string& first) {
   return fmt::format("overlay ls{}; overlay get{} {}", flag, flag, first);
 }
 
+// True when a stage that runs in this process calls an external command.
+bool HasLocalCommands(const PipelineSpec& spec) {
+  for (const auto& s : spec.stages) {
+    const EndpointDecl* e = spec.FindEndpoint(s.endpoint);
+    const FunctionDecl* f = spec.FindFunction(s.transformation);
+    if ((e == nullptr || e->address.empty()) && f != nullptr && !f->command.empty()) return true;
+  }
+  return false;
+}
+
+// The line that says what a signal interrupted, e.g. "interrupted by SIGINT:
+// 3 of 4 streams done, 12 tasks cancelled, 1 stream unfinished (its outputs
+// removed), 0 not started".
+std::string InterruptedLine(int sig, const RunReport& r) {
+  return fmt::format(
+      "interrupted by {}: {} of {} streams done, {} tasks cancelled, {} unfinished (their "
+      "outputs removed), {} not started",
+      SignalName(sig), r.streams_done, r.streams, r.tasks_cancelled, r.unfinished_streams.size(),
+      r.streams_not_started);
+}
+
+// The run's JSON with what the interruption left undone; the manifest so
+// says the results are partial.
+std::string InterruptedJson(const std::string& json, int sig, const RunReport& r) {
+  nlohmann::json j = nlohmann::json::parse(json);
+  j["interrupted"] = {{"signal", SignalName(sig)},
+                      {"streams_done", r.streams_done},
+                      {"unfinished_streams", r.unfinished_streams},
+                      {"streams_not_started", r.streams_not_started},
+                      {"tasks_cancelled", r.tasks_cancelled}};
+  return j.dump(2);
+}
+
 int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& flags) {
+  // First, before any thread starts: SIGINT/SIGTERM then go to its thread.
+  auto stop = StopSignals::Start(kStopGraceMs, kForceStopAfterMs);
+  if (!stop.ok()) {
+    fmt::print(stderr, "overlay run: {}\n", stop.status().message());
+    return kExitUsage;
+  }
+  // Descendants that leave their command's process group come back here.
+  if (Status s = AdoptOrphans(); !s.ok()) fmt::print(stderr, "overlay run: {}\n", s.message());
   auto checked = CheckRun(path, flags);
   if (!checked.ok()) return ConfigError(path, checked.status(), flags.json);
   PipelineSpec& spec = *checked;
@@ -121,6 +173,10 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
     return kExitUsage;
   }
   if (!opt.out_dir.empty()) {
+    // What this run writes there; a forced stop removes it, keeping nothing partial.
+    std::vector<std::string> results = {opt.out_dir + "/manifest.json"};
+    for (const auto& st : spec.stages) results.push_back(opt.out_dir + "/" + st.name);
+    (*stop)->RemoveOnForce(std::move(results));
     Status s = ClearOut(opt.out_dir, spec);
     if (!s.ok()) {
       fmt::print(stderr, "overlay run: --out: {}\n", s.message());
@@ -164,10 +220,18 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
           fmt::print(stderr, "\noverlay run: {}\n", notice);
         });
   }
+  if (LandlockAbi() == 0 && HasLocalCommands(spec))
+    fmt::print(stderr, "overlay run: the kernel has no Landlock: commands run with this user's "
+                       "write access everywhere\n");
   ProgressLine progress(StartProgress(spec, *inputs), !flags.quiet && !flags.json);
   opt.on_progress = [&](const Progress& p) { progress.Update(p); };
+  opt.cancel = (*stop)->cancel();
   auto report = RunPipeline(spec, opt);
-  if (report.ok()) {
+  // What commands started and left behind (setsid, double fork) ends with the run.
+  if (const size_t orphans = KillAdoptedOrphans(); orphans > 0)
+    fmt::print(stderr, "overlay run: killed {} process{} that commands left running\n", orphans,
+               orphans == 1 ? "" : "es");
+  if (report.ok() && !report->cancelled) {
     // Every stream has ended now, including the ends no task reported.
     Progress last;
     last.streams_total = last.streams_done = report->streams;
@@ -183,8 +247,10 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
     return kExitUsage;
   }
   const RunReport& r = *report;
+  const int sig = (*stop)->signal();
   const std::string segment = opt.store != nullptr ? spec.storage.options.segment : "";
-  const std::string json = RunJson(path, *inputs, r, opt.out_dir, segment);
+  std::string json = RunJson(path, *inputs, r, opt.out_dir, segment);
+  if (r.cancelled) json = InterruptedJson(json, sig, r);
   if (!opt.out_dir.empty()) {
     Status s = WriteManifest(opt.out_dir, json);
     if (!s.ok()) fmt::print(stderr, "overlay run: {}\n", s.message());
@@ -192,6 +258,16 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
   for (const auto& f : r.failures)
     fmt::print(stderr, "FAILED stage {} stream {} item {}: {}\n", f.stage, f.stream, f.item,
                f.status.ToString());
+  if (r.cancelled) {
+    if (flags.json) fmt::print("{}\n", json);
+    fmt::print(stderr, "overlay run: {}\n", InterruptedLine(sig, r));
+    if (!opt.out_dir.empty())
+      fmt::print(stderr, "overlay run: {}/ keeps the {} finished streams' results; "
+                         "manifest.json says the run was interrupted\n",
+                 opt.out_dir, r.streams_done);
+    g_exit_without_handlers = true;
+    return 128 + sig;
+  }
   if (flags.json) {
     fmt::print("{}\n", json);
     return r.ok() ? 0 : kExitItemsFailed;
@@ -321,7 +397,15 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : kExitUsage;
   }
   if (validate->parsed()) return Validate(cfg, check_flags);
-  if (run->parsed()) return Run(cfg, run_opt, run_flags);
+  if (run->parsed()) {
+    const int rc = Run(cfg, run_opt, run_flags);
+    if (g_exit_without_handlers) {
+      std::fflush(stdout);
+      std::fflush(stderr);
+      ::_exit(rc);
+    }
+    return rc;
+  }
   if (functions->parsed()) return ListFunctions();
   if (keygen->parsed()) return KeyGen(keygen_out);
   if (endpoint->parsed()) return RunEndpoint(cfg, endpoint_name, endpoint_address);

@@ -28,6 +28,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -171,6 +172,8 @@ class Execution {
     report_.tasks_ok = progress_.tasks_ok;
     report_.tasks_failed = progress_.tasks_failed;
     report_.tasks_reused = progress_.tasks_reused;
+    report_.streams_done = streams_finished_;
+    if (Cancelled()) DropUnfinished();
     std::sort(report_.outputs.begin(), report_.outputs.end());
     std::sort(report_.stored.begin(), report_.stored.end());
     return std::move(report_);
@@ -224,8 +227,7 @@ class Execution {
       return Status::OK();
     }
     window_ = opt_.max_streams > 0 ? opt_.max_streams : 2 * static_cast<size_t>(workers);
-    reach_.resize(stages_.size());
-    for (size_t i = 0; i < stages_.size(); ++i) reach_[i] = SinksReachable(static_cast<int>(i));
+    windowed_ = true;
     if (opt_.memory_limit == 0) return Status::OK();
     const PendingInput* largest = nullptr;
     uint64_t largest_size = 0;
@@ -248,48 +250,91 @@ class Execution {
     return Status::OK();
   }
 
-  size_t SinksReachable(int stage) const {
+  std::vector<int> SinksReachable(int stage) const {
     std::vector<bool> seen(stages_.size());
     std::vector<int> todo{stage};
-    size_t sinks = 0;
+    std::vector<int> sinks;
     while (!todo.empty()) {
       int s = todo.back();
       todo.pop_back();
       if (seen[s]) continue;
       seen[s] = true;
-      if (dag_.stages[s].successors.empty()) ++sinks;
+      if (dag_.stages[s].successors.empty()) sinks.push_back(s);
       for (int succ : dag_.stages[s].successors) todo.push_back(succ);
     }
     return sinks;
   }
 
-  // Feeds the next input file, if any is left.
+  bool Cancelled() const { return opt_.cancel != nullptr && opt_.cancel->load(); }
+
+  // Feeds the next input file, if any is left and the run goes on.
   void FeedNext() {
+    if (Cancelled()) return;
     const size_t i = next_input_.fetch_add(1);
     if (i >= inputs_.size()) return;
     const PendingInput& in = inputs_[i];
-    if (!reach_.empty()) {
+    {
       std::lock_guard lock(open_mu_);
+      auto reach = reach_.find(in.stage);
+      if (reach == reach_.end()) reach = reach_.emplace(in.stage, SinksReachable(in.stage)).first;
       OpenStream& o = open_[in.file.stream];
-      o.sinks_left += reach_[in.stage];
+      o.sinks.insert(reach->second.begin(), reach->second.end());
       ++o.inputs;
     }
     Feed(*nodes_[in.stage], in.stage, in.source, in.file);
   }
 
-  // A stream's end left sink `stage`; once it has left every sink it reaches,
-  // its window slots go to the next inputs.
-  void LeftSink(const std::string& stream) {
-    if (reach_.empty()) return;
+  // A stream's end left sink `stage`; once it has left every sink it reaches
+  // it is finished, and (with a window) its slots go to the next inputs.
+  void LeftSink(int stage, const std::string& stream) {
     size_t freed = 0;
     {
       std::lock_guard lock(open_mu_);
       auto it = open_.find(stream);
-      if (it == open_.end() || --it->second.sinks_left > 0) return;
-      freed = it->second.inputs;
+      if (it == open_.end()) return;
+      it->second.sinks.erase(stage);
+      if (!it->second.sinks.empty()) return;
+      freed = windowed_ ? it->second.inputs : 0;
       open_.erase(it);
+      ++streams_finished_;
     }
     for (size_t n = 0; n < freed; ++n) FeedNext();
+  }
+
+  // After a cancelled run: what unfinished streams wrote to out_dir goes, so
+  // no partial result looks complete.
+  void DropUnfinished() {
+    report_.cancelled = true;
+    const size_t fed = std::min(next_input_.load(), inputs_.size());
+    report_.streams_not_started = inputs_.size() - fed;
+    std::lock_guard lock(open_mu_);
+    std::set<std::string> flat;
+    for (const auto& [stream, o] : open_) {
+      report_.unfinished_streams.push_back(stream);
+      flat.insert(FlatStream(stream));
+    }
+    std::sort(report_.unfinished_streams.begin(), report_.unfinished_streams.end());
+    if (flat.empty()) return;
+    // Outputs are <out>/<stage>/<stream>/<file>; names are <stage>/<stream>/<file>.
+    auto unfinished = [&](const std::string& rel) {
+      const size_t a = rel.find('/');
+      const size_t b = a == std::string::npos ? a : rel.find('/', a + 1);
+      return b != std::string::npos && flat.count(rel.substr(a + 1, b - a - 1)) > 0;
+    };
+    const std::string prefix = opt_.out_dir + "/";
+    std::erase_if(report_.outputs, [&](const std::string& path) {
+      return path.starts_with(prefix) && unfinished(path.substr(prefix.size()));
+    });
+    std::erase_if(report_.output_keys, [&](const auto& entry) {
+      return entry.first.starts_with(prefix) && unfinished(entry.first.substr(prefix.size()));
+    });
+    std::erase_if(report_.stored, unfinished);
+    if (opt_.out_dir.empty()) return;
+    for (const DagStage& st : dag_.stages)
+      for (const std::string& stream : flat) {
+        std::error_code ec;
+        fs::remove_all(fs::path(opt_.out_dir) / st.decl->name / stream, ec);
+      }
   }
 
   void Feed(StageNode& node, int stage, int source, const InputFile& f) {
@@ -410,7 +455,15 @@ class Execution {
     task.inputs.push_back(std::move(item.blob));
     task.state = lane.state.get();
     task.allocator = opt_.store;
+    if (Cancelled()) {
+      CountCancelled();
+      return;
+    }
     Status s = stages_[stage].fn->Process(task);
+    if (!s.ok() && Cancelled()) {
+      CountCancelled();
+      return;
+    }
     Complete(stage, lane, task, s, name, ports);
   }
 
@@ -439,12 +492,18 @@ class Execution {
       task.seq = lane.next_out;
       task.state = lane.state.get();
       task.allocator = opt_.store;
-      Status s = stages_[stage].fn->EndStream(task);
-      if (!s.ok() || !task.outputs.empty() || !task.counters.empty())
+      // A cancelled stream is not finished, so it gets no end either (and
+      // the end is not counted as a cancelled task: it may do nothing).
+      Status s = Cancelled() ? Status::OK() : stages_[stage].fn->EndStream(task);
+      if (Cancelled()) {
+        if (!s.ok()) CountCancelled();
+      } else if (!s.ok() || !task.outputs.empty() || !task.counters.empty()) {
         Complete(stage, lane, task, s, "(end of stream)", ports);
+      }
     }
     lane.state.reset();
-    if (memo_) memo_->Ended(stage, stream);
+    // A cancelled run may have skipped some of the stream's tasks: remember nothing.
+    if (memo_ && !Cancelled()) memo_->Ended(stage, stream);
     if (!dag_.stages[stage].successors.empty()) {
       std::get<0>(ports).try_put(Item{stream, stage, lane.next_out, true, {}});
     } else {
@@ -457,7 +516,8 @@ class Execution {
         }
         opt_.on_progress(p);
       }
-      LeftSink(stream);
+      // A stream whose end came through a cancellation is not finished.
+      if (!Cancelled()) LeftSink(stage, stream);
     }
   }
 
@@ -538,6 +598,11 @@ class Execution {
     if (opt_.on_progress) opt_.on_progress(p);
   }
 
+  void CountCancelled() {
+    std::lock_guard lock(report_mu_);
+    ++report_.tasks_cancelled;
+  }
+
   Progress SnapshotLocked() {
     Progress p = progress_;
     p.waiting = opt_.store != nullptr ? opt_.store->Waiting() : 0;
@@ -552,16 +617,20 @@ class Execution {
   std::optional<StreamMemo> memo_;  // with a store
 
   struct OpenStream {
-    size_t sinks_left = 0;  // sink stages its end has yet to leave
-    size_t inputs = 0;      // input files fed under this stream id
+    std::set<int> sinks;  // sink stages its end has yet to leave
+    size_t inputs = 0;    // input files fed under this stream id
   };
   std::vector<PendingInput> inputs_;  // fixed once Run starts the graph
   std::vector<std::unique_ptr<StageNode>> nodes_;
   size_t window_ = 0;
-  std::vector<size_t> reach_;  // sinks reachable from each stage; empty: no window
+  bool windowed_ = false;  // a finished stream's slots feed the next inputs
   std::atomic<size_t> next_input_{0};
   std::mutex open_mu_;
-  std::unordered_map<std::string, OpenStream> open_;  // guarded by open_mu_
+  // Guarded by open_mu_: streams fed and not finished, the sinks reachable
+  // from each stage that reads a directory, and how many streams finished.
+  std::unordered_map<std::string, OpenStream> open_;
+  std::unordered_map<int, std::vector<int>> reach_;
+  size_t streams_finished_ = 0;
 
   std::mutex report_mu_;
   RunReport report_;    // guarded by report_mu_

@@ -113,6 +113,8 @@ class CommandFunction final : public Function {
     if (attempts > 1) msg += " (" + std::to_string(attempts) + " attempts)";
     std::string tail = a.run.StderrTail();
     msg += tail.empty() ? "; no stderr" : "; stderr:\n" + tail;
+    if (LandlockAbi() > 0 && tail.find("Permission denied") != std::string::npos)
+      msg += "\n(commands may write only in @W, @D, $TMPDIR and $OVERLAY_STATE_DIR: Landlock)";
     return a.run.timed_out ? Status::Timeout(msg) : Status::Failed(msg);
   }
 
@@ -125,7 +127,8 @@ class CommandFunction final : public Function {
     Result<TempDir> task_dir = TempDir::Create(spec_.workspace_root, "overlay-task-");
     if (!task_dir.ok()) return fail(task_dir.status());
     detail::PlaceholderValues values{task_dir->path() + "/w", "", task_dir->path() + "/d", ""};
-    for (const std::string& dir : {values.workspace, values.out_dir})
+    const std::string tmp = task_dir->path() + "/tmp";
+    for (const std::string& dir : {values.workspace, values.out_dir, tmp})
       if (::mkdir(dir.c_str(), 0700) != 0) return fail(Status::FromErrno("mkdir " + dir, errno));
 
     std::set<std::string> input_names;
@@ -153,6 +156,11 @@ class CommandFunction final : public Function {
     opts.env.emplace_back("OVERLAY_STREAM", task.stream);
     if (state != nullptr) opts.env.emplace_back("OVERLAY_STATE_DIR", state->path());
     if (end_of_stream) opts.env.emplace_back("OVERLAY_END_OF_STREAM", "1");
+    // Scratch files go to the task directory, removed with it; with Landlock
+    // that and the state directory are the only places it may write.
+    opts.env.emplace_back("TMPDIR", tmp);
+    opts.writable_paths = {task_dir->path(), "/dev/null"};
+    if (state != nullptr) opts.writable_paths.push_back(state->path());
     Result<RunResult> run = RunProcess(opts);
     if (!run.ok()) return fail(run.status());
     a.run = std::move(run).value();

@@ -2,23 +2,35 @@
 // posix_spawn (glibc: clone(CLONE_VFORK) + execve) rather than fork: nothing
 // runs in the child between fork and exec but glibc's own file actions, so a
 // multi-threaded caller is safe, and exec failures come back as an errno.
+// Landlock, which would otherwise be set in the child before execve, is set
+// on a short-lived thread that then spawns the child: a Landlock domain binds
+// the thread that enforces it and every process it starts.
 #include "overlay/process_runner.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
 
+#include "landlock.h"
 #include "unique_fd.h"
 
 extern char** environ;
@@ -34,6 +46,23 @@ using detail::UniqueFd;
 constexpr auto kDrainAfterExit = std::chrono::milliseconds(1000);
 // Exit polling interval when the kernel has no pidfd_open (before Linux 5.3).
 constexpr int kPollSliceMs = 10;
+
+// Every child RunProcess started and has not reaped yet, and the
+// cancellation state. Never destroyed: a process being interrupted may still
+// use it on its way to _exit.
+struct Registry {
+  std::mutex mu;
+  std::set<pid_t> children;  // guarded by mu; a pid stays until it is reaped
+  std::atomic<bool> cancelled{false};
+  std::atomic<int64_t> grace_ms{2000};
+  // Readable once cancelled, so every RunProcess loop wakes up.
+  const int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+};
+
+Registry& Reg() {
+  static Registry* const registry = new Registry;
+  return *registry;
+}
 
 // Owns a child process: the destructor kills its process group and reaps it,
 // so no path out of RunProcess leaves a zombie or a runaway child.
@@ -67,13 +96,20 @@ class ChildProcess {
   }
 
   // Kills what the child left in its group, reaps the child and returns its
-  // wait status. Idempotent.
+  // wait status. Idempotent. The pid leaves the registry as it is reaped, so
+  // CancelAllProcesses never signals a reused pid.
   int KillAndReap() {
     int status = 0;
     if (pid_ <= 0) return status;
     SignalGroup(SIGKILL);
+    siginfo_t info{};
+    while (::waitid(P_PID, pid_, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+    }
+    Registry& reg = Reg();
+    std::lock_guard lock(reg.mu);
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
+    reg.children.erase(pid_);
     pid_ = -1;
     return status;
   }
@@ -155,11 +191,13 @@ int MillisUntil(Clock::time_point t, Clock::time_point now) {
 }  // namespace
 
 std::string RunResult::Describe() const {
+  if (cancelled) return "cancelled";
   if (timed_out) return "timed out after " + std::to_string(elapsed_ms) + " ms";
   if (term_signal != 0) {
     const char* abbrev = sigabbrev_np(term_signal);
-    return "killed by signal " + std::to_string(term_signal) +
-           (abbrev != nullptr ? " (SIG" + std::string(abbrev) + ")" : "");
+    return abbrev != nullptr
+               ? "killed by SIG" + std::string(abbrev) + " (signal " + std::to_string(term_signal) + ")"
+               : "killed by signal " + std::to_string(term_signal);
   }
   return "exit code " + std::to_string(exit_code);
 }
@@ -248,8 +286,30 @@ Result<RunResult> RunProcess(const RunOptions& options) {
   posix_spawnattr_setsigdefault(attr.get(), &all);
 
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, exe.c_str(), fa.get(), attr.get(), argv.data(), envp.data());
-  if (rc != 0) return CannotExecute(options.argv[0], rc);
+  Registry& reg = Reg();
+  {
+    // Registered before anyone can see it as an orphan (KillAdoptedOrphans).
+    std::lock_guard lock(reg.mu);
+    if (reg.cancelled) return Status::Failed("cancelled");
+    int rc = 0;
+    auto spawn = [&] {
+      rc = ::posix_spawn(&pid, exe.c_str(), fa.get(), attr.get(), argv.data(), envp.data());
+    };
+    if (!options.writable_paths.empty() && LandlockAbi() > 0) {
+      // Landlock binds the thread that enforces it, and what it starts: a
+      // thread of its own, so the caller's stays free.
+      Status confined;
+      std::thread([&] {
+        confined = detail::ConfineWritesOfThisThread(options.writable_paths);
+        if (confined.ok()) spawn();
+      }).join();
+      if (!confined.ok()) return confined;
+    } else {
+      spawn();
+    }
+    if (rc != 0) return CannotExecute(options.argv[0], rc);
+    reg.children.insert(pid);
+  }
   ChildProcess child(pid);
   out_w.Close();
   err_w.Close();
@@ -264,6 +324,7 @@ Result<RunResult> RunProcess(const RunOptions& options) {
       options.timeout_ms > 0 ? start + std::chrono::milliseconds(options.timeout_ms) : kNever;
   Clock::time_point kill_at = kNever, drain_until = kNever;
   bool exited = false;
+  bool cancel_seen = false;
   int wait_status = 0;
   UniqueFd* pipes[2] = {&out_r, &err_r};
   CapturedOutput* sinks[2] = {&result.out, &result.err};
@@ -283,13 +344,18 @@ Result<RunResult> RunProcess(const RunOptions& options) {
       child.SignalGroup(SIGTERM);
       kill_at = now + std::chrono::milliseconds(std::max<int64_t>(options.kill_grace_ms, 0));
     }
+    if (!exited && !cancel_seen && reg.cancelled) {
+      cancel_seen = result.cancelled = true;
+      child.SignalGroup(SIGTERM);
+      kill_at = std::min(kill_at, now + std::chrono::milliseconds(reg.grace_ms.load()));
+    }
     if (!exited && now >= kill_at) {
       child.SignalGroup(SIGKILL);
       kill_at = kNever;
     }
 
-    pollfd fds[3];
-    int which[3];  // index into pipes, or -1 for the pidfd
+    pollfd fds[4];
+    int which[4];  // index into pipes, -1 for the pidfd, -2 for the wake-up
     nfds_t n = 0;
     for (int i = 0; i < 2; ++i)
       if (pipes[i]->valid()) {
@@ -300,10 +366,14 @@ Result<RunResult> RunProcess(const RunOptions& options) {
       fds[n] = {pidfd.get(), POLLIN, 0};
       which[n++] = -1;
     }
+    if (!exited && !cancel_seen && reg.wake_fd >= 0) {
+      fds[n] = {reg.wake_fd, POLLIN, 0};
+      which[n++] = -2;
+    }
     int wait_ms = MillisUntil(drain_until, now);
     if (!exited) {
       wait_ms = MillisUntil(std::min(result.timed_out ? kNever : deadline, kill_at), now);
-      if (!pidfd.valid()) wait_ms = std::min(wait_ms, kPollSliceMs);
+      if (!pidfd.valid() || reg.wake_fd < 0) wait_ms = std::min(wait_ms, kPollSliceMs);
     }
     if (::poll(fds, n, wait_ms) < 0) {
       if (errno == EINTR) continue;
@@ -331,6 +401,89 @@ Result<RunResult> RunProcess(const RunOptions& options) {
     result.exit_code = WEXITSTATUS(wait_status);
   }
   return result;
+}
+
+Status AdoptOrphans() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+    return Status::FromErrno("prctl(PR_SET_CHILD_SUBREAPER)", errno);
+  return Status::OK();
+}
+
+void CancelAllProcesses(int64_t grace_ms) {
+  Registry& reg = Reg();
+  reg.grace_ms = std::max<int64_t>(grace_ms, 0);
+  reg.cancelled = true;
+  std::lock_guard lock(reg.mu);
+  // Registered pids are not reaped yet, so none of them names another process.
+  for (pid_t pid : reg.children) ::kill(-pid, grace_ms > 0 ? SIGTERM : SIGKILL);
+  if (reg.wake_fd >= 0) {
+    const uint64_t one = 1;
+    ssize_t n = ::write(reg.wake_fd, &one, sizeof one);
+    (void)n;
+  }
+  if (grace_ms > 0) return;
+  // Until they are dead (bounded), so what they started has been re-parented
+  // here by the time KillAdoptedOrphans looks.
+  for (int i = 0; i < 400; ++i) {  // 400 × 5 ms
+    bool alive = false;
+    for (pid_t pid : reg.children) {
+      siginfo_t info{};
+      alive |= ::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+    }
+    if (!alive) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+bool ProcessesCancelled() { return Reg().cancelled; }
+
+namespace {
+
+// The children of this process that RunProcess did not start: orphans
+// re-parented here. REQUIRES: Reg().mu held, so no new child is half-registered.
+std::vector<pid_t> AdoptedChildren() {
+  std::vector<pid_t> found;
+  const pid_t self = ::getpid();
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return found;
+  while (const dirent* e = ::readdir(proc)) {
+    char* end = nullptr;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0' || Reg().children.count(static_cast<pid_t>(pid))) continue;
+    std::ifstream stat(std::string("/proc/") + e->d_name + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // "pid (comm) state ppid …"; comm may hold spaces and parentheses.
+    const size_t paren = line.rfind(')');
+    if (paren == std::string::npos || paren + 4 > line.size()) continue;
+    const long ppid = std::strtol(line.c_str() + paren + 4, nullptr, 10);
+    if (ppid == self) found.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(proc);
+  return found;
+}
+
+}  // namespace
+
+size_t KillAdoptedOrphans() {
+  size_t killed = 0;
+  // Each round kills what the previous round's victims had started.
+  for (int round = 0; round < 64; ++round) {
+    std::vector<pid_t> orphans;
+    {
+      std::lock_guard lock(Reg().mu);
+      orphans = AdoptedChildren();
+      for (pid_t pid : orphans) ::kill(pid, SIGKILL);
+    }
+    if (orphans.empty()) break;
+    for (pid_t pid : orphans) {
+      int status = 0;
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ++killed;
+    }
+  }
+  return killed;
 }
 
 }  // namespace overlay

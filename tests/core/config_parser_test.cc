@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "overlay/config.h"
+#include "overlay/dag.h"
 
 namespace overlay {
 namespace {
@@ -371,6 +372,83 @@ TEST(ConfigParser, MissingFileIsAnIOError) {
   auto spec = ParseConfigFile("/nonexistent/overlay.cfg");
   EXPECT_TRUE(spec.status().IsIOError());
   EXPECT_THAT(std::string(spec.status().message()), HasSubstr("/nonexistent/overlay.cfg"));
+}
+
+}  // namespace
+}  // namespace overlay
+
+namespace overlay {
+namespace {
+
+// A chain of `n` stages, each reading the one before; the first reads `dir`.
+std::string Chain(size_t n, const std::string& dir) {
+  std::string text = "[FUNCTION]\nname = f\nbuiltin = ecg_visualizer\n[END]\n";
+  text.reserve(n * 80);
+  for (size_t i = 0; i < n; ++i)
+    text += "[STAGE]\nname = s" + std::to_string(i) + "\nsource = " +
+            (i == 0 ? dir : "s" + std::to_string(i - 1)) + "\ntransformation = f\n[END]\n";
+  return text;
+}
+
+// 100k stages validate in one pass (the checks were quadratic: 239 s); the
+// time is measured in overlay-bench, here only the result.
+TEST(ConfigScale, HundredThousandStagesValidate) {
+  constexpr size_t kStages = 100'000;
+  auto spec = ParseConfigText(Chain(kStages, "."), "big.cfg", ".");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ASSERT_EQ(spec->stages.size(), kStages);
+  ASSERT_TRUE(ValidateSpec(*spec).ok());
+  auto dag = BuildDag(*spec);
+  ASSERT_TRUE(dag.ok()) << dag.status().ToString();
+  ASSERT_EQ(dag->order.size(), kStages);
+  EXPECT_EQ(dag->order.front(), 0);
+  EXPECT_EQ(dag->order.back(), static_cast<int>(kStages - 1));
+  EXPECT_EQ(dag->sinks, std::vector<int>{static_cast<int>(kStages - 1)});
+  EXPECT_EQ(dag->stages[kStages - 1].sources[0].stage, static_cast<int>(kStages - 2));
+  EXPECT_EQ(spec->FindStage("s77777"), &spec->stages[77777]);
+}
+
+TEST(ConfigScale, DuplicatesAmongManyStagesAreFound) {
+  std::string text = Chain(50'000, ".") + "[STAGE]\nname = s123\nsource = s9\ntransformation = f\n[END]\n";
+  auto spec = ParseConfigText(text, "big.cfg", ".");
+  ASSERT_TRUE(spec.ok());
+  Status s = ValidateSpec(*spec);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("duplicate stage name 's123'"));
+}
+
+TEST(ConfigParser, UnsafeStageNamesAreRefusedWithFileAndLine) {
+  for (const std::string name : {"../../x", "a/b", ".hidden", "a b", "x;y", "é"}) {
+    auto spec = ParseConfigText("[FUNCTION]\nname = f\nbuiltin = ecg_visualizer\n[END]\n"
+                                "[STAGE]\nname = " + name + "\nsource = .\ntransformation = f\n[END]\n",
+                                "c.cfg", ".");
+    ASSERT_FALSE(spec.ok()) << name;
+    EXPECT_THAT(std::string(spec.status().message()), HasSubstr("c.cfg:6: stage name '" + name + "'"));
+  }
+  auto ok = ParseConfigText("[FUNCTION]\nname = f\nbuiltin = ecg_visualizer\n[END]\n"
+                            "[STAGE]\nname = Stage_1.v-2\nsource = .\ntransformation = f\n[END]\n",
+                            "c.cfg", ".");
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
+}
+
+// A 5 MB line is refused with file:line and read no further than the limit;
+// the lines after it are still checked.
+TEST(ConfigParser, OverlongLineIsRefusedWithFileAndLine) {
+  const std::string path = ::testing::TempDir() + "/long-" + std::to_string(::getpid()) + ".cfg";
+  {
+    std::ofstream f(path);
+    f << "[FUNCTION]\nname = f\n# " << std::string(5 << 20, 'x') << "\nbuiltin = nope\n[END]\n"
+      << "[FUNCTION]\nbogus = 1\n[END]\n";
+  }
+  auto spec = ParseConfigFile(path);
+  std::remove(path.c_str());
+  ASSERT_FALSE(spec.ok());
+  const std::string msg(spec.status().message());
+  EXPECT_THAT(msg, HasSubstr(path + ":3: line of 5242882 bytes, longer than the 65536 allowed"));
+  EXPECT_THAT(msg, HasSubstr(path + ":7: unknown key 'bogus'"));
+  auto text = ParseConfigText("[FUNCTION]\nname = " + std::string(70'000, 'n') + "\n[END]\n",
+                              "t.cfg", ".");
+  ASSERT_FALSE(text.ok());
+  EXPECT_THAT(std::string(text.status().message()), HasSubstr("t.cfg:2: line of 70007 bytes"));
 }
 
 }  // namespace

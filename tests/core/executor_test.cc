@@ -235,6 +235,40 @@ TEST(Executor, FailingItemIsReportedAndOthersContinue) {
   EXPECT_EQ(ended, (std::set<std::string>{"a", "c"}));
 }
 
+// A cancellation mid-run: nothing more is read, the failing task counts as
+// cancelled, and only the streams that finished keep their files in out_dir.
+TEST(Executor, CancelStopsFeedingAndDropsUnfinishedStreams) {
+  TempDir in, out;
+  for (const char* f : {"a.txt", "b.txt", "c.txt", "d.txt", "e.txt"}) in.Write(f, "1\n2\n3\n");
+  std::atomic<bool> cancel{false};
+  auto split = std::make_shared<LambdaFunction>(SplitLines);
+  auto consume = std::make_shared<LambdaFunction>([&](Task& t) {
+    if (t.stream == "c" && t.inputs[0].data.view() == "2") {
+      cancel = true;  // as the signal thread would, while this task runs
+      return Status::Failed("killed by SIGTERM (signal 15)");
+    }
+    t.outputs.push_back({t.inputs[0].name, Blob::FromString("ok")});
+    return Status::OK();
+  });
+  ExecutorOptions opt = WithFunctions({{"split", split}, {"consume", consume}}, 1);
+  opt.max_streams = 1;  // one stream at a time: a and b finish before c starts
+  opt.out_dir = out.str();
+  opt.cancel = &cancel;
+  auto report = RunPipeline(TwoStages(in.str()), opt);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->cancelled);
+  EXPECT_FALSE(report->ok());
+  EXPECT_EQ(report->tasks_failed, 0u);
+  EXPECT_EQ(report->tasks_cancelled, 2u);  // c's items 2 (failed after the cancel) and 3
+  EXPECT_EQ(report->streams_done, 2u);
+  EXPECT_EQ(report->unfinished_streams, std::vector<std::string>{"c"});
+  EXPECT_EQ(report->streams_not_started, 2u);
+  EXPECT_EQ(report->outputs.size(), 6u);  // a and b: 3 each
+  for (const auto& o : report->outputs) EXPECT_THAT(o, ::testing::Not(::testing::HasSubstr("/c/")));
+  EXPECT_TRUE(fs::exists(fs::path(out.str()) / "s2" / "a" / "a_0.txt"));
+  EXPECT_FALSE(fs::exists(fs::path(out.str()) / "s2" / "c"));
+}
+
 TEST(Executor, FanInStageEndsAfterAllSourcesAndWritesResults) {
   TempDir in, out;
   in.Write("sub/r1.txt", "a\nb\n");

@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "overlay/status.h"
@@ -86,6 +87,16 @@ struct StorageDecl {
   std::map<std::string, int> key_lines;
 };
 
+// Name → position of its first declaration, looked up by string_view.
+struct NameIndex {
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, size_t, Hash, std::equal_to<>> positions;
+  size_t indexed = 0;  // how many declarations it covers
+};
+
 struct PipelineSpec {
   std::string path;      // the config file ("<text>" when parsed from a string)
   std::string base_dir;  // relative directory sources resolve against this
@@ -95,9 +106,16 @@ struct PipelineSpec {
   StorageDecl storage;
   bool has_storage = false;
 
+  // The first declaration of that name, or nullptr. O(1) through the
+  // indexes the parser builds; a list that grew since IndexNames is scanned.
+  // REQUIRES: after renaming a declaration, IndexNames is called again.
   const FunctionDecl* FindFunction(std::string_view name) const;
   const EndpointDecl* FindEndpoint(std::string_view name) const;
   const StageDecl* FindStage(std::string_view name) const;
+  // Rebuilds the indexes behind the Find calls.
+  void IndexNames();
+
+  NameIndex function_index, endpoint_index, stage_index;
 };
 
 // Syntax only: blocks, keys, value formats. `base_dir` is where relative

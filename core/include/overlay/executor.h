@@ -9,6 +9,7 @@
 #ifndef OVERLAY_CORE_EXECUTOR_H_
 #define OVERLAY_CORE_EXECUTOR_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -66,7 +67,16 @@ struct RunReport {
   // file read (by its path).
   std::map<std::string, ObjectKey> output_keys;
   std::map<std::string, ObjectKey> input_keys;
-  bool ok() const { return tasks_failed == 0; }
+  // Set when ExecutorOptions::cancel stopped the run. Then `outputs` and
+  // `stored` hold only the streams that finished every stage: the files of
+  // unfinished streams are removed from out_dir (their names stay in the
+  // store, under their stage and stream).
+  bool cancelled = false;
+  size_t streams_done = 0;         // streams that finished every stage
+  size_t streams_not_started = 0;  // input files never read
+  size_t tasks_cancelled = 0;      // tasks skipped or stopped by the cancellation
+  std::vector<std::string> unfinished_streams;  // started, not finished; sorted
+  bool ok() const { return tasks_failed == 0 && !cancelled; }
 };
 
 using FunctionFactory = std::function<Result<std::unique_ptr<Function>>(const FunctionDecl&)>;
@@ -116,6 +126,12 @@ struct ExecutorOptions {
   StageFunctionFactory make_stage_function;
   // Called after every task, from the task's thread; keep it cheap.
   std::function<void(const Progress&)> on_progress;
+  // When set and it turns true (e.g. from a signal-handling thread), the run
+  // winds down: no further input is read, tasks not yet started are skipped,
+  // a task that fails from then on counts as cancelled, and RunPipeline
+  // returns once the tasks already running have returned (stopping those is
+  // the caller's: CancelAllProcesses for commands). Not owned.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Fails only when the run cannot start (bad config, unreadable input

@@ -93,6 +93,12 @@ struct BuiltinInfo {
 // Names and summaries of every native function, sorted by name.
 std::vector<BuiltinInfo> ListBuiltins();
 
+// Removes now every workspace and state directory that command functions
+// hold, for a process about to _exit without unwinding (a forced stop).
+// Thread-safe; the tasks that own them fail if they are still running.
+// Returns how many were removed.
+size_t RemoveCommandDirectories();
+
 // Builds the Function for `spec`: a builtin from the registry, or an external
 // command run by the process runner. Errors name the unknown builtin and the
 // nearest known one.

@@ -34,6 +34,13 @@ struct RunOptions {
   int64_t kill_grace_ms = 2000;
   // Bytes kept of each of stdout and stderr: the last ones. Default: 64 KiB.
   size_t max_output_bytes = 64 * 1024;
+  // When non-empty and the kernel has Landlock (LandlockAbi() > 0), the child
+  // and everything it starts may create, change or remove files only beneath
+  // these paths (directories, or single files such as /dev/null); reading
+  // and executing stay allowed everywhere. Without Landlock the child runs
+  // unconfined (the caller says so; see LandlockAbi). Default: empty, no
+  // confinement.
+  std::vector<std::string> writable_paths;
 };
 
 // Captured output of one stream: its last bytes. A plain value.
@@ -48,12 +55,14 @@ struct RunResult {
   int exit_code = -1;      // valid when term_signal == 0
   int term_signal = 0;     // the signal that ended the child, or 0
   bool timed_out = false;  // the runner killed it at RunOptions::timeout_ms
+  bool cancelled = false;  // CancelAllProcesses stopped it
   int64_t elapsed_ms = 0;
   CapturedOutput out;  // stdout
   CapturedOutput err;  // stderr
 
   bool success() const { return term_signal == 0 && exit_code == 0 && !timed_out; }
-  // "exit code 3", "killed by signal 9 (Killed)" or "timed out after 500 ms".
+  // "exit code 3", "killed by SIGKILL (signal 9)", "timed out after 500 ms"
+  // or "cancelled".
   std::string Describe() const;
   // The last `max_bytes` of stderr, starting at a line boundary when one is
   // near, prefixed with "…" when cut.
@@ -74,6 +83,33 @@ struct RunResult {
 // Thread-safety: safe to call from several threads at once. The caller must
 // not reap children it did not start (waitpid(-1) elsewhere would steal ours).
 Result<RunResult> RunProcess(const RunOptions& options);
+
+// The Landlock ABI version of the running kernel (1, 2, …), or 0 when it has
+// none (before Linux 5.13, or Landlock not enabled in the LSM list).
+int LandlockAbi();
+
+// Stopping every command at once, for a caller that is being interrupted
+// (`overlay run` on SIGINT/SIGTERM). Process-wide; thread-safe.
+//
+// Makes this process the subreaper of what its commands start
+// (PR_SET_CHILD_SUBREAPER): a descendant that left its command's process
+// group (setsid, double fork) is re-parented here rather than to init when
+// its parent exits, so KillAdoptedOrphans can find it. Call once, early.
+Status AdoptOrphans();
+
+// Every running command's process group gets SIGTERM now and SIGKILL
+// `grace_ms` later (from the RunProcess call that owns it); their results
+// say `cancelled`. With `grace_ms` 0: SIGKILL now, and it returns once they
+// are dead (within 2 s). From now on RunProcess fails at once ("cancelled") without
+// starting anything. Not async-signal-safe: call it from a normal thread.
+void CancelAllProcesses(int64_t grace_ms = 2000);
+bool ProcessesCancelled();
+
+// SIGKILLs and reaps the processes re-parented here (see AdoptOrphans) that
+// RunProcess did not start itself, with whatever they start meanwhile, until
+// none is left (bounded). Returns how many were killed. Only for a process
+// whose other children are all RunProcess's: any other child is killed too.
+size_t KillAdoptedOrphans();
 
 // Where execve would find `program`: itself when it contains a '/', else the
 // first executable regular file named so in `path_env` (colon-separated;

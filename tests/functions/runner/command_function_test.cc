@@ -336,5 +336,30 @@ TEST(CommandTemplateTest, ExpansionNeverSplitsAWord) {
   EXPECT_THAT(t->Expand(v), ElementsAre("prog", "/w/a b.txt", "a b.txt@", "@"));
 }
 
+// Landlock: a command may write in its task directory (@W, @D, $TMPDIR),
+// its state directory and /dev/null, and nowhere else, while it reads and
+// executes anywhere.
+TEST_F(CommandFunctionTest, CommandCannotWriteOutsideItsWorkspace) {
+  if (LandlockAbi() == 0) GTEST_SKIP() << "the kernel has no Landlock (needs Linux 5.13+ with "
+                                          "landlock in the LSM list): commands run unconfined";
+  Result<detail::TempDir> outside = detail::TempDir::Create(::testing::TempDir(), "overlay-outside-");
+  ASSERT_TRUE(outside.ok()) << outside.status().ToString();
+  const std::string target = outside->path() + "/escaped.txt";
+
+  auto inside = Make(R"~(sh -c 'cat /etc/passwd > /dev/null && echo ok > "$TMPDIR/t" && echo ok > "$0/kept.txt"' @W)~");
+  Task ok = TaskWith({{"in.txt", "x"}});
+  ASSERT_TRUE(inside->Process(ok).ok());
+  EXPECT_THAT(Names(ok), ElementsAre("kept.txt"));
+
+  auto escape = Make("sh -c 'echo bad > \"$0\"' " + target);
+  Task bad = TaskWith({{"in.txt", "x"}});
+  Status s = escape->Process(bad);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("Permission denied"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("may write only in @W"));
+  EXPECT_FALSE(std::filesystem::exists(target));
+  EXPECT_TRUE(RootIsEmpty());
+}
+
 }  // namespace
 }  // namespace overlay

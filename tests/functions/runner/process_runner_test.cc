@@ -160,7 +160,7 @@ TEST(ProcessRunnerTest, ReportsTheKillingSignal) {
   RunResult r = MustRun(Sh("kill -KILL $$"));
   EXPECT_EQ(r.term_signal, SIGKILL);
   EXPECT_FALSE(r.success());
-  EXPECT_EQ(r.Describe(), "killed by signal 9 (SIGKILL)");
+  EXPECT_EQ(r.Describe(), "killed by SIGKILL (signal 9)");
 }
 
 TEST(ProcessRunnerTest, KeepsTheLastBytesOfLongOutput) {
