@@ -17,4 +17,21 @@ Hash128 Xxh3Avx2(const void* data, size_t size, uint64_t seed) {
   return Hash128{h.high64, h.low64};
 }
 
+void* Xxh3Avx2NewState() {
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_128bits_reset(state);
+  return state;
+}
+
+void Xxh3Avx2FreeState(void* state) { XXH3_freeState(static_cast<XXH3_state_t*>(state)); }
+
+void Xxh3Avx2Update(void* state, const void* data, size_t size) {
+  XXH3_128bits_update(static_cast<XXH3_state_t*>(state), data, size);
+}
+
+Hash128 Xxh3Avx2Digest(const void* state) {
+  XXH128_hash_t h = XXH3_128bits_digest(static_cast<const XXH3_state_t*>(state));
+  return Hash128{h.high64, h.low64};
+}
+
 }  // namespace overlay::internal

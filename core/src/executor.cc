@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -74,8 +75,14 @@ std::string FlatStream(const std::string& stream) {
   return s;
 }
 
+// read() size of an input: small enough that the piece just read is still in
+// the CPU cache when it is hashed, large enough to keep syscalls few.
+constexpr size_t kReadPiece = size_t{128} << 10;
+
 // Reads a regular file into space from `alloc` (store memory: the input is
-// copied once, from the page cache into L1), or the heap without one.
+// copied once, from the page cache into L1), or the heap without one. Into a
+// store, each piece is hashed as soon as it is read, while it is in cache, so
+// the commit need not read the whole object again to key it.
 Result<Blob> ReadInput(const std::string& path, BlobAllocator* alloc) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("cannot read '" + path + "'", errno);
@@ -89,14 +96,18 @@ Result<Blob> ReadInput(const std::string& path, BlobAllocator* alloc) {
   const auto size = static_cast<size_t>(st.st_size);
   Result<WritableBlob> space = alloc != nullptr ? alloc->Allocate(size) : WritableBlob::OnHeap(size);
   if (!space.ok()) return space.status();
+  std::optional<KeyHasher> hasher;
+  if (alloc != nullptr) hasher.emplace();
   std::span<char> buf = space->data();
   for (size_t got = 0; got < size;) {
-    ssize_t n = read(fd, buf.data() + got, size - got);
+    ssize_t n = read(fd, buf.data() + got, std::min(kReadPiece, size - got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::FromErrno("cannot read '" + path + "'", errno);
     if (n == 0) return Status::IOError("'" + path + "' shrank while it was read");
+    if (hasher) hasher->Update({buf.data() + got, static_cast<size_t>(n)});
     got += static_cast<size_t>(n);
   }
+  if (hasher) return std::move(*space).Publish(hasher->Finish());
   return std::move(*space).Publish();
 }
 

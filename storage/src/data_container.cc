@@ -140,24 +140,12 @@ class DataContainerImpl final : public DataContainer {
   }
 
   Result<Blob> Commit(PutLoan&& loan, const PutOptions& put) override {
-    const uint64_t expiry = ExpiryFor(put);
-    if (!loan.in_l1_) {
-      const ObjectKey key = ObjectKey::Of(loan.heap_);
-      const ObjectMeta meta{loan.heap_.size(), NowUnixMs(), expiry};
-      OVERLAY_RETURN_IF_ERROR(StoreLower(key, loan.heap_, meta, false));
-      OVERLAY_RETURN_IF_ERROR(Finish(key, meta, put));
-      auto owned = std::make_shared<const std::string>(std::move(loan.heap_));
-      std::string_view view(*owned);
-      return Blob(std::move(owned), view, key);
-    }
-    const size_t size = loan.l1_.size();
-    Result<Blob> blob = l1_->CommitBlob(std::move(loan.l1_), expiry, nullptr, put.transient);
-    if (!blob.ok()) return blob;
-    const ObjectKey key = *blob->key();
-    const ObjectMeta meta{size, NowUnixMs(), expiry};
-    OVERLAY_RETURN_IF_ERROR(StoreLower(key, blob->view(), meta, true));
-    OVERLAY_RETURN_IF_ERROR(Finish(key, meta, put));
-    return blob;
+    return CommitKeyed(std::move(loan), nullptr, put);
+  }
+
+  Result<Blob> CommitVerified(PutLoan&& loan, const ObjectKey& key,
+                              const PutOptions& put) override {
+    return CommitKeyed(std::move(loan), &key, put);
   }
 
   Status Name(const std::string& name, const ObjectKey& key, uint64_t size) override {
@@ -437,6 +425,28 @@ class DataContainerImpl final : public DataContainer {
     OVERLAY_RETURN_IF_ERROR(Finish(key, meta, put));
     if (!stored) return KeyedCopy(bytes, key);
     return std::move(*stored);
+  }
+
+  // Commits a filled loan under `*known`, or the key of its bytes when null.
+  Result<Blob> CommitKeyed(PutLoan&& loan, const ObjectKey* known, const PutOptions& put) {
+    const uint64_t expiry = ExpiryFor(put);
+    if (!loan.in_l1_) {
+      const ObjectKey key = known != nullptr ? *known : ObjectKey::Of(loan.heap_);
+      const ObjectMeta meta{loan.heap_.size(), NowUnixMs(), expiry};
+      OVERLAY_RETURN_IF_ERROR(StoreLower(key, loan.heap_, meta, false));
+      OVERLAY_RETURN_IF_ERROR(Finish(key, meta, put));
+      auto owned = std::make_shared<const std::string>(std::move(loan.heap_));
+      std::string_view view(*owned);
+      return Blob(std::move(owned), view, key);
+    }
+    const size_t size = loan.l1_.size();
+    Result<Blob> blob = l1_->CommitBlob(std::move(loan.l1_), expiry, known, put.transient);
+    if (!blob.ok()) return blob;
+    const ObjectKey key = *blob->key();
+    const ObjectMeta meta{size, NowUnixMs(), expiry};
+    OVERLAY_RETURN_IF_ERROR(StoreLower(key, blob->view(), meta, true));
+    OVERLAY_RETURN_IF_ERROR(Finish(key, meta, put));
+    return blob;
   }
 
   // An L1 loan. Without a disk tier, a cache full of objects in use waits for
