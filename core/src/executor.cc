@@ -24,8 +24,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -75,14 +77,15 @@ std::string FlatStream(const std::string& stream) {
   return s;
 }
 
-// read() size of an input: small enough that the piece just read is still in
-// the CPU cache when it is hashed, large enough to keep syscalls few.
-constexpr size_t kReadPiece = size_t{128} << 10;
+// read() size of an input into a store: small enough that the piece stays in
+// the CPU cache while it is hashed and copied on.
+constexpr size_t kReadPiece = size_t{64} << 10;
 
-// Reads a regular file into space from `alloc` (store memory: the input is
-// copied once, from the page cache into L1), or the heap without one. Into a
-// store, each piece is hashed as soon as it is read, while it is in cache, so
-// the commit need not read the whole object again to key it.
+// Reads a regular file into space from `alloc` (store memory), or the heap
+// without one. Into a store, each piece is read into a small buffer that stays
+// in cache, hashed there and copied into the loan, which is then published
+// under that key: hashing the whole input in the loan afterwards would read
+// it back from memory (a 4.5 MB record does not fit the cache).
 Result<Blob> ReadInput(const std::string& path, BlobAllocator* alloc) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("cannot read '" + path + "'", errno);
@@ -97,14 +100,23 @@ Result<Blob> ReadInput(const std::string& path, BlobAllocator* alloc) {
   Result<WritableBlob> space = alloc != nullptr ? alloc->Allocate(size) : WritableBlob::OnHeap(size);
   if (!space.ok()) return space.status();
   std::optional<KeyHasher> hasher;
-  if (alloc != nullptr) hasher.emplace();
+  std::unique_ptr<char[]> piece;
+  if (alloc != nullptr) {
+    hasher.emplace();
+    piece = std::make_unique<char[]>(kReadPiece);
+  }
   std::span<char> buf = space->data();
   for (size_t got = 0; got < size;) {
-    ssize_t n = read(fd, buf.data() + got, std::min(kReadPiece, size - got));
+    char* into = piece ? piece.get() : buf.data() + got;
+    const size_t want = piece ? std::min(kReadPiece, size - got) : size - got;
+    ssize_t n = read(fd, into, want);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::FromErrno("cannot read '" + path + "'", errno);
     if (n == 0) return Status::IOError("'" + path + "' shrank while it was read");
-    if (hasher) hasher->Update({buf.data() + got, static_cast<size_t>(n)});
+    if (piece) {
+      hasher->Update({into, static_cast<size_t>(n)});
+      std::memcpy(buf.data() + got, into, static_cast<size_t>(n));
+    }
     got += static_cast<size_t>(n);
   }
   if (hasher) return std::move(*space).Publish(hasher->Finish());
