@@ -9,6 +9,7 @@ class HeapSpace final : public WritableBlob::Space {
   explicit HeapSpace(size_t size) : bytes_(size, '\0') {}
   std::span<char> data() override { return std::span<char>(bytes_); }
   Result<Blob> Publish() override { return Blob::FromString(std::move(bytes_)); }
+  Result<Blob> PublishKeyed(const ObjectKey&) override { return Publish(); }
 
  private:
   std::string bytes_;
@@ -24,6 +25,12 @@ Result<Blob> WritableBlob::Publish() && {
   if (!space_) return Status::InvalidArgument("publishing an empty WritableBlob");
   std::unique_ptr<Space> space = std::move(space_);
   return space->Publish();
+}
+
+Result<Blob> WritableBlob::Publish(const ObjectKey& key) && {
+  if (!space_) return Status::InvalidArgument("publishing an empty WritableBlob");
+  std::unique_ptr<Space> space = std::move(space_);
+  return space->PublishKeyed(key);
 }
 
 }  // namespace overlay

@@ -68,18 +68,39 @@ std::string ObjectKey::ToHex() const {
   return out;
 }
 
-KeyHasher::KeyHasher() : state_(XXH3_createState()) {
+// The AVX2 state when the CPU has it (HaveAvx2() is fixed for the process),
+// else libxxhash's; the two never mix.
+KeyHasher::KeyHasher() {
+  if (internal::HaveAvx2()) {
+    state_ = internal::Xxh3Avx2NewState();
+    return;
+  }
+  state_ = XXH3_createState();
   XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
 }
 
-KeyHasher::~KeyHasher() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+KeyHasher::~KeyHasher() {
+  if (internal::HaveAvx2()) {
+    internal::Xxh3Avx2FreeState(state_);
+  } else {
+    XXH3_freeState(static_cast<XXH3_state_t*>(state_));
+  }
+}
 
 void KeyHasher::Update(std::string_view bytes) {
-  XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), bytes.data(), bytes.size());
+  if (internal::HaveAvx2()) {
+    internal::Xxh3Avx2Update(state_, bytes.data(), bytes.size());
+  } else {
+    XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), bytes.data(), bytes.size());
+  }
 }
 
 ObjectKey KeyHasher::Finish() const {
   hash_count.fetch_add(1, std::memory_order_relaxed);
+  if (internal::HaveAvx2()) {
+    internal::Hash128 h = internal::Xxh3Avx2Digest(state_);
+    return ObjectKey{h.hi, h.lo};
+  }
   return FromHash(XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_)));
 }
 

@@ -12,6 +12,9 @@ class LoanSpace final : public WritableBlob::Space {
       : container_(container), loan_(std::move(loan)), put_(put) {}
   std::span<char> data() override { return loan_.data(); }
   Result<Blob> Publish() override { return container_->Commit(std::move(loan_), put_); }
+  Result<Blob> PublishKeyed(const ObjectKey& key) override {
+    return container_->CommitVerified(std::move(loan_), key, put_);
+  }
 
  private:
   DataContainer* container_;

@@ -193,6 +193,32 @@ TEST_F(DataContainerTest, LoanCommitAndCatalog) {
   EXPECT_EQ(*container_->Resolve(key->ToHex()), *key);
 }
 
+// A loan whose filler hashed the bytes as it wrote them commits under that
+// key with no second hash, in L1 and in the heap loan of an object too large
+// for it (4 MiB L1: objects above half of it go to L2 only).
+TEST_F(DataContainerTest, CommitVerifiedDoesNotHashAgain) {
+  OpenContainer(Options(false));
+  for (size_t size : {size_t{10000}, size_t{3} << 20}) {
+    const std::string data = RandomBytes(size, 11);
+    KeyHasher hasher;
+    hasher.Update(data);
+    const ObjectKey key = hasher.Finish();
+    Result<PutLoan> loan = container_->Loan(data.size());
+    ASSERT_TRUE(loan.ok());
+    std::memcpy(loan->data().data(), data.data(), data.size());
+    const uint64_t before = ObjectKey::HashCount();
+    Result<Blob> stored = container_->CommitVerified(std::move(*loan), key);
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+    EXPECT_EQ(ObjectKey::HashCount() - before, 0u) << size;
+    EXPECT_EQ(*stored->key(), key);
+    EXPECT_EQ(stored->view(), data);
+    stored = Blob();
+    Result<Blob> back = container_->Get(key);
+    ASSERT_TRUE(back.ok()) << size;
+    EXPECT_EQ(back->view(), data);
+  }
+}
+
 TEST_F(DataContainerTest, MemoryOnlyRejectsWhatCannotFit) {
   StorageOptions o = Options(false);
   o.disk = "none";

@@ -78,6 +78,9 @@ class WritableBlob {
     virtual std::span<char> data() = 0;
     // Makes the filled bytes an immutable Blob (for a store: commits and keys them).
     virtual Result<Blob> Publish() = 0;
+    // Publish for a filler that hashed the bytes as it wrote them, so a store
+    // keys them without reading them again. REQUIRES: key == ObjectKey::Of(data()).
+    virtual Result<Blob> PublishKeyed(const ObjectKey& key) = 0;
   };
 
   WritableBlob() = default;
@@ -90,6 +93,9 @@ class WritableBlob {
   // Publishes the filled bytes; this WritableBlob is empty afterwards.
   // Dropping it unpublished returns the space.
   Result<Blob> Publish() &&;
+  // Publish with the key the filler computed (Space::PublishKeyed). Heap
+  // space ignores it: only a store vouches for a Blob's key.
+  Result<Blob> Publish(const ObjectKey& key) &&;
 
  private:
   std::unique_ptr<Space> space_;

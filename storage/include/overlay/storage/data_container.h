@@ -99,6 +99,10 @@ class DataContainer {
   // Loan -> fill -> Commit: the zero-copy put path for producers.
   virtual Result<PutLoan> Loan(size_t size) = 0;
   virtual Result<Blob> Commit(PutLoan&& loan, const PutOptions& put = {}) = 0;
+  // Commit for a filler that hashed the bytes as it wrote them: they are not
+  // hashed again. REQUIRES: key == ObjectKey::Of(loan.data()).
+  virtual Result<Blob> CommitVerified(PutLoan&& loan, const ObjectKey& key,
+                                      const PutOptions& put = {}) = 0;
   // Binds catalog `name` to a stored object (as PutOptions::name does).
   virtual Status Name(const std::string& name, const ObjectKey& key, uint64_t size) = 0;
 
