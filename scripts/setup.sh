@@ -21,7 +21,7 @@ packages=(
   libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev
   nlohmann-json3-dev libxxhash-dev librocksdb-dev libzmq3-dev cppzmq-dev libfabric-dev libfabric-bin
   flatbuffers-compiler libflatbuffers-dev libboost-dev libcurl4-openssl-dev
-  nginx-light redis-server
+  nginx-light redis-server clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -121,12 +121,15 @@ std::string ChunkKey(const ObjectKey& k, uint32_t index) {
 
 std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
+// How the store was opened: to write; read-only because the disk was full
+// when it opened; or read-only beside the process that owns it.
+enum class Access { kWrite, kFullDisk, kReader };
+
 class RocksTierImpl final : public RocksTier {
  public:
   RocksTierImpl(std::string path, uint64_t chunk, rocksdb::DB* db,
-                std::vector<rocksdb::ColumnFamilyHandle*> cfs, bool read_only)
-      : path_(std::move(path)), chunk_(chunk), db_(db), cfs_(std::move(cfs)),
-        read_only_(read_only) {}
+                std::vector<rocksdb::ColumnFamilyHandle*> cfs, Access access)
+      : path_(std::move(path)), chunk_(chunk), db_(db), cfs_(std::move(cfs)), access_(access) {}
 
   ~RocksTierImpl() override {
     for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
@@ -301,7 +304,7 @@ class RocksTierImpl final : public RocksTier {
   }
 
   Status Flush() override {
-    if (read_only_) return ReadOnlyError();
+    if (access_ != Access::kWrite) return ReadOnlyError();
     rocksdb::Status s = db_->Flush(rocksdb::FlushOptions(), cfs_);
     return s.ok() ? Status::OK() : Error("flush", s);
   }
@@ -346,7 +349,7 @@ class RocksTierImpl final : public RocksTier {
   }
 
   Status Write(rocksdb::WriteBatch* batch) {
-    if (read_only_) return ReadOnlyError();
+    if (access_ != Access::kWrite) return ReadOnlyError();
     rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), batch);
     return s.ok() ? Status::OK() : Error("write", s);
   }
@@ -360,6 +363,8 @@ class RocksTierImpl final : public RocksTier {
   }
 
   Status ReadOnlyError() const {
+    if (access_ == Access::kReader)
+      return Status::Busy("L2 (" + path_ + ") belongs to another process; this one only reads it");
     return Status::IOError("No space left on device in L2 (" + path_ +
                            "): it was opened read-only; free space and reopen it to write");
   }
@@ -368,7 +373,7 @@ class RocksTierImpl final : public RocksTier {
   const uint64_t chunk_;
   rocksdb::DB* const db_;
   const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // default, catalog, journal
-  const bool read_only_;  // opened on a full disk
+  const Access access_;
 };
 
 // RocksDB's info LOG lives on the store's own disk, and Debian's build asserts
@@ -464,16 +469,18 @@ Status MakePrivateDirectory(const std::string& path) {
   return s;
 }
 
-}  // namespace
+// The store's options and column families, shared by the owner and readers.
+struct StoreLayout {
+  rocksdb::Options db;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+};
 
-Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options) {
-  if (options.path.empty()) return Status::InvalidArgument("L2 needs a directory (STORAGE.disk)");
-  OVERLAY_RETURN_IF_ERROR(MakePrivateDirectory(options.path));
-  rocksdb::Options db_options;
-  db_options.create_if_missing = true;
-  db_options.env = PrivateEnv();
-  db_options.info_log = std::make_shared<StderrLogger>();
-  db_options.create_missing_column_families = true;
+StoreLayout Layout(const RocksTierOptions& options) {
+  StoreLayout l;
+  l.db.create_if_missing = true;
+  l.db.env = PrivateEnv();
+  l.db.info_log = std::make_shared<StderrLogger>();
+  l.db.create_missing_column_families = true;
   // Whatever comes from disk is verified by RocksDB, not by re-hashing each
   // value: an XXH3 checksum per SST block (checked when the block is read from
   // its file), a CRC32c per blob record and WAL fragment. Copies in RAM (block
@@ -492,21 +499,29 @@ Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options)
   cf_options.min_blob_size = 64 << 10;
   rocksdb::ColumnFamilyOptions small_options;
   small_options.memtable_protection_bytes_per_key = kProtectionBytes;
-  std::vector<rocksdb::ColumnFamilyDescriptor> descs = {
-      {rocksdb::kDefaultColumnFamilyName, cf_options},
-      {"catalog", small_options},
-      {"journal", small_options}};
+  l.families = {{rocksdb::kDefaultColumnFamilyName, cf_options},
+                {"catalog", small_options},
+                {"journal", small_options}};
+  return l;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("L2 needs a directory (STORAGE.disk)");
+  OVERLAY_RETURN_IF_ERROR(MakePrivateDirectory(options.path));
+  StoreLayout l = Layout(options);
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
-      rocksdb::DB::Open(rocksdb::DBOptions(db_options), options.path, descs, &cfs, &db);
+      rocksdb::DB::Open(rocksdb::DBOptions(l.db), options.path, l.families, &cfs, &db);
   // Opening writes (the WAL replayed into new files): on a full disk what is
   // stored can still be read.
   const bool full =
       !s.ok() && (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos);
   if (full) {
     cfs.clear();
-    s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(db_options), options.path, descs, &cfs,
+    s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(l.db), options.path, l.families, &cfs,
                                      &db);
   }
   if (!s.ok()) {
@@ -515,8 +530,22 @@ Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options)
       return Status::Busy(msg + " (another process has this disk store open)");
     return Status::IOError(msg);
   }
+  return std::unique_ptr<RocksTier>(new RocksTierImpl(options.path, options.chunk, db,
+                                                      std::move(cfs),
+                                                      full ? Access::kFullDisk : Access::kWrite));
+}
+
+Result<std::unique_ptr<RocksTier>> NewRocksTierReader(const RocksTierOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("L2 needs a directory (STORAGE.disk)");
+  OVERLAY_RETURN_IF_ERROR(MakePrivateDirectory(options.path));
+  StoreLayout l = Layout(options);
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(l.db), options.path,
+                                                   l.families, &cfs, &db);
+  if (!s.ok()) return Status::IOError("L2 (" + options.path + ") open to read: " + s.ToString());
   return std::unique_ptr<RocksTier>(
-      new RocksTierImpl(options.path, options.chunk, db, std::move(cfs), full));
+      new RocksTierImpl(options.path, options.chunk, db, std::move(cfs), Access::kReader));
 }
 
 }  // namespace overlay::storage

@@ -151,6 +151,31 @@ TEST_F(RocksTierTest, SecondOpenOfTheSameDirectoryFailsClearly) {
       << again.status().ToString();
 }
 
+// A second process on the node reads what the owner had stored when it
+// opened, chunked objects (blob files) and unflushed ones (the owner's WAL)
+// alike, while the owner keeps writing; the reader cannot write.
+TEST_F(RocksTierTest, ReaderBesideTheOwnerReadsAndCannotWrite) {
+  std::string flushed = Bytes(300 << 10, 'p'), unflushed = Bytes(77, 'q');
+  ASSERT_TRUE(tier_->Put(ObjectKey::Of(flushed), flushed, ObjectMeta{flushed.size(), 0, 0}).ok());
+  ASSERT_TRUE(tier_->PutName(CatalogEntry{"out/a", ObjectKey::Of(flushed), 1, 1, 0, false}).ok());
+  ASSERT_TRUE(tier_->Flush().ok());
+  ASSERT_TRUE(tier_->Put(ObjectKey::Of(unflushed), unflushed, ObjectMeta{77, 0, 0}).ok());
+  Result<std::unique_ptr<RocksTier>> reader = NewRocksTierReader({dir_.path() + "/db", 64 << 10});
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_TRUE(tier_->Put(ObjectKey::Of("later"), "later", ObjectMeta{5, 0, 0}).ok());
+  for (const std::string* want : {&flushed, &unflushed}) {
+    Result<Blob> b = (*reader)->Get(ObjectKey::Of(*want));
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    EXPECT_EQ(b->view(), *want);
+  }
+  EXPECT_TRUE((*reader)->GetName("out/a").ok());
+  EXPECT_TRUE((*reader)->Get(ObjectKey::Of("never stored")).status().IsNotFound());
+  Status w = (*reader)->Put(ObjectKey::Of("x"), "x", ObjectMeta{1, 0, 0});
+  EXPECT_TRUE(w.IsBusy()) << w.ToString();
+  EXPECT_TRUE((*reader)->PutName(CatalogEntry{"out/b", ObjectKey::Of("x"), 1, 1, 0, false}).IsBusy());
+  EXPECT_TRUE(tier_->Get(ObjectKey::Of("later")).ok()) << "the owner still writes";
+}
+
 // Nobody but this user reads L2: the directory is 0700, every file in it has
 // no group or other bits, after puts, a flush and a reopen.
 TEST_F(RocksTierTest, DirectoryAndFilesArePrivate) {

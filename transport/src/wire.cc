@@ -204,6 +204,11 @@ Result<InvokeResult> DecodeResult(const wire::Envelope& e) {
                  m->stream_position()};
   std::vector<std::string> names = Strings(m->counter_names());
   const auto* values = m->counter_values();
+  // FlatBuffers 2.0's verifier checks a vector's length word, not that its
+  // 8-byte elements are aligned; a builder aligns every non-empty one.
+  if (values != nullptr && values->size() != 0 &&
+      reinterpret_cast<uintptr_t>(values->Data()) % alignof(int64_t) != 0)
+    return Status::Corruption("Result counter_values are misaligned");
   const size_t n = values == nullptr ? 0 : std::min<size_t>(names.size(), values->size());
   for (size_t i = 0; i < n; ++i) r.counters[names[i]] += values->Get(i);
   return r;

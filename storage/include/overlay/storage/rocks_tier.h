@@ -9,7 +9,8 @@
 // CDN operations not yet acknowledged, each in its own column family.
 //
 // Thread-safety: safe for concurrent use by many threads of one process.
-// RocksDB locks the directory, so one process at a time opens a given path.
+// RocksDB locks the directory, so one process at a time owns a given path;
+// other processes may open it as readers (NewRocksTierReader).
 // Ownership: owns the RocksDB handle; returned Blobs keep what they view alive.
 #ifndef OVERLAY_STORAGE_ROCKS_TIER_H_
 #define OVERLAY_STORAGE_ROCKS_TIER_H_
@@ -68,6 +69,13 @@ class RocksTier : public Tier {
 // made 0700 and RocksDB's files 0600; a directory owned by another user is
 // refused (InvalidArgument).
 Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options);
+
+// Opens a store that another process owns (NewRocksTier gave Busy), to read
+// it as it was at this call: RocksDB's read-only mode, which takes no lock.
+// Objects the owner stores later are not seen (RocksDB 7.8's secondary
+// instances, which could catch up, crash reading blob files). Writes fail
+// with Busy; a lookup of a file the owner has since compacted away fails.
+Result<std::unique_ptr<RocksTier>> NewRocksTierReader(const RocksTierOptions& options);
 
 }  // namespace overlay::storage
 
