@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "client_limits.h"
 #include "origin_puller.h"
 #include "overlay/storage/container_store.h"
 #include "overlay/storage/data_container.h"
@@ -39,6 +40,8 @@ constexpr size_t kInlineInputBytes = 64 << 10;
 constexpr std::chrono::microseconds kMaxWait{100000};
 // Its nap when the channel cannot be waited on (fabric://).
 constexpr std::chrono::microseconds kNap{200};
+// How often idle stream state is looked for.
+constexpr std::chrono::seconds kSweepInterval{1};
 
 // The endpoint name with characters unsafe in segment and file names replaced.
 std::string SafeName(std::string_view endpoint) {
@@ -51,6 +54,12 @@ std::string SafeName(std::string_view endpoint) {
 struct Job {
   transport::Invoke invoke;
   TaskKey task_key;
+  std::string client;      // ClientOf its request
+  std::string origin_key;  // the origin's CURVE key: the sender's own; empty: plain text
+  uint64_t charged = 0;    // bytes counted against the client's max_memory
+  // The inputs in hand, by index; the others are looked up when the task runs.
+  std::vector<std::optional<Blob>> inputs{};
+  bool looked_up = false;  // inputs in the container found, missing ones pulled
 };
 
 }  // namespace
@@ -84,10 +93,12 @@ class EndpointServer::Impl {
     container_ = std::move(*container);
     // Outputs are kept: the client pulls them after the task.
     store_ = std::make_unique<storage::ContainerStore>(container_.get(), /*transient=*/false);
-    runner_ = std::make_unique<endpoint::TaskRunner>(name_, container_.get(), store_.get());
+    runner_ = std::make_unique<endpoint::TaskRunner>(
+        name_, container_.get(), store_.get(), static_cast<size_t>(ep->max_streams),
+        std::chrono::milliseconds(ep->stream_idle_ms));
     OVERLAY_RETURN_IF_ERROR(runner_->AddFunctions(spec));
-    puller_ = std::make_unique<endpoint::OriginPuller>(container_.get(), options.channel,
-                                                        options.fetch_timeout);
+    limits_ = std::make_unique<endpoint::ClientLimits>(static_cast<size_t>(ep->max_tasks),
+                                                       ep->max_memory);
     transport::ChannelOptions channel = options.channel;
     if (!ep->curve_secret_file.empty() && channel.curve_secret_key.empty()) {
       auto secret = ReadCurveSecret(ep->curve_secret_file);
@@ -99,6 +110,18 @@ class EndpointServer::Impl {
       if (!clients.ok()) return clients.status();
       channel.curve_client_keys = std::move(*clients);
     }
+    endpoint::OriginPullerOptions pulls;
+    pulls.channel = options.channel;
+    if (!channel.curve_secret_key.empty()) {
+      // A CURVE origin (a client's data server) knows the endpoint by its key.
+      pulls.channel.curve_public_key = ep->curve_public;
+      pulls.channel.curve_secret_key = channel.curve_secret_key;
+    }
+    pulls.fetch_timeout = options.fetch_timeout;
+    pulls.connect_timeout = options.connect_timeout;
+    pulls.threads = options.pull_threads;
+    pulls.per_origin = options.pulls_per_origin;
+    puller_ = std::make_unique<endpoint::OriginPuller>(container_.get(), std::move(pulls));
     auto server = transport::Listen(address, channel);
     if (!server.ok()) return server.status();
     server_ = std::move(*server);
@@ -115,14 +138,20 @@ class EndpointServer::Impl {
   ~Impl() {
     CloseQueue();
     for (auto& t : workers_) t.join();
+    puller_.reset();  // before what its callbacks use
   }
 
   Status Run() {
     transport::ServerChannel* servers[] = {server_.get()};
     const auto spin = server_->spin();
     auto last_request = std::chrono::steady_clock::now();
+    auto next_sweep = last_request + kSweepInterval;
     while (!stop_.load()) {
       FlushReplies();
+      if (std::chrono::steady_clock::now() >= next_sweep) {
+        runner_->DropIdleStreams();
+        next_sweep = std::chrono::steady_clock::now() + kSweepInterval;
+      }
       int taken = 0;
       bool tried_inline = false;
       for (; taken < kBurst; ++taken) {
@@ -144,6 +173,11 @@ class EndpointServer::Impl {
         poller_->Wait({}, servers, kMaxWait, kNap);
       }
     }
+    {
+      // Tasks waiting for pulls come back to the workers: close only once all are done.
+      std::unique_lock lock(queue_mu_);
+      idle_cv_.wait(lock, [&] { return outstanding_ == 0; });
+    }
     CloseQueue();
     for (auto& t : workers_) t.join();
     workers_.clear();
@@ -156,6 +190,7 @@ class EndpointServer::Impl {
     poller_->Notify();
   }
   const std::string& address() const { return server_->address(); }
+  size_t stream_states() const { return runner_->stream_states(); }
 
  private:
   void Dispatch(const ServerChannel::Request& req) {
@@ -205,13 +240,27 @@ class EndpointServer::Impl {
                            transport::MakeMessage(transport::EncodeError(id, inv.status())));
       return;
     }
+    // Bounds first: a refused Invoke is not remembered, so a retry may pass.
+    std::string client = endpoint::ClientOf(req);
+    const uint64_t bytes = req.message.envelope.size() + req.message.attachment.size();
+    if (Status s = limits_->Admit(client, bytes); !s.ok()) {
+      (void)server_->Reply(req.peer, transport::MakeMessage(transport::EncodeError(id, s)));
+      return;
+    }
     // Task ids are unique per requester: its origin, else (no retries
     // possible) the connection it came on.
     const std::string requester = inv->origin.empty() ? "peer:" + req.peer : inv->origin;
     TaskLedger::Accepted seen = ledger_.Accept(requester, inv->task_id, req.peer, id);
     if (seen.seen == TaskLedger::Seen::kDone) (void)server_->Reply(req.peer, seen.reply);
-    if (seen.seen != TaskLedger::Seen::kNew) return;
-    accepted_.push_back(Job{std::move(*inv), seen.key});
+    if (seen.seen != TaskLedger::Seen::kNew) {
+      limits_->Release(client, bytes);
+      return;
+    }
+    {
+      std::lock_guard lock(queue_mu_);
+      ++outstanding_;
+    }
+    accepted_.push_back(Job{std::move(*inv), seen.key, std::move(client), req.client_key, bytes});
   }
 
   // Runs the one accepted job here when it has InlineInputs; false otherwise.
@@ -224,8 +273,9 @@ class EndpointServer::Impl {
     transport::InvokeResult result;
     result.task_id = job.invoke.task_id;
     result.status = runner_->Execute(
-        job.invoke, [&](size_t i) { return Result<Blob>(std::move((*inputs)[i])); }, &result);
-    Finish(job.task_key, std::move(result), /*on_channel_thread=*/true);
+        job.invoke, job.client, [&](size_t i) { return Result<Blob>(std::move((*inputs)[i])); },
+        &result);
+    Finish(job, std::move(result), /*on_channel_thread=*/true);
     return true;
   }
 
@@ -282,8 +332,6 @@ class EndpointServer::Impl {
   }
 
   void WorkerLoop() {
-    // Channels are single-threaded, so each worker keeps its own origin connections.
-    endpoint::OriginPuller::Connections origins;
     for (;;) {
       Job job;
       {
@@ -293,20 +341,84 @@ class EndpointServer::Impl {
         job = std::move(queue_.front());
         queue_.pop_front();
       }
+      if (!job.looked_up && HandToPuller(job)) continue;
       transport::InvokeResult result;
       result.task_id = job.invoke.task_id;
       const transport::Invoke& inv = job.invoke;
       result.status = runner_->Execute(
-          inv, [&](size_t i) { return puller_->Input(inv.inputs[i], inv.origin, origins); },
+          inv, job.client,
+          [&](size_t i) -> Result<Blob> {
+            if (i < job.inputs.size() && job.inputs[i]) return std::move(*job.inputs[i]);
+            auto key = ObjectKey::FromHex(inv.inputs[i]);
+            if (!key) return Status::InvalidArgument("malformed input key '" + inv.inputs[i] + "'");
+            return container_->Get(*key);
+          },
           &result);
-      Finish(job.task_key, std::move(result));
+      Finish(job, std::move(result));
     }
+  }
+
+  // Looks the job's inputs up in the container; when some are missing and
+  // its origin can be asked, hands the job to the puller, which pulls them
+  // off the worker threads and queues the job again (or fails it), and
+  // returns true.
+  bool HandToPuller(Job& job) {
+    job.looked_up = true;
+    const transport::Invoke& inv = job.invoke;
+    job.inputs.resize(inv.inputs.size());
+    std::vector<size_t> missing;
+    for (size_t i = 0; i < inv.inputs.size(); ++i) {
+      auto key = ObjectKey::FromHex(inv.inputs[i]);
+      if (!key) return false;  // the run reports it
+      auto local = container_->Get(*key);
+      // An unreachable CDN (Unavailable) is a miss too: the origin has the object.
+      if (local.ok())
+        job.inputs[i] = std::move(*local);
+      else if (local.status().IsNotFound() || local.status().IsUnavailable())
+        missing.push_back(i);
+      else
+        return false;
+    }
+    if (missing.empty() || inv.origin.empty() || !runner_->Has(inv.function)) return false;
+    std::vector<std::string> keys;
+    for (size_t i : missing) keys.push_back(inv.inputs[i]);
+    auto held = std::make_shared<Job>(std::move(job));
+    puller_->Pull(held->invoke.origin, held->origin_key, std::move(keys),
+                  [this, held, missing](Result<std::vector<Blob>> got) {
+                    Status s = got.status();
+                    if (s.ok()) {
+                      uint64_t bytes = 0;
+                      for (const Blob& b : *got) bytes += b.size();
+                      s = limits_->Charge(held->client, bytes);
+                      if (s.ok()) held->charged += bytes;
+                    }
+                    if (!s.ok()) {
+                      transport::InvokeResult result;
+                      result.task_id = held->invoke.task_id;
+                      result.status = s;
+                      return Finish(*held, std::move(result));
+                    }
+                    for (size_t k = 0; k < missing.size(); ++k)
+                      held->inputs[missing[k]] = std::move((*got)[k]);
+                    Requeue(std::move(*held));
+                  });
+    return true;
+  }
+
+  // Back to the workers, after its pulls.
+  void Requeue(Job job) {
+    {
+      std::lock_guard lock(queue_mu_);
+      queue_.push_back(std::move(job));
+    }
+    queue_cv_.notify_one();
   }
 
   // Queues the task's reply; a worker wakes the channel thread to send it (the
   // channel thread itself sends it before it next sleeps).
-  void Finish(const TaskKey& key, transport::InvokeResult result, bool on_channel_thread = false) {
-    auto [peer, reply] = ledger_.Finish(key, std::move(result));
+  void Finish(const Job& job, transport::InvokeResult result, bool on_channel_thread = false) {
+    limits_->Release(job.client, job.charged);
+    auto [peer, reply] = ledger_.Finish(job.task_key, std::move(result));
     bool wake = false;
     {
       std::lock_guard lock(reply_mu_);
@@ -314,6 +426,8 @@ class EndpointServer::Impl {
       replies_.emplace_back(std::move(peer), std::move(reply));
     }
     if (wake && !on_channel_thread) poller_->Notify();
+    std::lock_guard lock(queue_mu_);
+    if (--outstanding_ == 0) idle_cv_.notify_all();
   }
 
   void FlushReplies() {
@@ -332,6 +446,7 @@ class EndpointServer::Impl {
   std::unique_ptr<storage::ContainerStore> store_;  // native outputs are built in place
   std::unique_ptr<endpoint::TaskRunner> runner_;
   std::unique_ptr<endpoint::OriginPuller> puller_;
+  std::unique_ptr<endpoint::ClientLimits> limits_;
   std::unique_ptr<ServerChannel> server_;
   std::unique_ptr<transport::Poller> poller_;
   std::atomic<bool> stop_{false};
@@ -342,6 +457,8 @@ class EndpointServer::Impl {
   std::condition_variable queue_cv_;
   std::deque<Job> queue_;
   bool closed_ = false;
+  size_t outstanding_ = 0;  // tasks accepted and not yet finished
+  std::condition_variable idle_cv_;  // outstanding_ fell to 0
   std::vector<std::thread> workers_;
 
   std::mutex reply_mu_;
@@ -367,6 +484,7 @@ void EndpointServer::Start() {
   thread_ = std::thread([this] { (void)impl_->Run(); });
 }
 void EndpointServer::Stop() { impl_->Stop(); }
+size_t EndpointServer::stream_states() const { return impl_->stream_states(); }
 const std::string& EndpointServer::address() const { return impl_->address(); }
 
 }  // namespace overlay

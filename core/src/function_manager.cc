@@ -5,12 +5,15 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "manager_data_server.h"
 #include "manager_io.h"
 #include "manager_task.h"
+#include "overlay/endpoint_server.h"
 #include "overlay/object_key.h"
 #include "overlay/transport/bulk.h"
 #include "overlay/transport/poller.h"
@@ -31,7 +34,20 @@ class FunctionManager::Impl {
  public:
   Status Init(const FunctionManagerOptions& options) {
     options_ = options;
-    auto data = manager::DataServer::Create(options.data_address, options.channel, options.store);
+    transport::ChannelOptions data_channel = options.channel;
+    if (!options.curve_server_keys.empty()) {
+      if (options_.curve_public_key.empty() || options_.curve_secret_key.empty()) {
+        auto pair = transport::NewCurveKeyPair();
+        if (!pair.ok()) return pair.status();
+        std::tie(options_.curve_public_key, options_.curve_secret_key) = *pair;
+      }
+      // The endpoints pull with their own keys: only they get in.
+      data_channel.curve_secret_key = options_.curve_secret_key;
+      std::set<std::string> endpoints;
+      for (const auto& [address, key] : options.curve_server_keys) endpoints.insert(key);
+      data_channel.curve_client_keys.assign(endpoints.begin(), endpoints.end());
+    }
+    auto data = manager::DataServer::Create(options.data_address, data_channel, options.store);
     if (!data.ok()) return data.status();
     data_ = std::move(*data);
     auto poller = transport::Poller::Create();
@@ -46,8 +62,13 @@ class FunctionManager::Impl {
       std::lock_guard lock(mu_);
       id = next_id_++;
     }
+    if (Status s = CheckCurve(task); !s.ok()) return TaskOutcome{s};
+    data_->Grant(manager::PeerKey(options_, task.endpoint), task.inputs);
     bool sent = false;
-    if (auto out = CallDirect(id, task, &sent)) return std::move(*out);
+    if (auto out = CallDirect(id, task, &sent)) {
+      data_->Revoke(manager::PeerKey(options_, task.endpoint), task.inputs);
+      return std::move(*out);
+    }
     Pending p;
     p.spec = std::move(task);
     p.sent = sent ? 1 : 0;
@@ -67,11 +88,16 @@ class FunctionManager::Impl {
       std::lock_guard lock(mu_);
       for (auto& t : tasks) {
         uint64_t id = next_id_++;
-        Pending p;
-        p.spec = std::move(t);
-        futures_.emplace(id, p.promise.get_future().share());
-        posted.emplace_back(id, std::move(p));
         ids.push_back(id);
+        Pending p;
+        futures_.emplace(id, p.promise.get_future().share());
+        if (Status s = CheckCurve(t); !s.ok()) {
+          p.promise.set_value(TaskOutcome{s});
+          continue;
+        }
+        data_->Grant(manager::PeerKey(options_, t.endpoint), t.inputs);
+        p.spec = std::move(t);
+        posted.emplace_back(id, std::move(p));
       }
     }
     io_->Post(std::move(posted));
@@ -126,9 +152,22 @@ class FunctionManager::Impl {
   }
 
   const std::string& data_address() const { return data_->address(); }
+  const std::string& curve_public_key() const { return options_.curve_public_key; }
   uint64_t duplicates() const { return io_->duplicates(); }
 
  private:
+  // A CURVE data server serves only endpoints it knows by key: a plain-text
+  // endpoint could not pull the task's inputs.
+  Status CheckCurve(const TaskSpec& t) const {
+    if (options_.curve_server_keys.empty() || t.inputs.empty() ||
+        options_.curve_server_keys.contains(t.endpoint))
+      return Status::OK();
+    return Status::InvalidArgument(
+        "endpoint " + t.endpoint +
+        " has no curve_public, but the run's data server uses CURVE (other endpoints have "
+        "keys): give every endpoint a key pair, or none");
+  }
+
   // Call's happy path on a pooled channel; nullopt hands the task over. While
   // no result comes, the channel is heartbeated: an endpoint that answers is
   // alive and busy (e.g. the first task of a worker sets up its own channel
@@ -221,6 +260,21 @@ overlay::Result<Blob> FunctionManager::FetchOutput(const std::string& endpoint,
 }
 
 const std::string& FunctionManager::data_address() const { return impl_->data_address(); }
+const std::string& FunctionManager::curve_public_key() const {
+  return impl_->curve_public_key();
+}
+
+Status ApplyCurveConfig(const PipelineSpec& spec, FunctionManagerOptions* options) {
+  for (const EndpointDecl& e : spec.endpoints)
+    if (!e.address.empty() && !e.curve_public.empty())
+      options->curve_server_keys[e.address] = e.curve_public;
+  if (spec.client.curve_public.empty()) return Status::OK();
+  auto secret = ReadCurveSecret(spec.client.curve_secret_file);
+  if (!secret.ok()) return secret.status();
+  options->curve_public_key = spec.client.curve_public;
+  options->curve_secret_key = std::move(*secret);
+  return Status::OK();
+}
 uint64_t FunctionManager::duplicates_dropped() const { return impl_->duplicates(); }
 
 void FunctionManager::Release(uint64_t task_id) { impl_->Release(task_id); }

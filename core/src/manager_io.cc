@@ -123,6 +123,7 @@ transport::ClientChannel* ManagerIo::Channel(const std::string& endpoint, Status
 }
 
 void ManagerIo::Complete(PendingIt it, TaskOutcome outcome) {
+  data_->Revoke(PeerKey(options_, it->second.spec.endpoint), it->second.spec.inputs);
   outcome.attempts = it->second.sent;
   it->second.promise.set_value(std::move(outcome));
   pending_.erase(it);

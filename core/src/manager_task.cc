@@ -5,9 +5,17 @@ namespace overlay::manager {
 
 transport::ChannelOptions ChannelFor(const FunctionManagerOptions& o, const std::string& endpoint) {
   transport::ChannelOptions c = o.channel;
-  if (auto it = o.curve_server_keys.find(endpoint); it != o.curve_server_keys.end())
+  if (auto it = o.curve_server_keys.find(endpoint); it != o.curve_server_keys.end()) {
     c.curve_server_key = it->second;
+    c.curve_public_key = o.curve_public_key;
+    c.curve_secret_key = o.curve_secret_key;
+  }
   return c;
+}
+
+std::string PeerKey(const FunctionManagerOptions& o, const std::string& endpoint) {
+  auto it = o.curve_server_keys.find(endpoint);
+  return it == o.curve_server_keys.end() ? std::string() : it->second;
 }
 
 transport::Invoke InvokeOf(uint64_t id, const TaskSpec& t, const std::string& origin) {

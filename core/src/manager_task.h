@@ -27,8 +27,11 @@ using Clock = std::chrono::steady_clock;
 // Wait before resending after a failed connect or an Unavailable result.
 inline constexpr std::chrono::milliseconds kBackoff{100};
 
-// The channel options for one endpoint: CURVE when it has a key.
+// The channel options for one endpoint: CURVE, with the manager's own pair,
+// when it has a key.
 transport::ChannelOptions ChannelFor(const FunctionManagerOptions& o, const std::string& endpoint);
+// The endpoint's CURVE public key; empty when it has none.
+std::string PeerKey(const FunctionManagerOptions& o, const std::string& endpoint);
 
 // The Invoke that carries task `id`, naming `origin` as where inputs come from.
 transport::Invoke InvokeOf(uint64_t id, const TaskSpec& t, const std::string& origin);

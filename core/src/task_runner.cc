@@ -19,8 +19,8 @@ Status TaskRunner::AddFunctions(const PipelineSpec& spec) {
   return Status::OK();
 }
 
-Status TaskRunner::Execute(const transport::Invoke& inv, const InputFn& input,
-                           transport::InvokeResult* result) {
+Status TaskRunner::Execute(const transport::Invoke& inv, const std::string& client,
+                           const InputFn& input, transport::InvokeResult* result) {
   auto fit = functions_.find(inv.function);
   if (fit == functions_.end())
     return Status::NotFound("endpoint '" + name_ + "' has no FUNCTION '" + inv.function + "'");
@@ -42,7 +42,9 @@ Status TaskRunner::Execute(const transport::Invoke& inv, const InputFn& input,
     s = inv.end_of_stream ? fn.EndStream(task) : fn.Process(task);
   } else {
     std::string key = inv.origin + '\0' + inv.stage + '\0' + inv.function + '\0' + inv.stream;
-    std::shared_ptr<StreamEntry> entry = streams_.Get(key, fn, inv.stream);
+    auto got = streams_.Get(client, key, fn, inv.stream);
+    if (!got.ok()) return got.status();
+    std::shared_ptr<StreamEntry> entry = std::move(*got);
     std::lock_guard lock(entry->mu);
     if (entry->state != nullptr && inv.position != entry->position) {
       if (inv.position != 0 || inv.end_of_stream) {

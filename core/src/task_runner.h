@@ -9,6 +9,7 @@
 #ifndef OVERLAY_CORE_SRC_TASK_RUNNER_H_
 #define OVERLAY_CORE_SRC_TASK_RUNNER_H_
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -30,21 +31,30 @@ namespace overlay::endpoint {
 // the stream state; borrows the container and the store.
 class TaskRunner {
  public:
+  // `max_streams` per client, dropped after `stream_idle` unused (StreamTable).
   TaskRunner(std::string endpoint, storage::DataContainer* container,
-             storage::ContainerStore* store)
-      : name_(std::move(endpoint)), container_(container), store_(store) {}
+             storage::ContainerStore* store, size_t max_streams,
+             std::chrono::milliseconds stream_idle)
+      : name_(std::move(endpoint)),
+        container_(container),
+        store_(store),
+        streams_(max_streams, stream_idle) {}
 
   // Builds the config's FUNCTIONs. Errors: those of MakeDeclaredFunction.
   Status AddFunctions(const PipelineSpec& spec);
   // A FUNCTION with a builtin (runs in process, never waits on a command).
   bool IsNative(const std::string& function) const { return native_.contains(function); }
+  bool Has(const std::string& function) const { return functions_.contains(function); }
 
   // The i-th input's bytes.
   using InputFn = std::function<Result<Blob>(size_t i)>;
-  // Runs `inv`, filling `result` (outputs, counters, stream position); the
-  // returned Status is the task's.
-  Status Execute(const transport::Invoke& inv, const InputFn& input,
+  // Runs `inv` for `client` (ClientOf), filling `result` (outputs, counters,
+  // stream position); the returned Status is the task's.
+  Status Execute(const transport::Invoke& inv, const std::string& client, const InputFn& input,
                  transport::InvokeResult* result);
+
+  void DropIdleStreams() { streams_.DropIdle(); }
+  size_t stream_states() const { return streams_.size(); }
 
  private:
   const std::string name_;
