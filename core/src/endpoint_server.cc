@@ -3,8 +3,6 @@
 
 #include <atomic>
 #include <cctype>
-#include <condition_variable>
-#include <deque>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -23,10 +21,12 @@
 #include "overlay/transport/wire.h"
 #include "task_ledger.h"
 #include "task_runner.h"
+#include "worker_pool.h"
 
 namespace overlay {
 namespace {
 
+using endpoint::Job;
 using endpoint::TaskKey;
 using endpoint::TaskLedger;
 using transport::Message;
@@ -50,17 +50,6 @@ std::string SafeName(std::string_view endpoint) {
     s += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
   return s;
 }
-
-struct Job {
-  transport::Invoke invoke;
-  TaskKey task_key;
-  std::string client;      // ClientOf its request
-  std::string origin_key;  // the origin's CURVE key: the sender's own; empty: plain text
-  uint64_t charged = 0;    // bytes counted against the client's max_memory
-  // The inputs in hand, by index; the others are looked up when the task runs.
-  std::vector<std::optional<Blob>> inputs{};
-  bool looked_up = false;  // inputs in the container found, missing ones pulled
-};
 
 }  // namespace
 
@@ -131,14 +120,17 @@ class EndpointServer::Impl {
     int workers = ep->workers > 0
                       ? ep->workers
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+    pool_ = std::make_unique<endpoint::WorkerPool>(
+        workers, container_.get(), runner_.get(), puller_.get(), limits_.get(),
+        [this](const endpoint::Job& job, transport::InvokeResult result) {
+          Finish(job, std::move(result));
+        });
     return Status::OK();
   }
 
   ~Impl() {
-    CloseQueue();
-    for (auto& t : workers_) t.join();
-    puller_.reset();  // before what its callbacks use
+    if (pool_) pool_->Close();
+    puller_.reset();  // its callbacks use the pool and the members below
   }
 
   Status Run() {
@@ -165,7 +157,7 @@ class EndpointServer::Impl {
           if (RunInline()) FlushReplies();
         }
       }
-      Enqueue();
+      pool_->Push(accepted_);  // one lock and one wake-up per burst
       const auto now = std::chrono::steady_clock::now();
       if (taken > 0) {
         last_request = now;
@@ -173,14 +165,9 @@ class EndpointServer::Impl {
         poller_->Wait({}, servers, kMaxWait, kNap);
       }
     }
-    {
-      // Tasks waiting for pulls come back to the workers: close only once all are done.
-      std::unique_lock lock(queue_mu_);
-      idle_cv_.wait(lock, [&] { return outstanding_ == 0; });
-    }
-    CloseQueue();
-    for (auto& t : workers_) t.join();
-    workers_.clear();
+    // Tasks waiting for pulls come back to the workers: close only once all are done.
+    pool_->WaitIdle();
+    pool_->Close();
     FlushReplies();
     return Status::OK();
   }
@@ -256,10 +243,7 @@ class EndpointServer::Impl {
       limits_->Release(client, bytes);
       return;
     }
-    {
-      std::lock_guard lock(queue_mu_);
-      ++outstanding_;
-    }
+    pool_->Started();
     accepted_.push_back(Job{std::move(*inv), seen.key, std::move(client), req.client_key, bytes});
   }
 
@@ -279,22 +263,6 @@ class EndpointServer::Impl {
     return true;
   }
 
-  // Hands the jobs accepted in this loop turn to the workers at once: one lock
-  // and one wake-up per burst rather than per task.
-  void Enqueue() {
-    if (accepted_.empty()) return;
-    const size_t n = accepted_.size();
-    {
-      std::lock_guard lock(queue_mu_);
-      for (Job& job : accepted_) queue_.push_back(std::move(job));
-    }
-    accepted_.clear();
-    if (n == 1)
-      queue_cv_.notify_one();
-    else
-      queue_cv_.notify_all();
-  }
-
   // A lone small task of a native function whose inputs are all in RAM (L1)
   // runs on the channel thread: handing it to a worker and its reply back
   // costs two thread wake-ups, more than the work. Commands, stream ends (they
@@ -307,10 +275,7 @@ class EndpointServer::Impl {
     const transport::Invoke& inv = job.invoke;
     storage::ShmCache* l1 = container_->l1();
     if (inv.end_of_stream || !runner_->IsNative(inv.function) || l1 == nullptr) return std::nullopt;
-    {
-      std::lock_guard lock(queue_mu_);
-      if (!queue_.empty()) return std::nullopt;
-    }
+    if (pool_->backlog()) return std::nullopt;
     std::vector<Blob> inputs;
     size_t bytes = 0;
     for (const std::string& hex : inv.inputs) {
@@ -325,95 +290,6 @@ class EndpointServer::Impl {
     return inputs;
   }
 
-  void CloseQueue() {
-    std::lock_guard lock(queue_mu_);
-    closed_ = true;
-    queue_cv_.notify_all();
-  }
-
-  void WorkerLoop() {
-    for (;;) {
-      Job job;
-      {
-        std::unique_lock lock(queue_mu_);
-        queue_cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        job = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      if (!job.looked_up && HandToPuller(job)) continue;
-      transport::InvokeResult result;
-      result.task_id = job.invoke.task_id;
-      const transport::Invoke& inv = job.invoke;
-      result.status = runner_->Execute(
-          inv, job.client,
-          [&](size_t i) -> Result<Blob> {
-            if (i < job.inputs.size() && job.inputs[i]) return std::move(*job.inputs[i]);
-            auto key = ObjectKey::FromHex(inv.inputs[i]);
-            if (!key) return Status::InvalidArgument("malformed input key '" + inv.inputs[i] + "'");
-            return container_->Get(*key);
-          },
-          &result);
-      Finish(job, std::move(result));
-    }
-  }
-
-  // Looks the job's inputs up in the container; when some are missing and
-  // its origin can be asked, hands the job to the puller, which pulls them
-  // off the worker threads and queues the job again (or fails it), and
-  // returns true.
-  bool HandToPuller(Job& job) {
-    job.looked_up = true;
-    const transport::Invoke& inv = job.invoke;
-    job.inputs.resize(inv.inputs.size());
-    std::vector<size_t> missing;
-    for (size_t i = 0; i < inv.inputs.size(); ++i) {
-      auto key = ObjectKey::FromHex(inv.inputs[i]);
-      if (!key) return false;  // the run reports it
-      auto local = container_->Get(*key);
-      // An unreachable CDN (Unavailable) is a miss too: the origin has the object.
-      if (local.ok())
-        job.inputs[i] = std::move(*local);
-      else if (local.status().IsNotFound() || local.status().IsUnavailable())
-        missing.push_back(i);
-      else
-        return false;
-    }
-    if (missing.empty() || inv.origin.empty() || !runner_->Has(inv.function)) return false;
-    std::vector<std::string> keys;
-    for (size_t i : missing) keys.push_back(inv.inputs[i]);
-    auto held = std::make_shared<Job>(std::move(job));
-    puller_->Pull(held->invoke.origin, held->origin_key, std::move(keys),
-                  [this, held, missing](Result<std::vector<Blob>> got) {
-                    Status s = got.status();
-                    if (s.ok()) {
-                      uint64_t bytes = 0;
-                      for (const Blob& b : *got) bytes += b.size();
-                      s = limits_->Charge(held->client, bytes);
-                      if (s.ok()) held->charged += bytes;
-                    }
-                    if (!s.ok()) {
-                      transport::InvokeResult result;
-                      result.task_id = held->invoke.task_id;
-                      result.status = s;
-                      return Finish(*held, std::move(result));
-                    }
-                    for (size_t k = 0; k < missing.size(); ++k)
-                      held->inputs[missing[k]] = std::move((*got)[k]);
-                    Requeue(std::move(*held));
-                  });
-    return true;
-  }
-
-  // Back to the workers, after its pulls.
-  void Requeue(Job job) {
-    {
-      std::lock_guard lock(queue_mu_);
-      queue_.push_back(std::move(job));
-    }
-    queue_cv_.notify_one();
-  }
-
   // Queues the task's reply; a worker wakes the channel thread to send it (the
   // channel thread itself sends it before it next sleeps).
   void Finish(const Job& job, transport::InvokeResult result, bool on_channel_thread = false) {
@@ -426,8 +302,7 @@ class EndpointServer::Impl {
       replies_.emplace_back(std::move(peer), std::move(reply));
     }
     if (wake && !on_channel_thread) poller_->Notify();
-    std::lock_guard lock(queue_mu_);
-    if (--outstanding_ == 0) idle_cv_.notify_all();
+    pool_->Finished();
   }
 
   void FlushReplies() {
@@ -453,13 +328,7 @@ class EndpointServer::Impl {
   std::vector<Job> accepted_;  // channel thread only: this turn's jobs
   TaskLedger ledger_;
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<Job> queue_;
-  bool closed_ = false;
-  size_t outstanding_ = 0;  // tasks accepted and not yet finished
-  std::condition_variable idle_cv_;  // outstanding_ fell to 0
-  std::vector<std::thread> workers_;
+  std::unique_ptr<endpoint::WorkerPool> pool_;
 
   std::mutex reply_mu_;
   std::vector<std::pair<std::string, Message>> replies_;
