@@ -19,7 +19,7 @@
 namespace overlay {
 namespace {
 
-const std::vector<std::string> kBlocks = {"FUNCTION", "ENDPOINT", "STAGE", "STORAGE"};
+const std::vector<std::string> kBlocks = {"FUNCTION", "ENDPOINT", "STAGE", "STORAGE", "CLIENT"};
 
 // Longer lines are refused, and read no further than this: the parser's
 // memory stays bounded whatever the file holds.
@@ -319,6 +319,26 @@ class Parser {
       if (e.curve_public.empty() != e.curve_secret_file.empty())
         Error(block_line, fmt::format("endpoint '{}' needs both curve_public and "
                                       "curve_secret_file, or neither", e.name));
+      if (auto it = kv.find("max_streams");
+          it != kv.end() && !ParseInt(it->second.first, 1, 1 << 24, &e.max_streams))
+        Error(it->second.second, fmt::format("max_streams '{}' is not a number from 1 to 16777216",
+                                             it->second.first));
+      if (auto it = kv.find("max_tasks");
+          it != kv.end() && !ParseInt(it->second.first, 1, 1 << 24, &e.max_tasks))
+        Error(it->second.second, fmt::format("max_tasks '{}' is not a number from 1 to 16777216",
+                                             it->second.first));
+      if (auto it = kv.find("max_memory"); it != kv.end()) {
+        auto bytes = ParseByteSize(it->second.first);
+        if (bytes.ok() && *bytes >= (1u << 20)) e.max_memory = *bytes;
+        else Error(it->second.second, fmt::format("max_memory '{}' is not a size of 1MiB or more "
+                                                  "such as 512MiB or 4G", it->second.first));
+      }
+      if (auto it = kv.find("stream_idle"); it != kv.end()) {
+        auto ms = ParseDurationMs(it->second.first);
+        if (ms.ok() && *ms > 0) e.stream_idle_ms = static_cast<int64_t>(*ms);
+        else Error(it->second.second, fmt::format("stream_idle '{}' is not a duration such as "
+                                                  "10m or 30s", it->second.first));
+      }
       if (!e.address.empty()) {
         static const std::vector<std::string> kSchemes = {"tcp", "ipc", "fabric"};
         size_t k = e.address.find("://");
@@ -347,6 +367,19 @@ class Parser {
       s.endpoint = get("endpoint");
       if (kv.count("include")) s.include = get("include");
       spec->stages.push_back(std::move(s));
+    } else if (block == "CLIENT") {
+      if (!spec->client.loc.file.empty())
+        Error(block_line, fmt::format("second [CLIENT] block (the first is at line {})",
+                                      spec->client.loc.line));
+      spec->client.loc = loc;
+      spec->client.curve_public = get("curve_public");
+      spec->client.curve_secret_file = get("curve_secret_file");
+      if (!spec->client.curve_public.empty() && !IsZ85Key(spec->client.curve_public))
+        Error(lines["curve_public"], fmt::format("curve_public '{}' is not a 40-character Z85 "
+                                                 "key (make one with `overlay keygen`)",
+                                                 spec->client.curve_public));
+      if (spec->client.curve_public.empty() != spec->client.curve_secret_file.empty())
+        Error(block_line, "[CLIENT] needs both curve_public and curve_secret_file, or neither");
     } else if (block == "STORAGE") {
       if (spec->has_storage)
         Error(block_line, fmt::format("second [STORAGE] block (the first is at line {})",
@@ -399,7 +432,9 @@ const std::vector<std::string>& BlockKeys(std::string_view block) {
                                                      "timeout", "retries"};
   static const std::vector<std::string> kEndpoint = {
       "name",         "id",       "address",       "workers",
-      "curve_public", "curve_secret_file", "clients_file", "fallback", "fallback_after"};
+      "curve_public", "curve_secret_file", "clients_file", "fallback", "fallback_after",
+      "max_streams", "max_tasks", "max_memory", "stream_idle"};
+  static const std::vector<std::string> kClient = {"curve_public", "curve_secret_file"};
   static const std::vector<std::string> kStage = {"name", "source", "transformation", "endpoint",
                                                   "include"};
   static const std::vector<std::string> kStorage = StorageOptionKeys();
@@ -408,6 +443,7 @@ const std::vector<std::string>& BlockKeys(std::string_view block) {
   if (block == "ENDPOINT") return kEndpoint;
   if (block == "STAGE") return kStage;
   if (block == "STORAGE") return kStorage;
+  if (block == "CLIENT") return kClient;
   return kNone;
 }
 

@@ -207,8 +207,10 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
     FunctionManagerOptions fm;
     fm.store = store.get();
     if (!flags.data_address.empty()) fm.data_address = flags.data_address;
-    for (const auto& e : spec.endpoints)
-      if (!e.address.empty() && !e.curve_public.empty()) fm.curve_server_keys[e.address] = e.curve_public;
+    if (Status keys = ApplyCurveConfig(spec, &fm); !keys.ok()) {
+      fmt::print(stderr, "overlay run: {}\n", keys.message());
+      return kExitUsage;
+    }
     auto m = FunctionManager::Create(fm);
     if (!m.ok()) {
       fmt::print(stderr, "overlay run: function manager: {}\n", m.status().ToString());

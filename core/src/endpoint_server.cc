@@ -3,36 +3,35 @@
 
 #include <atomic>
 #include <cctype>
-#include <condition_variable>
-#include <deque>
 #include <fstream>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include "overlay/executor.h"
-#include "overlay/function.h"
+#include "client_limits.h"
+#include "origin_puller.h"
 #include "overlay/storage/container_store.h"
 #include "overlay/storage/data_container.h"
 #include "overlay/storage/shm_cache.h"
 #include "overlay/transport/bulk.h"
 #include "overlay/transport/poller.h"
 #include "overlay/transport/wire.h"
+#include "task_ledger.h"
+#include "task_runner.h"
+#include "worker_pool.h"
 
 namespace overlay {
 namespace {
 
+using endpoint::Job;
+using endpoint::TaskKey;
+using endpoint::TaskLedger;
 using transport::Message;
 using transport::ServerChannel;
 
-// Results remembered for answering repeated Invokes.
-constexpr size_t kRememberedResults = 4096;
 // Requests taken per loop turn before finished replies are sent.
 constexpr int kBurst = 64;
 // Largest input total of a task run on the channel thread (see InlineInputs).
@@ -41,6 +40,8 @@ constexpr size_t kInlineInputBytes = 64 << 10;
 constexpr std::chrono::microseconds kMaxWait{100000};
 // Its nap when the channel cannot be waited on (fabric://).
 constexpr std::chrono::microseconds kNap{200};
+// How often idle stream state is looked for.
+constexpr std::chrono::seconds kSweepInterval{1};
 
 // The endpoint name with characters unsafe in segment and file names replaced.
 std::string SafeName(std::string_view endpoint) {
@@ -49,40 +50,6 @@ std::string SafeName(std::string_view endpoint) {
     s += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
   return s;
 }
-
-// One stream of a function; its mutex keeps the stream's items one at a time.
-// `position` counts the items the state has seen (stateful functions only).
-struct StreamEntry {
-  std::mutex mu;
-  std::unique_ptr<StreamState> state;
-  uint64_t position = 0;
-};
-
-// A task across resends: its requester (an interned origin, compared by
-// address) and the requester's task id.
-struct TaskKey {
-  const std::string* origin;
-  uint64_t id;
-  bool operator==(const TaskKey&) const = default;
-};
-struct TaskKeyHash {
-  size_t operator()(const TaskKey& k) const noexcept {
-    return std::hash<uint64_t>{}(k.id ^ reinterpret_cast<uintptr_t>(k.origin) * 0x9e3779b97f4a7c15);
-  }
-};
-
-// An Invoke seen before: running (reply to the latest asker when done) or done.
-struct TaskEntry {
-  bool done = false;
-  transport::InvokeResult result;
-  std::string peer;
-  uint64_t request_id = 0;
-};
-
-struct Job {
-  transport::Invoke invoke;
-  TaskKey task_key;
-};
 
 }  // namespace
 
@@ -102,7 +69,6 @@ class EndpointServer::Impl {
     if (ep == nullptr) return Status::NotFound("no ENDPOINT named '" + std::string(endpoint) + "'");
     name_ = ep->name;
     options_ = options;
-    tasks_.reserve(2 * kRememberedResults);  // no rehash while results come and go
     incarnation_ = std::random_device{}() | uint64_t{std::random_device{}()} << 32;
     std::string address = options.address.empty() ? ep->address : options.address;
     if (address.empty())
@@ -116,12 +82,12 @@ class EndpointServer::Impl {
     container_ = std::move(*container);
     // Outputs are kept: the client pulls them after the task.
     store_ = std::make_unique<storage::ContainerStore>(container_.get(), /*transient=*/false);
-    for (const FunctionDecl& f : spec.functions) {
-      auto fn = MakeDeclaredFunction(f);
-      if (!fn.ok()) return fn.status();
-      functions_[f.name] = std::move(*fn);
-      if (!f.builtin.empty()) native_.insert(f.name);
-    }
+    runner_ = std::make_unique<endpoint::TaskRunner>(
+        name_, container_.get(), store_.get(), static_cast<size_t>(ep->max_streams),
+        std::chrono::milliseconds(ep->stream_idle_ms));
+    OVERLAY_RETURN_IF_ERROR(runner_->AddFunctions(spec));
+    limits_ = std::make_unique<endpoint::ClientLimits>(static_cast<size_t>(ep->max_tasks),
+                                                       ep->max_memory);
     transport::ChannelOptions channel = options.channel;
     if (!ep->curve_secret_file.empty() && channel.curve_secret_key.empty()) {
       auto secret = ReadCurveSecret(ep->curve_secret_file);
@@ -133,6 +99,18 @@ class EndpointServer::Impl {
       if (!clients.ok()) return clients.status();
       channel.curve_client_keys = std::move(*clients);
     }
+    endpoint::OriginPullerOptions pulls;
+    pulls.channel = options.channel;
+    if (!channel.curve_secret_key.empty()) {
+      // A CURVE origin (a client's data server) knows the endpoint by its key.
+      pulls.channel.curve_public_key = ep->curve_public;
+      pulls.channel.curve_secret_key = channel.curve_secret_key;
+    }
+    pulls.fetch_timeout = options.fetch_timeout;
+    pulls.connect_timeout = options.connect_timeout;
+    pulls.threads = options.pull_threads;
+    pulls.per_origin = options.pulls_per_origin;
+    puller_ = std::make_unique<endpoint::OriginPuller>(container_.get(), std::move(pulls));
     auto server = transport::Listen(address, channel);
     if (!server.ok()) return server.status();
     server_ = std::move(*server);
@@ -142,21 +120,30 @@ class EndpointServer::Impl {
     int workers = ep->workers > 0
                       ? ep->workers
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+    pool_ = std::make_unique<endpoint::WorkerPool>(
+        workers, container_.get(), runner_.get(), puller_.get(), limits_.get(),
+        [this](const endpoint::Job& job, transport::InvokeResult result) {
+          Finish(job, std::move(result));
+        });
     return Status::OK();
   }
 
   ~Impl() {
-    CloseQueue();
-    for (auto& t : workers_) t.join();
+    if (pool_) pool_->Close();
+    puller_.reset();  // its callbacks use the pool and the members below
   }
 
   Status Run() {
     transport::ServerChannel* servers[] = {server_.get()};
     const auto spin = server_->spin();
     auto last_request = std::chrono::steady_clock::now();
+    auto next_sweep = last_request + kSweepInterval;
     while (!stop_.load()) {
       FlushReplies();
+      if (std::chrono::steady_clock::now() >= next_sweep) {
+        runner_->DropIdleStreams();
+        next_sweep = std::chrono::steady_clock::now() + kSweepInterval;
+      }
       int taken = 0;
       bool tried_inline = false;
       for (; taken < kBurst; ++taken) {
@@ -170,7 +157,7 @@ class EndpointServer::Impl {
           if (RunInline()) FlushReplies();
         }
       }
-      Enqueue();
+      pool_->Push(accepted_);  // one lock and one wake-up per burst
       const auto now = std::chrono::steady_clock::now();
       if (taken > 0) {
         last_request = now;
@@ -178,9 +165,9 @@ class EndpointServer::Impl {
         poller_->Wait({}, servers, kMaxWait, kNap);
       }
     }
-    CloseQueue();
-    for (auto& t : workers_) t.join();
-    workers_.clear();
+    // Tasks waiting for pulls come back to the workers: close only once all are done.
+    pool_->WaitIdle();
+    pool_->Close();
     FlushReplies();
     return Status::OK();
   }
@@ -190,6 +177,7 @@ class EndpointServer::Impl {
     poller_->Notify();
   }
   const std::string& address() const { return server_->address(); }
+  size_t stream_states() const { return runner_->stream_states(); }
 
  private:
   void Dispatch(const ServerChannel::Request& req) {
@@ -239,29 +227,24 @@ class EndpointServer::Impl {
                            transport::MakeMessage(transport::EncodeError(id, inv.status())));
       return;
     }
+    // Bounds first: a refused Invoke is not remembered, so a retry may pass.
+    std::string client = endpoint::ClientOf(req);
+    const uint64_t bytes = req.message.envelope.size() + req.message.attachment.size();
+    if (Status s = limits_->Admit(client, bytes); !s.ok()) {
+      (void)server_->Reply(req.peer, transport::MakeMessage(transport::EncodeError(id, s)));
+      return;
+    }
     // Task ids are unique per requester: its origin, else (no retries
     // possible) the connection it came on.
-    const std::string by_peer = inv->origin.empty() ? "peer:" + req.peer : std::string();
-    TaskKey key{nullptr, inv->task_id};
-    {
-      std::lock_guard lock(tasks_mu_);
-      auto origin = origins_.try_emplace(inv->origin.empty() ? by_peer : inv->origin, 0).first;
-      key.origin = &origin->first;
-      auto it = tasks_.find(key);
-      if (it != tasks_.end()) {
-        if (it->second.done) {
-          (void)server_->Reply(
-              req.peer, transport::MakeMessage(transport::EncodeResult(id, it->second.result)));
-        } else {
-          it->second.peer = req.peer;
-          it->second.request_id = id;
-        }
-        return;
-      }
-      ++origin->second;
-      tasks_.emplace(key, TaskEntry{false, {}, req.peer, id});
+    const std::string requester = inv->origin.empty() ? "peer:" + req.peer : inv->origin;
+    TaskLedger::Accepted seen = ledger_.Accept(requester, inv->task_id, req.peer, id);
+    if (seen.seen == TaskLedger::Seen::kDone) (void)server_->Reply(req.peer, seen.reply);
+    if (seen.seen != TaskLedger::Seen::kNew) {
+      limits_->Release(client, bytes);
+      return;
     }
-    accepted_.push_back(Job{std::move(*inv), std::move(key)});
+    pool_->Started();
+    accepted_.push_back(Job{std::move(*inv), seen.key, std::move(client), req.client_key, bytes});
   }
 
   // Runs the one accepted job here when it has InlineInputs; false otherwise.
@@ -273,25 +256,11 @@ class EndpointServer::Impl {
     accepted_.clear();
     transport::InvokeResult result;
     result.task_id = job.invoke.task_id;
-    result.status = Execute(job.invoke, nullptr, std::move(*inputs), &result);
-    Finish(job.task_key, std::move(result), /*on_channel_thread=*/true);
+    result.status = runner_->Execute(
+        job.invoke, job.client, [&](size_t i) { return Result<Blob>(std::move((*inputs)[i])); },
+        &result);
+    Finish(job, std::move(result), /*on_channel_thread=*/true);
     return true;
-  }
-
-  // Hands the jobs accepted in this loop turn to the workers at once: one lock
-  // and one wake-up per burst rather than per task.
-  void Enqueue() {
-    if (accepted_.empty()) return;
-    const size_t n = accepted_.size();
-    {
-      std::lock_guard lock(queue_mu_);
-      for (Job& job : accepted_) queue_.push_back(std::move(job));
-    }
-    accepted_.clear();
-    if (n == 1)
-      queue_cv_.notify_one();
-    else
-      queue_cv_.notify_all();
   }
 
   // A lone small task of a native function whose inputs are all in RAM (L1)
@@ -305,11 +274,8 @@ class EndpointServer::Impl {
   std::optional<std::vector<Blob>> InlineInputs(const Job& job) {
     const transport::Invoke& inv = job.invoke;
     storage::ShmCache* l1 = container_->l1();
-    if (inv.end_of_stream || !native_.contains(inv.function) || l1 == nullptr) return std::nullopt;
-    {
-      std::lock_guard lock(queue_mu_);
-      if (!queue_.empty()) return std::nullopt;
-    }
+    if (inv.end_of_stream || !runner_->IsNative(inv.function) || l1 == nullptr) return std::nullopt;
+    if (pool_->backlog()) return std::nullopt;
     std::vector<Blob> inputs;
     size_t bytes = 0;
     for (const std::string& hex : inv.inputs) {
@@ -324,47 +290,11 @@ class EndpointServer::Impl {
     return inputs;
   }
 
-  void CloseQueue() {
-    std::lock_guard lock(queue_mu_);
-    closed_ = true;
-    queue_cv_.notify_all();
-  }
-
-  void WorkerLoop() {
-    // Channels are single-threaded, so each worker keeps its own origin connections.
-    std::map<std::string, std::unique_ptr<transport::ClientChannel>> origins;
-    for (;;) {
-      Job job;
-      {
-        std::unique_lock lock(queue_mu_);
-        queue_cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        job = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      transport::InvokeResult result;
-      result.task_id = job.invoke.task_id;
-      result.status = Execute(job.invoke, &origins, {}, &result);
-      Finish(job.task_key, std::move(result));
-    }
-  }
-
   // Queues the task's reply; a worker wakes the channel thread to send it (the
   // channel thread itself sends it before it next sleeps).
-  void Finish(const TaskKey& key, transport::InvokeResult result, bool on_channel_thread = false) {
-    std::string peer;
-    Message reply;
-    {
-      std::lock_guard lock(tasks_mu_);
-      // Running entries are never dropped: only done ones leave, oldest first.
-      TaskEntry& e = tasks_.find(key)->second;
-      e.done = true;
-      e.result = std::move(result);
-      peer = e.peer;
-      reply = transport::MakeMessage(transport::EncodeResult(e.request_id, e.result));
-      done_order_.push_back(key);
-      if (done_order_.size() > kRememberedResults) Forget(done_order_.front());
-    }
+  void Finish(const Job& job, transport::InvokeResult result, bool on_channel_thread = false) {
+    limits_->Release(job.client, job.charged);
+    auto [peer, reply] = ledger_.Finish(job.task_key, std::move(result));
     bool wake = false;
     {
       std::lock_guard lock(reply_mu_);
@@ -372,15 +302,7 @@ class EndpointServer::Impl {
       replies_.emplace_back(std::move(peer), std::move(reply));
     }
     if (wake && !on_channel_thread) poller_->Notify();
-  }
-
-  // Drops the oldest remembered result, and its origin once no task names it.
-  // REQUIRES: tasks_mu_ held; `key` is done_order_.front().
-  void Forget(TaskKey key) {
-    tasks_.erase(key);
-    done_order_.pop_front();
-    auto origin = origins_.find(*key.origin);
-    if (--origin->second == 0) origins_.erase(origin);
+    pool_->Finished();
   }
 
   void FlushReplies() {
@@ -392,143 +314,24 @@ class EndpointServer::Impl {
     for (auto& [peer, msg] : out) (void)server_->Reply(peer, msg);
   }
 
-  // The input's bytes: from the container, else pulled from `origin` and stored.
-  Result<Blob> Input(const std::string& hex, const std::string& origin,
-                     std::map<std::string, std::unique_ptr<transport::ClientChannel>>& origins) {
-    auto key = ObjectKey::FromHex(hex);
-    if (!key) return Status::InvalidArgument("malformed input key '" + hex + "'");
-    auto local = container_->Get(*key);
-    // An unreachable CDN (Unavailable) is a miss too: the origin has the object.
-    if (local.ok() || origin.empty() ||
-        !(local.status().IsNotFound() || local.status().IsUnavailable()))
-      return local;
-    auto& ch = origins[origin];
-    if (!ch) {
-      auto c = transport::Connect(origin, options_.channel);
-      if (!c.ok())
-        return Status::Unavailable("origin " + origin + ": " + std::string(c.status().message()));
-      ch = std::move(*c);
-    }
-    transport::BulkOptions bulk;
-    bulk.timeout = options_.fetch_timeout;
-    auto bytes = transport::FetchObject(*ch, hex, bulk);
-    if (!bytes.ok()) {
-      origins.erase(origin);  // replies may still be pending on it
-      if (bytes.status().IsNotFound()) return bytes.status();
-      return Status::Unavailable("fetching input " + hex + " from " + origin + ": " +
-                                 std::string(bytes.status().message()));
-    }
-    // The one hash of these bytes on this node; the container trusts it.
-    if (!(ObjectKey::Of(bytes->view()) == *key))
-      return Status::Corruption("input " + hex + " from " + origin + " does not match its key");
-    return container_->PutVerified(*key, bytes->view());
-  }
-
-  std::shared_ptr<StreamEntry> Stream(const std::string& key, const Function& fn,
-                                      const std::string& stream) {
-    std::lock_guard lock(streams_mu_);
-    auto& e = streams_[key];
-    if (!e) {
-      e = std::make_shared<StreamEntry>();
-      e->state = fn.NewStream(stream);
-    }
-    return e;
-  }
-
-  // `fetched`: the inputs already in hand (inline tasks), else empty and each
-  // is looked up through Input, pulling with `origins` (the calling thread's
-  // connections; unused, and may be null, when `fetched` holds every input).
-  Status Execute(const transport::Invoke& inv,
-                 std::map<std::string, std::unique_ptr<transport::ClientChannel>>* origins,
-                 std::vector<Blob> fetched, transport::InvokeResult* result) {
-    auto fit = functions_.find(inv.function);
-    if (fit == functions_.end())
-      return Status::NotFound("endpoint '" + name_ + "' has no FUNCTION '" + inv.function + "'");
-    const Function& fn = *fit->second;
-    Task task;
-    task.stream = inv.stream;
-    task.allocator = store_.get();
-    task.seq = inv.seq;
-    for (size_t i = 0; i < inv.inputs.size(); ++i) {
-      auto bytes = i < fetched.size() ? Result<Blob>(std::move(fetched[i]))
-                                      : Input(inv.inputs[i], inv.origin, *origins);
-      if (!bytes.ok()) return bytes.status();
-      std::string name = i < inv.input_names.size() ? inv.input_names[i] : inv.inputs[i];
-      task.inputs.push_back(NamedBlob{std::move(name), std::move(*bytes)});
-    }
-    Status s;
-    if (inv.stream.empty()) {
-      std::unique_ptr<StreamState> state = fn.NewStream("");
-      task.state = state.get();
-      s = inv.end_of_stream ? fn.EndStream(task) : fn.Process(task);
-    } else {
-      std::string key = inv.origin + '\0' + inv.stage + '\0' + inv.function + '\0' + inv.stream;
-      std::shared_ptr<StreamEntry> entry = Stream(key, fn, inv.stream);
-      std::lock_guard lock(entry->mu);
-      if (entry->state != nullptr && inv.position != entry->position) {
-        if (inv.position != 0 || inv.end_of_stream) {
-          result->stream_mismatch = true;
-          result->stream_position = entry->position;
-          return Status::Failed("stream '" + inv.stream + "' of stage '" + inv.stage +
-                                "': endpoint state has seen " + std::to_string(entry->position) +
-                                " items, the task expects " + std::to_string(inv.position));
-        }
-        entry->state = fn.NewStream(inv.stream);  // the sender starts the stream afresh
-        entry->position = 0;
-      }
-      task.state = entry->state.get();
-      s = inv.end_of_stream ? fn.EndStream(task) : fn.Process(task);
-      ++entry->position;  // a failed item has been seen too: the sender counts it
-      if (inv.end_of_stream) {
-        std::lock_guard slock(streams_mu_);
-        streams_.erase(key);
-      }
-    }
-    if (!s.ok() || inv.replay) return s;
-    result->counters = std::move(task.counters);
-    for (const NamedBlob& out : task.outputs) {
-      // Space from Task::NewOutput is stored already.
-      std::optional<ObjectKey> key = out.data.key();
-      if (!key) {
-        auto stored = container_->Put(out.data.view());
-        if (!stored.ok()) return stored.status();
-        key = stored->key();
-      }
-      result->outputs.push_back(key->ToHex());
-      result->output_names.push_back(out.name);
-    }
-    return Status::OK();
-  }
-
   std::string name_;
   uint64_t incarnation_ = 0;
   EndpointServerOptions options_;
   std::unique_ptr<storage::DataContainer> container_;
   std::unique_ptr<storage::ContainerStore> store_;  // native outputs are built in place
-  std::map<std::string, std::unique_ptr<Function>> functions_;
+  std::unique_ptr<endpoint::TaskRunner> runner_;
+  std::unique_ptr<endpoint::OriginPuller> puller_;
+  std::unique_ptr<endpoint::ClientLimits> limits_;
   std::unique_ptr<ServerChannel> server_;
   std::unique_ptr<transport::Poller> poller_;
   std::atomic<bool> stop_{false};
   std::vector<Job> accepted_;  // channel thread only: this turn's jobs
-  std::set<std::string> native_;  // FUNCTIONs with a builtin
+  TaskLedger ledger_;
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<Job> queue_;
-  bool closed_ = false;
-  std::vector<std::thread> workers_;
+  std::unique_ptr<endpoint::WorkerPool> pool_;
 
   std::mutex reply_mu_;
   std::vector<std::pair<std::string, Message>> replies_;
-
-  std::mutex tasks_mu_;
-  std::unordered_map<TaskKey, TaskEntry, TaskKeyHash> tasks_;
-  std::deque<TaskKey> done_order_;
-  // Requesters named by tasks_, with how many entries name each.
-  std::unordered_map<std::string, size_t> origins_;
-
-  std::mutex streams_mu_;
-  std::map<std::string, std::shared_ptr<StreamEntry>> streams_;
 };
 
 Result<std::unique_ptr<EndpointServer>> EndpointServer::Create(
@@ -550,6 +353,7 @@ void EndpointServer::Start() {
   thread_ = std::thread([this] { (void)impl_->Run(); });
 }
 void EndpointServer::Stop() { impl_->Stop(); }
+size_t EndpointServer::stream_states() const { return impl_->stream_states(); }
 const std::string& EndpointServer::address() const { return impl_->address(); }
 
 }  // namespace overlay

@@ -264,6 +264,28 @@ TEST(ConfigParser, ClientsFileNeedsCurve) {
               HasSubstr("test.cfg:3: clients_file needs curve_public and curve_secret_file"));
 }
 
+TEST(ConfigParser, EndpointBoundsAndClientBlock) {
+  const std::string pub = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+  auto spec = ParseConfigText(
+      "[ENDPOINT]\nname = e\nmax_streams = 10\nmax_tasks = 5\nmax_memory = 64MiB\n"
+      "stream_idle = 30s\n[END]\n[CLIENT]\ncurve_public = " + pub +
+          "\ncurve_secret_file = /home/c.key\n[END]\n",
+      "t.cfg", ".");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->endpoints[0].max_streams, 10);
+  EXPECT_EQ(spec->endpoints[0].max_tasks, 5);
+  EXPECT_EQ(spec->endpoints[0].max_memory, 64u << 20);
+  EXPECT_EQ(spec->endpoints[0].stream_idle_ms, 30000);
+  EXPECT_EQ(spec->client.curve_public, pub);
+  EXPECT_EQ(spec->client.curve_secret_file, "/home/c.key");
+  Status bad = Check("[ENDPOINT]\nname = e\nmax_streams = 0\nstream_idle = soon\n[END]\n"
+                     "[CLIENT]\ncurve_public = " + pub + "\n[END]\n");
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("test.cfg:3: max_streams '0'"));
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("test.cfg:4: stream_idle 'soon'"));
+  EXPECT_THAT(std::string(bad.message()),
+              HasSubstr("test.cfg:6: [CLIENT] needs both curve_public and curve_secret_file"));
+}
+
 // One Z85 key a line; comments and blank lines skipped; errors name file:line.
 TEST(ConfigParser, ClientKeysFile) {
   const std::string path = ::testing::TempDir() + "clients-" + std::to_string(::getpid());

@@ -259,6 +259,35 @@ TEST(CurveTest, OnlyAllowedClientKeysAreServed) {
   EXPECT_TRUE((*client)->Call(MakeMessage(EncodeInvoke(1, inv)), milliseconds(5000)).ok());
 }
 
+// A CURVE server learns each request's client key from the handshake (and
+// over TCP the peer's address); a plain server learns no key.
+TEST(CurveTest, RequestsNameTheClientKey) {
+  auto server_keys = NewCurveKeyPair();
+  auto client_keys = NewCurveKeyPair();
+  ASSERT_TRUE(server_keys.ok() && client_keys.ok());
+  ChannelOptions server_opt;
+  server_opt.curve_secret_key = server_keys->second;
+  for (bool curve : {true, false}) {
+    auto server = Listen("tcp://127.0.0.1:0", curve ? server_opt : ChannelOptions{});
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    ChannelOptions opt;
+    if (curve) {
+      opt.curve_server_key = server_keys->first;
+      opt.curve_public_key = client_keys->first;
+      opt.curve_secret_key = client_keys->second;
+    }
+    auto client = Connect((*server)->address(), opt);
+    ASSERT_TRUE(client.ok());
+    Invoke inv;
+    inv.function = "f";
+    ASSERT_TRUE((*client)->Send(MakeMessage(EncodeInvoke(1, inv))).ok());
+    auto req = (*server)->Receive(milliseconds(5000));
+    ASSERT_TRUE(req.ok()) << req.status().ToString();
+    EXPECT_EQ(req->client_key, curve ? client_keys->first : "");
+    EXPECT_EQ(req->peer_address, "127.0.0.1");
+  }
+}
+
 TEST(CurveTest, AllowListNeedsCurveAndValidKeys) {
   ChannelOptions no_curve;
   no_curve.curve_client_keys = {std::string(40, 'a')};

@@ -65,8 +65,9 @@ Status ConfigureCurve(zmq::socket_t& s, const ChannelOptions& o, bool server) {
 // ZAP (ZeroMQ RFC 27): libzmq asks whoever is bound to inproc://zeromq.zap.01
 // in the socket's context whether to accept each CURVE client. One handler
 // thread per process serves every server; a server with an allow-list names its
-// own ZAP domain, and any other CURVE server is answered "accept", as before.
-// Thread-safe.
+// own ZAP domain, and any other CURVE server is answered "accept". The user id
+// of an accepted CURVE client is its Z85 public key, so each message it sends
+// names it ("User-Id"). Thread-safe.
 class ZapHandler {
  public:
   static ZapHandler& Get() {
@@ -103,7 +104,8 @@ class ZapHandler {
           frames.push_back(std::move(m));
         } while (frames.back().more());
         if (frames.size() < 6) continue;  // not a ZAP request; REP drops it
-        const bool ok = Allowed(frames);
+        const std::string key = ClientKey(frames);
+        const bool ok = Allowed(frames[2].to_string(), key);
         // version, request id, status code, status text, user id, metadata
         socket_.send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
         socket_.send(frames[1], zmq::send_flags::sndmore);
@@ -111,7 +113,7 @@ class ZapHandler {
                      zmq::send_flags::sndmore);
         socket_.send(ok ? zmq::str_buffer("OK") : zmq::str_buffer("client key not allowed"),
                      zmq::send_flags::sndmore);
-        socket_.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+        socket_.send(zmq::buffer(ok ? key : std::string()), zmq::send_flags::sndmore);
         socket_.send(zmq::str_buffer(""), zmq::send_flags::none);
       } catch (const zmq::error_t&) {
         return;  // the context is going away
@@ -120,15 +122,20 @@ class ZapHandler {
   }
 
   // Frames: version, request id, domain, address, routing id, mechanism,
-  // credentials (CURVE: the client's 32-byte public key).
-  bool Allowed(const std::vector<zmq::message_t>& f) {
-    std::lock_guard lock(mu_);
-    auto it = allowed_.find(f[2].to_string());
-    if (it == allowed_.end()) return true;
-    if (f[5].to_string() != "CURVE" || f.size() < 7 || f[6].size() != 32) return false;
+  // credentials (CURVE: the client's 32-byte public key). The Z85 key; empty
+  // when the client is not a CURVE client.
+  static std::string ClientKey(const std::vector<zmq::message_t>& f) {
+    if (f[5].to_string() != "CURVE" || f.size() < 7 || f[6].size() != 32) return {};
     char z85[41];
-    if (zmq_z85_encode(z85, f[6].data<uint8_t>(), 32) == nullptr) return false;
-    return it->second.contains(z85);
+    if (zmq_z85_encode(z85, f[6].data<uint8_t>(), 32) == nullptr) return {};
+    return z85;
+  }
+
+  bool Allowed(const std::string& domain, const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = allowed_.find(domain);
+    if (it == allowed_.end()) return true;
+    return !key.empty() && it->second.contains(key);
   }
 
   zmq::socket_t socket_;  // used by the handler thread only, after the constructor
@@ -258,6 +265,12 @@ class ZmqServer final : public ServerChannel {
       std::vector<zmq::message_t> frames = RecvAll(socket_);
       if (frames.empty()) return Status::Timeout("no request on " + address_);
       std::string peer = frames[0].to_string();
+      std::string client_key, peer_address;
+      if (frames.size() > 1) {
+        // Properties of the connection the message came on (zmq_msg_gets).
+        if (const char* v = zmq_msg_gets(frames[1].handle(), "User-Id")) client_key = v;
+        if (const char* v = zmq_msg_gets(frames[1].handle(), "Peer-Address")) peer_address = v;
+      }
       Result<Message> msg =
           Status::Corruption("request with " + std::to_string(frames.size() - 1) + " frames");
       if (frames.size() == 2 || frames.size() == 3) {
@@ -269,7 +282,8 @@ class ZmqServer final : public ServerChannel {
         OVERLAY_RETURN_IF_ERROR(Reply(peer, MakeMessage(EncodeError(0, msg.status()))));
         return msg.status();
       }
-      return Request{std::move(peer), std::move(msg).value()};
+      return Request{std::move(peer), std::move(msg).value(), std::move(client_key),
+                     std::move(peer_address)};
     } catch (const zmq::error_t& e) {
       return FromZmq("zmq receive on " + address_, e);
     }
@@ -326,6 +340,8 @@ Result<std::unique_ptr<ServerChannel>> ListenZmq(std::string_view address,
     if (!options.curve_client_keys.empty()) {
       domain = ZapHandler::Get().Register(options.curve_client_keys);
       s.set(zmq::sockopt::zap_domain, domain);
+    } else if (!options.curve_secret_key.empty()) {
+      (void)ZapHandler::Get();  // it names each CURVE client by its key
     }
     try {
       s.bind(WildcardPort(address));

@@ -60,6 +60,16 @@ struct EndpointDecl {
   // wait for the endpoint to return, within their timeout and retries).
   std::string fallback;
   int64_t fallback_after_ms = 5000;  // ENDPOINT.fallback_after: a duration
+  // Per-client bounds of the endpoint daemon (a client is a CURVE key, else a
+  // network address): live stream states (ENDPOINT.max_streams), tasks
+  // accepted and not finished (max_tasks), bytes of their requests and pulled
+  // inputs (max_memory). Over a bound, the Invoke is refused (Busy).
+  int max_streams = 16384;
+  int max_tasks = 4096;
+  uint64_t max_memory = uint64_t{1} << 30;
+  // ENDPOINT.stream_idle: stream state unused this long is dropped (rebuilt
+  // by replay if the stream returns). Default: 10 minutes.
+  int64_t stream_idle_ms = 600000;
   SourceLoc loc;
   std::map<std::string, int> key_lines;
 };
@@ -97,6 +107,15 @@ struct NameIndex {
   size_t indexed = 0;  // how many declarations it covers
 };
 
+// A [CLIENT] block: the CURVE key pair of the client (`overlay run`), which it
+// uses towards every CURVE endpoint and for its data server. Without one, a
+// fresh pair is made per run (endpoints with a clients_file then refuse it).
+struct ClientDecl {
+  std::string curve_public;       // CLIENT.curve_public: Z85, 40 characters
+  std::string curve_secret_file;  // CLIENT.curve_secret_file: read by the client only
+  SourceLoc loc;
+};
+
 struct PipelineSpec {
   std::string path;      // the config file ("<text>" when parsed from a string)
   std::string base_dir;  // relative directory sources resolve against this
@@ -105,6 +124,7 @@ struct PipelineSpec {
   std::vector<StageDecl> stages;
   StorageDecl storage;
   bool has_storage = false;
+  ClientDecl client;  // empty fields: no [CLIENT] block
 
   // The first declaration of that name, or nullptr. O(1) through the
   // indexes the parser builds; a list that grew since IndexNames is scanned.

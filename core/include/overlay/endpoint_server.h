@@ -3,7 +3,8 @@
 // ENDPOINT's address and serves
 //   Invoke     runs one of the config's FUNCTIONs on a pool of ENDPOINT.workers
 //              threads; inputs are object keys looked up in the endpoint's data
-//              container, and pulled from the Invoke's `origin` on a miss;
+//              container, and pulled from the Invoke's `origin` on a miss by
+//              puller threads (a task waiting for its inputs holds no worker);
 //              outputs are put in the container and returned as keys. A
 //              lone small task of a native function (inputs here, <= 64 KiB)
 //              runs on the channel thread instead: two wake-ups saved
@@ -22,10 +23,18 @@
 // run, keep no outputs) before resending. Deterministic functions thus rebuild
 // exactly the state they had. Each daemon process has a random incarnation,
 // sent in Heartbeat replies, so managers notice a restart.
+//
+// Per client (a CURVE key, else a network address) the daemon bounds stream
+// states (ENDPOINT.max_streams), tasks in flight (max_tasks) and the bytes
+// they hold (max_memory), refusing an Invoke over a bound with Busy; stream
+// state unused for ENDPOINT.stream_idle is dropped, and rebuilt by replay
+// like after a restart. Inputs are pulled from a CURVE origin with the
+// endpoint's own key pair, and only from the key the Invoke came with.
 #ifndef OVERLAY_CORE_ENDPOINT_SERVER_H_
 #define OVERLAY_CORE_ENDPOINT_SERVER_H_
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -45,7 +54,18 @@ struct EndpointServerOptions {
   transport::ChannelOptions channel;
   // Longest wait for one chunk of an input pulled from an origin. Default: 10 s.
   std::chrono::milliseconds fetch_timeout{10000};
+  // Longest wait for a new origin connection's first reply; an origin that
+  // does not answer fails the tasks waiting on it at once. Default: 2 s.
+  std::chrono::milliseconds connect_timeout{2000};
+  // Threads that pull inputs from origins (never the workers), and how many
+  // of them one origin may hold at a time. Defaults: 8, 2.
+  int pull_threads = 8;
+  int pulls_per_origin = 2;
 };
+
+// The CURVE secret key alone in its file (curve_secret_file), surrounding
+// white space ignored. Errors: IOError.
+Result<std::string> ReadCurveSecret(const std::string& path);
 
 // Thread-safety: Run (or Start) once, on one thread; Stop and address() from
 // any thread.
@@ -74,6 +94,8 @@ class EndpointServer {
   void Stop();
   // The bound address (a port of 0 resolved).
   const std::string& address() const;
+  // Stream states held now (bounded by ENDPOINT.max_streams per client).
+  size_t stream_states() const;
 
  private:
   class Impl;

@@ -18,6 +18,8 @@
 //               late duplicate Result for a finished task is dropped
 //   FetchOutput pulls an output object from the endpoint, checks it against
 //               its key and puts it in the local store
+//   data server serves a task's inputs only while the task runs, and with
+//               CURVE only to the endpoint the task was sent to
 //
 // Thread-safety: every method may be called from any thread. Ownership: owns a
 // background I/O thread, the channels to endpoints and the data server; the
@@ -34,6 +36,7 @@
 #include <vector>
 
 #include "overlay/blob.h"
+#include "overlay/config.h"
 #include "overlay/object_store.h"
 #include "overlay/status.h"
 #include "overlay/transport/channel.h"
@@ -95,8 +98,21 @@ struct FunctionManagerOptions {
   transport::ChannelOptions channel;
   // CURVE public keys of endpoints that require it, by endpoint address
   // (ENDPOINT.curve_public); channels to them are encrypted and authenticated.
+  // When there are any, the data server uses CURVE too: it serves only these
+  // endpoints, each only the inputs of the tasks sent to it while they run.
   std::map<std::string, std::string> curve_server_keys;
+  // The manager's own CURVE pair (Z85; [CLIENT] curve_public and the key in
+  // curve_secret_file): used towards every CURVE endpoint, which may list the
+  // public key in its clients_file, and by the data server. Empty: a fresh
+  // pair for this manager (when curve_server_keys has any).
+  std::string curve_public_key;
+  std::string curve_secret_key;
 };
+
+// Fills `options` from the config: the endpoints' CURVE keys and the
+// [CLIENT] key pair (its secret file is read here). Errors: IOError (the
+// secret file cannot be read).
+Status ApplyCurveConfig(const PipelineSpec& spec, FunctionManagerOptions* options);
 
 class FunctionManager {
  public:
@@ -130,6 +146,8 @@ class FunctionManager {
 
   // The address endpoints fetch inputs from (sent as every Invoke's origin).
   const std::string& data_address() const;
+  // The manager's CURVE public key; empty when no endpoint uses CURVE.
+  const std::string& curve_public_key() const;
   // Late Results dropped because their task had already completed.
   uint64_t duplicates_dropped() const;
 

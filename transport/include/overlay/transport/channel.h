@@ -130,6 +130,12 @@ class ServerChannel {
   struct Request {
     std::string peer;  // opaque; pass to Reply
     Message message;
+    // The sender's CURVE public key (Z85), checked by the handshake; empty
+    // when the channel is not CURVE (or not ZeroMQ).
+    std::string client_key{};
+    // The sender's network address (e.g. "127.0.0.1") where the transport
+    // tells it (ZeroMQ over TCP); empty otherwise.
+    std::string peer_address{};
   };
 
   virtual ~ServerChannel() = default;
