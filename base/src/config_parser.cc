@@ -276,6 +276,15 @@ class Parser {
           it != kv.end() && !ParseInt(it->second.first, 0, 100, &f.retries))
         Error(it->second.second, fmt::format("retries '{}' is not a number from 0 to 100",
                                              it->second.first));
+      if (auto it = kv.find("writable"); it != kv.end()) {
+        if (f.command.empty())
+          Error(it->second.second, "writable applies to command functions only");
+        for (std::string& dir : SplitList(it->second.first, ",")) {
+          std::filesystem::path p(dir);
+          if (p.is_relative()) p = std::filesystem::path(spec->base_dir) / p;
+          f.writable.push_back(p.lexically_normal().string());
+        }
+      }
       spec->functions.push_back(std::move(f));
     } else if (block == "ENDPOINT") {
       EndpointDecl e;
@@ -429,7 +438,7 @@ Result<std::vector<std::string>> ReadClientKeys(const std::string& path) {
 
 const std::vector<std::string>& BlockKeys(std::string_view block) {
   static const std::vector<std::string> kFunction = {"name", "command", "builtin", "args",
-                                                     "timeout", "retries"};
+                                                     "timeout", "retries", "writable"};
   static const std::vector<std::string> kEndpoint = {
       "name",         "id",       "address",       "workers",
       "curve_public", "curve_secret_file", "clients_file", "fallback", "fallback_after",

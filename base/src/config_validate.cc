@@ -55,6 +55,14 @@ Status ValidateSpec(const PipelineSpec& spec) {
                                                      spec.endpoints[i].loc),
                                    spec.endpoints[i].name, spec.endpoints[it->second].name));
   }
+  for (const auto& f : spec.functions)
+    for (const auto& dir : f.writable) {
+      std::error_code ec;
+      if (!std::filesystem::is_directory(dir, ec))
+        errors.push_back(fmt::format("{}:{}: function '{}': writable folder '{}' does not exist",
+                                     f.loc.file, LineOf(f.key_lines, "writable", f.loc), f.name,
+                                     dir));
+    }
   for (const auto& e : spec.endpoints) {
     if (e.fallback.empty()) continue;
     const int line = LineOf(e.key_lines, "fallback", e.loc);

@@ -687,8 +687,10 @@ Result<std::vector<InputFile>> ListInputs(const std::string& dir, const std::str
 }
 
 Result<std::unique_ptr<Function>> MakeDeclaredFunction(const FunctionDecl& decl) {
-  return MakeFunction(FunctionSpec{decl.name, decl.builtin, decl.command, decl.args,
-                                   decl.timeout_ms, decl.retries});
+  FunctionSpec spec{decl.name, decl.builtin, decl.command, decl.args, decl.timeout_ms,
+                    decl.retries};
+  spec.writable = decl.writable;
+  return MakeFunction(spec);
 }
 
 Result<RunReport> RunPipeline(const PipelineSpec& spec, const ExecutorOptions& options) {

@@ -114,7 +114,7 @@ class CommandFunction final : public Function {
     std::string tail = a.run.StderrTail();
     msg += tail.empty() ? "; no stderr" : "; stderr:\n" + tail;
     if (LandlockAbi() > 0 && tail.find("Permission denied") != std::string::npos)
-      msg += "\n(commands may write only in @W, @D, $TMPDIR and $OVERLAY_STATE_DIR: Landlock)";
+      msg += "\n(commands may write only in @W, @D, $TMPDIR, $OVERLAY_STATE_DIR and FUNCTION.writable: Landlock)";
     return a.run.timed_out ? Status::Timeout(msg) : Status::Failed(msg);
   }
 
@@ -161,6 +161,8 @@ class CommandFunction final : public Function {
     opts.env.emplace_back("TMPDIR", tmp);
     opts.writable_paths = {task_dir->path(), "/dev/null"};
     if (state != nullptr) opts.writable_paths.push_back(state->path());
+    opts.writable_paths.insert(opts.writable_paths.end(), spec_.writable.begin(),
+                               spec_.writable.end());
     Result<RunResult> run = RunProcess(opts);
     if (!run.ok()) return fail(run.status());
     a.run = std::move(run).value();

@@ -16,6 +16,7 @@ namespace overlay {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::ElementsAre;
 
 // The seed's pipeline with consistent names; its directory source is the test's cwd.
 constexpr const char* kSeed = R"(# the seed's ECG pipeline
@@ -96,6 +97,23 @@ TEST(ConfigParser, DuplicateNames) {
   Status s = Check(text);
   EXPECT_THAT(std::string(s.message()),
               HasSubstr("test.cfg:26: duplicate function name 'sensor' (first declared at line 2)"));
+}
+
+// FUNCTION.writable: a comma list resolved against the config's folder; each
+// folder must exist, and only command functions take it.
+TEST(ConfigParser, WritableFoldersResolveAndMustExist) {
+  const std::string dir = ::testing::TempDir();
+  auto spec = ParseConfigText("[FUNCTION]\nname = f\ncommand = true\nwritable = out, " + dir +
+                                  "\n[END]\n",
+                              "test.cfg", "/etc");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_THAT(spec->functions[0].writable,
+              ElementsAre("/etc/out", std::filesystem::path(dir).lexically_normal().string()));
+  EXPECT_THAT(std::string(ValidateSpec(*spec).message()),
+              HasSubstr("test.cfg:4: function 'f': writable folder '/etc/out' does not exist"));
+  EXPECT_THAT(std::string(Check("[FUNCTION]\nname = f\nbuiltin = identity\nwritable = /tmp\n[END]\n")
+                              .message()),
+              HasSubstr("test.cfg:4: writable applies to command functions only"));
 }
 
 TEST(ConfigParser, UnknownEndpointSuggests) {

@@ -555,10 +555,14 @@ TEST(ChildProcessSigterm, QueuedAndRunningTasksFinishBeforeExit) {
 TEST(FunctionManagerCall, SlowTaskOfALiveEndpointRunsOnce) {
   const std::string name = Unique("slowcall");
   const std::string address = "tcp://127.0.0.1:" + std::to_string(FreePort());
-  const auto runs = std::filesystem::temp_directory_path() / Unique("runs");
+  // Commands write outside their workspace only where FUNCTION.writable says.
+  const auto runs_dir = std::filesystem::temp_directory_path() / Unique("runs");
+  std::filesystem::create_directory(runs_dir);
+  const auto runs = runs_dir / "runs";
   ChildEndpoint ep(name, address,
                    "[FUNCTION]\nname = slow\ncommand = sh -c 'sleep 0.3; echo run >> " +
-                       runs.string() + "'\n[END]\n[ENDPOINT]\nname = " + name +
+                       runs.string() + "'\nwritable = " + runs_dir.string() +
+                       "\n[END]\n[ENDPOINT]\nname = " + name +
                        "\naddress = " + address + "\nworkers = 1\n[END]\n");
   ASSERT_TRUE(ep.Start());
   FunctionManagerOptions o;
@@ -571,7 +575,7 @@ TEST(FunctionManagerCall, SlowTaskOfALiveEndpointRunsOnce) {
   std::ifstream in(runs);
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(all, "run\n");
-  std::filesystem::remove(runs);
+  std::filesystem::remove_all(runs_dir);
   EXPECT_EQ(ep.Signal(SIGTERM) & 0xffff, 0);
 }
 
@@ -581,10 +585,13 @@ TEST(FunctionManagerCall, SlowTaskOfALiveEndpointRunsOnce) {
 TEST(EndpointTasks, RepeatedInvokeIsAnsweredFromMemoryUntilForgotten) {
   const std::string name = Unique("memory");
   const std::string address = "tcp://127.0.0.1:" + std::to_string(FreePort());
-  const auto runs = std::filesystem::temp_directory_path() / Unique("memory-runs");
+  const auto runs_dir = std::filesystem::temp_directory_path() / Unique("memory-runs");
+  std::filesystem::create_directory(runs_dir);
+  const auto runs = runs_dir / "runs";
   ChildEndpoint ep(name, address,
                    "[FUNCTION]\nname = count\ncommand = sh -c 'echo run >> " + runs.string() +
-                       "'\n[END]\n[FUNCTION]\nname = noop\nbuiltin = identity\n[END]\n"
+                       "'\nwritable = " + runs_dir.string() +
+                       "\n[END]\n[FUNCTION]\nname = noop\nbuiltin = identity\n[END]\n"
                        "[ENDPOINT]\nname = " +
                        name + "\naddress = " + address + "\nworkers = 1\n[END]\n");
   ASSERT_TRUE(ep.Start());
@@ -626,7 +633,7 @@ TEST(EndpointTasks, RepeatedInvokeIsAnsweredFromMemoryUntilForgotten) {
   }
   ASSERT_TRUE(ok_result((*a)->Call(count_msg, kWait)).ok());
   EXPECT_EQ(run_count(), 2);
-  std::filesystem::remove(runs);
+  std::filesystem::remove_all(runs_dir);
   EXPECT_EQ(ep.Signal(SIGTERM) & 0xffff, 0);
 }
 

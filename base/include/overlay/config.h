@@ -32,6 +32,10 @@ struct FunctionDecl {
   std::vector<std::string> args;   // FUNCTION.args: builtin arguments, whitespace-separated
   int64_t timeout_ms = 0;          // FUNCTION.timeout: "30s", "500ms", "2m"; 0 = none
   int retries = 0;                 // FUNCTION.retries: extra attempts, 0..100
+  // FUNCTION.writable: folders, comma-separated, where a command may write
+  // besides its workspace (Landlock); relative ones resolve against the
+  // config's folder. Each must exist.
+  std::vector<std::string> writable;
   SourceLoc loc;
   std::map<std::string, int> key_lines;
 };

@@ -81,6 +81,7 @@ struct FunctionSpec {
   int64_t timeout_ms = 0;            // 0: no limit
   int retries = 0;                   // extra attempts after a failure
   std::string workspace_root = "/dev/shm";
+  std::vector<std::string> writable{};  // where a command may write besides its workspace
 };
 
 // A native function's entry in the registry.

@@ -358,6 +358,19 @@ TEST_F(CommandFunctionTest, CommandCannotWriteOutsideItsWorkspace) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("Permission denied"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("may write only in @W"));
   EXPECT_FALSE(std::filesystem::exists(target));
+
+  // FUNCTION.writable opens that folder, and only it.
+  FunctionSpec spec;
+  spec.name = "fn";
+  spec.command = "sh -c 'echo ok > \"$0\"' " + target;
+  spec.workspace_root = root_.path();
+  spec.writable = {outside->path()};
+  Result<std::unique_ptr<Function>> allowed = MakeFunction(spec);
+  ASSERT_TRUE(allowed.ok()) << allowed.status().ToString();
+  Task granted = TaskWith({{"in.txt", "x"}});
+  Status g = (*allowed)->Process(granted);
+  EXPECT_TRUE(g.ok()) << g.ToString();
+  EXPECT_TRUE(std::filesystem::exists(target));
   EXPECT_TRUE(RootIsEmpty());
 }
 
