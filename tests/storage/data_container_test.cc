@@ -41,7 +41,7 @@ class DataContainerTest : public ::testing::Test {
     o.chunk = 1 << 20;
     o.retry_min_ms = 20;
     o.retry_max_ms = 200;
-    o.cdn_timeout_ms = 5000;
+    o.cdn_timeout_ms = 60000;  // a 256 MiB GET on a loaded 2-core machine took over 5 s
     if (cdn) {
       o.cdn = nginx_->base_url();
       o.write = WriteMode::kBack;
