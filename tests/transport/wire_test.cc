@@ -224,6 +224,28 @@ TEST(WireTest, OversizedMisalignedAndWrongVersionAreRejected) {
   EXPECT_TRUE(env.status().IsInvalidArgument()) << env.status().ToString();
 }
 
+// Found by fuzz_wire: a Result naming one counter twice (summing the values
+// overflowed); an encoder writes each name once, so it is refused.
+TEST(WireTest, DuplicateCounterNamesAreCorruption) {
+  flatbuffers::FlatBufferBuilder fbb;
+  auto names = fbb.CreateVectorOfStrings({"beats", "beats"});
+  auto values = fbb.CreateVector(std::vector<int64_t>{INT64_MAX, INT64_MAX});
+  wire::ResultBuilder rb(fbb);
+  rb.add_task_id(1);
+  rb.add_counter_names(names);
+  rb.add_counter_values(values);
+  auto result = rb.Finish();
+  auto env = wire::CreateEnvelope(fbb, kProtocolVersion, 1, 0, wire::Message::Result, result.Union());
+  wire::FinishEnvelopeBuffer(fbb, env);
+  std::vector<uint64_t> words((fbb.GetSize() + 7) / 8);
+  std::memcpy(words.data(), fbb.GetBufferPointer(), fbb.GetSize());
+  auto e = VerifyEnvelope({reinterpret_cast<const std::byte*>(words.data()), fbb.GetSize()},
+                          WireLimits{});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  Result<InvokeResult> r = DecodeResult(**e);
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+}
+
 // Found by fuzz_wire: a Result whose [long] counter_values start 4 bytes off an
 // 8-byte boundary passes FlatBuffers 2.0's verifier; the decoder must refuse it.
 TEST(WireTest, MisalignedCounterValuesAreCorruption) {

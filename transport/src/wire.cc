@@ -210,7 +210,9 @@ Result<InvokeResult> DecodeResult(const wire::Envelope& e) {
       reinterpret_cast<uintptr_t>(values->Data()) % alignof(int64_t) != 0)
     return Status::Corruption("Result counter_values are misaligned");
   const size_t n = values == nullptr ? 0 : std::min<size_t>(names.size(), values->size());
-  for (size_t i = 0; i < n; ++i) r.counters[names[i]] += values->Get(i);
+  for (size_t i = 0; i < n; ++i)
+    if (!r.counters.emplace(names[i], values->Get(i)).second)
+      return Status::Corruption("Result names counter '" + names[i] + "' twice");
   return r;
 }
 
