@@ -37,25 +37,6 @@ bool OnPath(const std::string& program) {
   }
 }
 
-// The first word of a command, as the function's template splits it.
-std::string Program(std::string_view command) {
-  std::string word;
-  char quote = 0;
-  for (char c : command) {
-    if (quote != 0) {
-      if (c == quote) quote = 0;
-      else word.push_back(c);
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-    } else if (c == ' ' || c == '\t') {
-      if (!word.empty()) break;
-    } else {
-      word.push_back(c);
-    }
-  }
-  return word;
-}
-
 bool RunsHere(const PipelineSpec& spec, const StageDecl& stage) {
   const EndpointDecl* e = spec.FindEndpoint(stage.endpoint);
   return e == nullptr || e->address.empty();
@@ -87,7 +68,8 @@ void CheckFunctions(const PipelineSpec& spec, std::vector<std::string>* errors) 
       continue;
     }
     if (f.command.empty()) continue;
-    const std::string program = Program(f.command);
+    const std::vector<std::string> words = CommandWords(f.command);
+    const std::string program = words.empty() ? std::string() : words.front();
     if (program.empty() || program.find('@') != std::string::npos) continue;
     const bool found = program.find('/') != std::string::npos
                            ? ::access(program.c_str(), X_OK) == 0

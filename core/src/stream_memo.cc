@@ -33,32 +33,6 @@ std::string OnPath(const std::string& program) {
   return "";
 }
 
-// The words of a command, quotes removed (as the command runner splits them).
-std::vector<std::string> Words(std::string_view command) {
-  std::vector<std::string> words;
-  std::string word;
-  bool in_word = false;
-  char quote = 0;
-  for (char c : command) {
-    if (quote != 0) {
-      if (c == quote) quote = 0;
-      else word.push_back(c);
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-      in_word = true;
-    } else if (c == ' ' || c == '\t') {
-      if (in_word) words.push_back(std::move(word));
-      word.clear();
-      in_word = false;
-    } else {
-      word.push_back(c);
-      in_word = true;
-    }
-  }
-  if (in_word) words.push_back(std::move(word));
-  return words;
-}
-
 bool OneLine(std::string_view s) { return s.find('\n') == std::string_view::npos; }
 
 }  // namespace
@@ -67,7 +41,7 @@ std::string FunctionIdentity(const FunctionDecl& decl) {
   std::string id = Field(decl.name) + Field(decl.builtin) + Field(decl.command);
   for (const auto& a : decl.args) id += Field(a);
   if (!decl.builtin.empty()) id += Field(FileStamp("/proc/self/exe"));
-  const std::vector<std::string> words = Words(decl.command);
+  const std::vector<std::string> words = CommandWords(decl.command);
   for (size_t i = 0; i < words.size(); ++i) {
     const std::string& w = words[i];
     id += Field(i == 0 && w.find('/') == std::string::npos ? OnPath(w) : FileStamp(w));

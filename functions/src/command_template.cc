@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "command_template.h"
 
+#include "overlay/function.h"
+
 namespace overlay::detail {
 namespace {
 
@@ -75,3 +77,12 @@ std::vector<std::string> CommandTemplate::Expand(const PlaceholderValues& v) con
 }
 
 }  // namespace overlay::detail
+
+namespace overlay {
+
+std::vector<std::string> CommandWords(std::string_view command) {
+  Result<detail::CommandTemplate> t = detail::CommandTemplate::Parse(command);
+  return t.ok() ? t->words() : std::vector<std::string>();
+}
+
+}  // namespace overlay

@@ -105,6 +105,10 @@ size_t RemoveCommandDirectories();
 // nearest known one.
 Result<std::unique_ptr<Function>> MakeFunction(const FunctionSpec& spec);
 
+// The words of a FUNCTION command as the command runner splits them: quotes
+// removed, placeholders unexpanded. Empty for an unterminated quote.
+std::vector<std::string> CommandWords(std::string_view command);
+
 }  // namespace overlay
 
 #endif  // OVERLAY_FUNCTIONS_FUNCTION_H_
