@@ -133,6 +133,16 @@ class SlowRunTest : public ::testing::Test {
     return found;
   }
 
+  // Waits (bounded: 30 s) until both workers run a command of this test.
+  std::vector<fs::path> TwoReadyWorkspaces() {
+    std::vector<fs::path> workspaces;
+    for (int i = 0; i < 1500 && workspaces.size() < 2; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      workspaces = ReadyWorkspaces();
+    }
+    return workspaces;
+  }
+
   static inline int serial_ = 0;
   std::string tag_;
   fs::path dir_;
@@ -146,11 +156,7 @@ TEST_P(InterruptTest, StopsCommandsRemovesWorkspacesAndExitsWith128PlusSignal) {
   OverlayProcess run({"run", (dir_ / "slow.cfg").string(), "--no-store", "--quiet", "--workers",
                       "2", "--out", (dir_ / "out").string()},
                      err);
-  std::vector<fs::path> workspaces;
-  for (int i = 0; i < 1500 && workspaces.size() < 2; ++i) {  // bounded: 30 s
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    workspaces = ReadyWorkspaces();
-  }
+  const std::vector<fs::path> workspaces = TwoReadyWorkspaces();
   ASSERT_EQ(workspaces.size(), 2u) << Read(err);
   std::vector<pid_t> setsid_children;
   std::vector<fs::path> state_dirs;
@@ -197,11 +203,7 @@ TEST_F(SlowRunTest, SecondSignalStopsAtOnce) {
   OverlayProcess run({"run", (dir_ / "slow.cfg").string(), "--no-store", "--quiet", "--workers",
                       "2", "--out", (dir_ / "out").string()},
                      err);
-  std::vector<fs::path> workspaces;
-  for (int i = 0; i < 1500 && workspaces.size() < 2; ++i) {  // bounded: 30 s
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    workspaces = ReadyWorkspaces();
-  }
+  const std::vector<fs::path> workspaces = TwoReadyWorkspaces();
   ASSERT_EQ(workspaces.size(), 2u) << Read(err);
   std::vector<pid_t> commands;
   for (const fs::path& w : workspaces) {
