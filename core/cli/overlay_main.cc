@@ -254,6 +254,7 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
   std::string json = RunJson(path, *inputs, r, opt.out_dir, segment);
   if (r.cancelled) json = InterruptedJson(json, sig, r);
   if (!opt.out_dir.empty()) {
+    auto hold = (*stop)->HoldResults();
     Status s = WriteManifest(opt.out_dir, json);
     if (!s.ok()) fmt::print(stderr, "overlay run: {}\n", s.message());
   }

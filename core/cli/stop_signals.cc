@@ -101,8 +101,8 @@ void StopSignals::Force(int sig) {
   CancelAllProcesses(0);
   const size_t orphans = KillAdoptedOrphans();
   const size_t dirs = RemoveCommandDirectories();
-  // try_lock: a forced stop must not wait on anyone.
-  std::unique_lock lock(mu_, std::try_to_lock);
+  // Bounded: a forced stop waits only for a results write in progress.
+  std::unique_lock lock(mu_, std::chrono::seconds(1));
   for (const std::string& path : lock.owns_lock() ? remove_on_force_ : std::vector<std::string>{}) {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);

@@ -6,6 +6,7 @@
 #define OVERLAY_CORE_CLI_STOP_SIGNALS_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,9 @@ class StopSignals {
 
   // Paths (files or trees) a forced stop removes, e.g. a run's results.
   void RemoveOnForce(std::vector<std::string> paths);
+  // While the returned lock is held, a forced stop waits (at most 1 s) before
+  // removing those paths, so a result being written cannot land after them.
+  std::unique_lock<std::timed_mutex> HoldResults() { return std::unique_lock(mu_); }
 
   const std::atomic<bool>* cancel() const { return &cancel_; }
   // The signal that stopped the run, or 0.
@@ -53,7 +57,7 @@ class StopSignals {
   const int wake_fd_;  // written by the destructor to end Watch
   const int64_t grace_ms_;
   const int64_t force_after_ms_;
-  std::mutex mu_;
+  std::timed_mutex mu_;
   std::vector<std::string> remove_on_force_;  // guarded by mu_
   std::atomic<bool> cancel_{false};
   std::atomic<int> signal_{0};
