@@ -276,10 +276,12 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
     return r.ok() ? 0 : kExitItemsFailed;
   }
   double secs = std::max(r.seconds, 1e-9);
+  // A reused task is done work too: a fully reused run is not "0 tasks/s".
+  const double done = static_cast<double>(r.tasks_ok + r.tasks_reused);
   fmt::print("{} streams, {} tasks ok, {} failed{} in {:.2f} s ({:.0f} tasks/s, {} of input)\n",
              r.streams, r.tasks_ok, r.tasks_failed,
              opt.store != nullptr ? fmt::format(", {} reused", r.tasks_reused) : "", r.seconds,
-             r.tasks_ok / secs, ByteRate(r.input_bytes / secs));
+             done / secs, ByteRate(r.input_bytes / secs));
   if (r.tasks_reused > 0 && r.tasks_ok == 0 && r.tasks_failed == 0)
     fmt::print("every task's result was remembered from an earlier run (--rerun runs them)\n");
   for (const auto& [name, value] : r.counters) fmt::print("  {}: {}\n", name, value);

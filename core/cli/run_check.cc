@@ -94,6 +94,8 @@ void AddCheckFlags(CLI::App* cmd, RunFlags* flags) {
                   "file-name glob for directory sources (e.g. signal.txt), replacing STAGE include");
   cmd->add_option("--segment", flags->segment,
                   "L1 shared-memory segment of the data container (replaces STORAGE.segment)");
+  cmd->add_option("--memory", flags->memory,
+                  "L1 byte budget of a new segment, e.g. 64MiB (replaces STORAGE.memory)");
   cmd->add_flag("--no-store", flags->no_store,
                 "pass data between stages in process memory instead of the data container");
   cmd->add_flag("--local", flags->local,
@@ -139,6 +141,10 @@ Result<PipelineSpec> CheckRun(const std::string& path, const RunFlags& flags) {
   if (!flags.segment.empty()) {
     Status s = SetStorageOption(&spec->storage.options, "segment", flags.segment);
     if (!s.ok()) errors.push_back(fmt::format("--segment: {}", s.message()));
+  }
+  if (!flags.memory.empty()) {
+    Status s = SetStorageOption(&spec->storage.options, "memory", flags.memory);
+    if (!s.ok()) errors.push_back(fmt::format("--memory: {}", s.message()));
   }
   if (flags.no_store && HasRemoteStages(*spec))
     errors.push_back("stages on remote endpoints need the data container; drop --no-store");

@@ -20,17 +20,18 @@ struct RunFlags {
   std::string input;    // replaces the directory sources
   std::string include;  // replaces STAGE.include of stages with directory sources
   std::string segment;  // replaces STORAGE.segment
+  std::string memory;   // replaces STORAGE.memory
   std::string data_address;
   bool no_store = false, quiet = false, local = false, json = false;
 };
 
-// Adds --input, --include, --segment, --local and --no-store to `cmd`.
+// Adds --input, --include, --segment, --memory, --local and --no-store to `cmd`.
 void AddCheckFlags(CLI::App* cmd, RunFlags* flags);
 
 // Parses `path`, applies `flags` and checks the result as `run` would, short of
 // opening the data container: names, sources, the DAG, every function a local
 // stage runs built once (builtin names and args, command programs), addresses
-// (in the parser), --input and --segment. All errors come back together, one
+// (in the parser), --input, --segment and --memory. All errors come back together, one
 // per line, each naming file:line or the flag.
 Result<PipelineSpec> CheckRun(const std::string& path, const RunFlags& flags);
 

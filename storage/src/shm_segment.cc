@@ -13,6 +13,7 @@
 #include <new>
 #include <thread>
 
+#include "overlay/memory_room.h"
 #include "overlay/private_file.h"
 #include "shm_impl.h"
 
@@ -70,6 +71,13 @@ Result<std::unique_ptr<ShmCache::Impl>> ShmCache::Impl::Map(const ShmCacheOption
       const uint64_t openers_off = RoundUp(index_off + uint64_t{slots} * sizeof(Slot), 64);
       const uint64_t arena_off = RoundUp(openers_off + kMaxOpeners * sizeof(Opener), 4096);
       const uint64_t total = arena_off + arena;
+      if (Status room = CheckSharedMemoryRoom(
+              total, "L1 segment '" + name + "'",
+              "lower STORAGE.memory or run --memory (" + FormatBytes(options.memory) + " now)");
+          !room.ok()) {
+        bip::shared_memory_object::remove(name.c_str());
+        return room;
+      }
       impl->shm.truncate(static_cast<bip::offset_t>(total));
       impl->region = bip::mapped_region(impl->shm, bip::read_write);
       impl->base = static_cast<char*>(impl->region.get_address());

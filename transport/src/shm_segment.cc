@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "overlay/memory_room.h"
 #include "overlay/private_file.h"
 
 namespace overlay::transport {
@@ -25,6 +26,8 @@ struct Fd {
 }  // namespace
 
 Result<ShmSegment> ShmSegment::Create(const std::string& name, size_t size) {
+  OVERLAY_RETURN_IF_ERROR(CheckSharedMemoryRoom(size, "shm channel segment " + name,
+                                                "use fewer or smaller chunks (ShmChannelOptions)"));
   Fd fd{::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600)};
   if (fd.fd < 0) return Status::FromErrno("shm_open " + name, errno);
   // umask may only remove bits; make the mode exact anyway.
