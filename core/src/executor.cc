@@ -678,7 +678,9 @@ Result<std::vector<InputFile>> ListInputs(const std::string& dir, const std::str
       continue;
     }
     if (!it->is_regular_file() || !IncludeMatches(include, name)) continue;
-    fs::path rel = fs::relative(p, dir);
+    // Lexically: fs::relative resolves symlinks, so a linked file would be
+    // named by where its target lives ("../../data/101/signal").
+    fs::path rel = p.lexically_relative(dir);
     files.push_back({p.string(), (rel.parent_path() / rel.stem()).generic_string(), name});
   }
   std::sort(files.begin(), files.end(),

@@ -345,5 +345,19 @@ TEST(Executor, ListInputsRecursesFiltersAndSorts) {
   EXPECT_EQ((*files)[1].name, "signal.txt");
 }
 
+TEST(Executor, ListInputsNamesALinkedFileByItsPlaceInTheFolder) {
+  TempDir in;
+  TempDir elsewhere;
+  elsewhere.Write("data/101/signal.txt", "1");
+  fs::create_directories(in.str() + "/101");
+  fs::create_symlink(elsewhere.str() + "/data/101/signal.txt",
+                     in.str() + "/101/signal.txt");
+  auto files = ListInputs(in.str() + "/", "signal.txt");
+  ASSERT_TRUE(files.ok());
+  ASSERT_EQ(files->size(), 1u);
+  EXPECT_EQ((*files)[0].stream, "101/signal");
+  EXPECT_EQ((*files)[0].path, in.str() + "/101/signal.txt");
+}
+
 }  // namespace
 }  // namespace overlay
