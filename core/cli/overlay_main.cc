@@ -403,7 +403,8 @@ int main(int argc, char** argv) {
                        "listen here instead of ENDPOINT address (e.g. tcp://127.0.0.1:5555)");
   endpoint->add_option("--log", endpoint_log,
                        "append the event log here instead of ENDPOINT log (default "
-                       "$XDG_STATE_HOME/overlay/NAME.log, /var/log/overlay/NAME.log for root)");
+                       "$XDG_STATE_HOME/overlay/NAME.log, else /var/log/overlay/NAME.log for "
+                       "root, else ~/.local/state/overlay/NAME.log)");
 
   auto* functions =
       app.add_subcommand("functions", "list the native functions and the command placeholders");

@@ -28,11 +28,13 @@ std::atomic<spdlog::logger*> current{nullptr};
 
 std::string DefaultLogPath(std::string_view endpoint) {
   const std::string file = std::string(endpoint) + ".log";
-  if (::geteuid() == 0) return "/var/log/overlay/" + file;
+  // The order of DefaultDiskDir: an absolute XDG folder first, then root's.
   const char* state = std::getenv("XDG_STATE_HOME");
   if (state != nullptr && state[0] == '/') return std::string(state) + "/overlay/" + file;
+  if (::geteuid() == 0) return "/var/log/overlay/" + file;
   const char* home = std::getenv("HOME");
-  return std::string(home != nullptr ? home : ".") + "/.local/state/overlay/" + file;
+  return std::string(home != nullptr && home[0] == '/' ? home : "/tmp") +
+         "/.local/state/overlay/" + file;
 }
 
 Status OpenEventLog(const std::string& path) {

@@ -69,8 +69,8 @@ struct EndpointDecl {
   // fallback left): its items fail, naming it. Default: 30 s.
   int64_t lost_after_ms = 30000;
   // ENDPOINT.log: the endpoint daemon's log file. Default: empty, meaning
-  // $XDG_STATE_HOME/overlay/<name>.log (~/.local/state/...), or
-  // /var/log/overlay/<name>.log for root (see DefaultLogPath).
+  // $XDG_STATE_HOME/overlay/<name>.log, or /var/log/overlay/<name>.log for
+  // root, or ~/.local/state/overlay/<name>.log (see DefaultLogPath).
   std::string log;
   // ENDPOINT.metrics_address: HOST:PORT where the daemon serves Prometheus
   // metrics over HTTP (port 0: a free one). Default: empty, no metrics server.

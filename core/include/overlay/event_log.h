@@ -15,9 +15,9 @@
 
 namespace overlay {
 
-// Where ENDPOINT `log` defaults to: /var/log/overlay/<endpoint>.log for root,
-// else $XDG_STATE_HOME/overlay/<endpoint>.log ($HOME/.local/state when
-// XDG_STATE_HOME is unset or relative).
+// Where ENDPOINT `log` defaults to: $XDG_STATE_HOME/overlay/<endpoint>.log
+// when XDG_STATE_HOME is absolute, else /var/log/overlay/<endpoint>.log for
+// root, else $HOME/.local/state/overlay/<endpoint>.log.
 std::string DefaultLogPath(std::string_view endpoint);
 
 // Appends events to `path` from now on (its folder made, mode 0700; the file
