@@ -18,6 +18,7 @@ jobs=${OVERLAY_JOBS:-$(nproc)}
 
 packages=(
   build-essential cmake pkg-config git python3 procps iproute2
+  libspdlog-dev libcivetweb-dev prometheus
   libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev
   nlohmann-json3-dev libxxhash-dev librocksdb-dev libzmq3-dev cppzmq-dev libfabric-dev libfabric-bin
   flatbuffers-compiler libflatbuffers-dev libboost-dev libcurl4-openssl-dev

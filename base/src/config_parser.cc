@@ -315,6 +315,25 @@ class Parser {
         if (e.fallback.empty())
           Error(it->second.second, "fallback_after without a fallback endpoint");
       }
+      if (auto it = kv.find("lost_after"); it != kv.end()) {
+        auto ms = ParseDurationMs(it->second.first);
+        if (ms.ok() && *ms > 0) e.lost_after_ms = static_cast<int64_t>(*ms);
+        else Error(it->second.second, fmt::format("lost_after '{}' is not a duration such as "
+                                                  "30s or 500ms", it->second.first));
+      }
+      if (auto it = kv.find("log"); it != kv.end()) {
+        std::filesystem::path p(it->second.first);
+        if (p.is_relative()) p = std::filesystem::path(spec->base_dir) / p;
+        e.log = p.lexically_normal().string();
+      }
+      if (auto it = kv.find("metrics_address"); it != kv.end()) {
+        e.metrics_address = it->second.first;
+        if (e.metrics_address.find("://") != std::string::npos)
+          Error(it->second.second, fmt::format("metrics_address '{}' is HOST:PORT, without a "
+                                               "scheme (e.g. 127.0.0.1:9464)", e.metrics_address));
+        else
+          CheckHostPort(e.metrics_address, 0, it->second.second);
+      }
       e.curve_public = get("curve_public");
       e.curve_secret_file = get("curve_secret_file");
       if (!e.curve_public.empty() && !IsZ85Key(e.curve_public))
@@ -442,7 +461,8 @@ const std::vector<std::string>& BlockKeys(std::string_view block) {
   static const std::vector<std::string> kEndpoint = {
       "name",         "id",       "address",       "workers",
       "curve_public", "curve_secret_file", "clients_file", "fallback", "fallback_after",
-      "max_streams", "max_tasks", "max_memory", "stream_idle"};
+      "max_streams", "max_tasks", "max_memory", "stream_idle",
+      "lost_after", "log", "metrics_address"};
   static const std::vector<std::string> kClient = {"curve_public", "curve_secret_file"};
   static const std::vector<std::string> kStage = {"name", "source", "transformation", "endpoint",
                                                   "include"};

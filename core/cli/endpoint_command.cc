@@ -12,6 +12,7 @@
 
 #include "overlay/config.h"
 #include "overlay/endpoint_server.h"
+#include "overlay/event_log.h"
 
 namespace overlay {
 
@@ -29,11 +30,19 @@ void OnStopSignal(int sig) {
 
 }  // namespace
 
-int RunEndpoint(const std::string& config, const std::string& name, const std::string& address) {
+int RunEndpoint(const std::string& config, const std::string& name, const std::string& address,
+                const std::string& log) {
   constexpr int kExitSetup = 2;
   auto spec = ParseConfigFile(config);
   if (!spec.ok()) {
     fmt::print(stderr, "{}\n", spec.status().message());
+    return kExitSetup;
+  }
+  const EndpointDecl* decl = spec->FindEndpoint(name);
+  const std::string log_path =
+      !log.empty() ? log : decl != nullptr && !decl->log.empty() ? decl->log : DefaultLogPath(name);
+  if (Status s = OpenEventLog(log_path); !s.ok()) {
+    fmt::print(stderr, "overlay endpoint: {}\n", s.message());
     return kExitSetup;
   }
   if (pipe(stop_pipe) != 0) {
@@ -49,23 +58,34 @@ int RunEndpoint(const std::string& config, const std::string& name, const std::s
   options.address = address;
   auto server = EndpointServer::Create(*spec, name, options);
   if (!server.ok()) {
+    EventLog().error("endpoint {} could not start: {}", name, server.status().ToString());
     fmt::print(stderr, "overlay endpoint: {}\n", server.status().ToString());
     return kExitSetup;
   }
+  const std::string metrics = (*server)->metrics_address();
+  EventLog().info("endpoint {} started: pid {}, listening on {}{}", name, getpid(),
+                  (*server)->address(),
+                  metrics.empty() ? "" : fmt::format(", metrics at http://{}/metrics", metrics));
   fmt::print("endpoint {} listening on {}\n", name, (*server)->address());
+  if (!metrics.empty()) fmt::print("metrics at http://{}/metrics\n", metrics);
+  fmt::print("log: {}\n", log_path);
   std::fflush(stdout);
   std::thread waiter([&] {
     char c = 0;
     while (read(stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
     }
+    EventLog().info("endpoint {} stopping on {}: finishing the tasks it holds", name,
+                    c == SIGINT ? "SIGINT" : "SIGTERM");
     (*server)->Stop();
   });
   Status s = (*server)->Run();
   waiter.join();
   if (!s.ok()) {
+    EventLog().error("endpoint {} stopped: {}", name, s.ToString());
     fmt::print(stderr, "overlay endpoint: {}\n", s.ToString());
     return 1;
   }
+  EventLog().info("endpoint {} stopped", name);
   return 0;
 }
 

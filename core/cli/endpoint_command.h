@@ -9,10 +9,12 @@
 namespace overlay {
 
 // Serves ENDPOINT `name` of `config` (listening on `address` when non-empty,
-// else on ENDPOINT.address). Returns the exit status: 0 after a clean shutdown
+// else on ENDPOINT.address), logging events to `log` when non-empty, else to
+// ENDPOINT.log, else to DefaultLogPath. Returns the exit status: 0 after a clean shutdown
 // on SIGTERM/SIGINT, 2 when the config or the endpoint cannot be set up.
 // Installs handlers for SIGTERM and SIGINT; call once per process.
-int RunEndpoint(const std::string& config, const std::string& name, const std::string& address);
+int RunEndpoint(const std::string& config, const std::string& name, const std::string& address,
+                const std::string& log);
 
 }  // namespace overlay
 

@@ -32,6 +32,7 @@
 #include "progress_line.h"
 #include "run_check.h"
 #include "run_manifest.h"
+#include "run_metrics.h"
 #include "stop_signals.h"
 #include "storage_commands.h"
 
@@ -222,11 +223,23 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
           fmt::print(stderr, "\noverlay run: {}\n", notice);
         });
   }
+  std::unique_ptr<RunMetrics> live;
+  if (flags.live) {
+    auto m = RunMetrics::Start(flags.metrics_address, spec, container.get(), manager.get());
+    if (!m.ok()) {
+      fmt::print(stderr, "overlay run: --metrics-address: {}\n", m.status().message());
+      return kExitUsage;
+    }
+    live = std::move(*m);
+    opt.make_stage_function = live->Timed(std::move(opt.make_stage_function));
+    fmt::print(stderr, "overlay run: metrics at {}\n", live->url());
+  }
   if (LandlockAbi() == 0 && HasLocalCommands(spec))
     fmt::print(stderr, "overlay run: the kernel has no Landlock: commands run with this user's "
                        "write access everywhere\n");
   ProgressLine progress(StartProgress(spec, *inputs), !flags.quiet && !flags.json);
   opt.on_progress = [&](const Progress& p) { progress.Update(p); };
+  if (manager) progress.SetSuffix([&] { return WaitingText(manager->Contacts(), spec); });
   opt.cancel = (*stop)->cancel();
   auto report = RunPipeline(spec, opt);
   // What commands started and left behind (setsid, double fork) ends with the run.
@@ -244,6 +257,7 @@ int Run(const std::string& path, const ExecutorOptions& base, const RunFlags& fl
     progress.Update(last);
   }
   progress.Done();
+  live.reset();  // before the manager and the container it reads
   if (!report.ok()) {
     fmt::print(stderr, "overlay run: {}\n", report.status().message());
     return kExitUsage;
@@ -373,17 +387,26 @@ int main(int argc, char** argv) {
                   "tasks at once (default: largest ENDPOINT workers, else one per core)")
       ->check(CLI::Range(1, 4096));
   run->add_flag("-q,--quiet", run_flags.quiet, "no progress line (drawn only on a terminal)");
+  run->add_flag("--live", run_flags.live,
+                "serve the run's metrics (Prometheus text format) over HTTP while it runs");
+  run->add_option("--metrics-address", run_flags.metrics_address,
+                  "where --live serves them: HOST:PORT, an IP address (default 127.0.0.1:0, "
+                  "a free port; the URL is printed)");
   run->add_option("--data-address", run_flags.data_address,
                   "where endpoints fetch this run's inputs (default tcp://127.0.0.1:0; on "
                   "several hosts this node's address, e.g. tcp://10.77.0.1:0)");
 
-  std::string endpoint_name, endpoint_address;
+  std::string endpoint_name, endpoint_address, endpoint_log;
   auto* endpoint = app.add_subcommand(
       "endpoint", "serve an ENDPOINT's functions and data container until SIGTERM/SIGINT");
   endpoint->add_option("--config", cfg, "pipeline config file")->required();
   endpoint->add_option("--name", endpoint_name, "the ENDPOINT block to serve")->required();
   endpoint->add_option("--address", endpoint_address,
                        "listen here instead of ENDPOINT address (e.g. tcp://127.0.0.1:5555)");
+  endpoint->add_option("--log", endpoint_log,
+                       "append the event log here instead of ENDPOINT log (default "
+                       "$XDG_STATE_HOME/overlay/NAME.log, else /var/log/overlay/NAME.log for "
+                       "root, else ~/.local/state/overlay/NAME.log)");
 
   auto* functions =
       app.add_subcommand("functions", "list the native functions and the command placeholders");
@@ -403,6 +426,7 @@ int main(int argc, char** argv) {
   }
   if (validate->parsed()) return Validate(cfg, check_flags);
   if (run->parsed()) {
+    if (run->count("--metrics-address") > 0) run_flags.live = true;
     const int rc = Run(cfg, run_opt, run_flags);
     if (g_exit_without_handlers) {
       std::fflush(stdout);
@@ -413,6 +437,6 @@ int main(int argc, char** argv) {
   }
   if (functions->parsed()) return ListFunctions();
   if (keygen->parsed()) return KeyGen(keygen_out);
-  if (endpoint->parsed()) return RunEndpoint(cfg, endpoint_name, endpoint_address);
+  if (endpoint->parsed()) return RunEndpoint(cfg, endpoint_name, endpoint_address, endpoint_log);
   return storage_exit;
 }

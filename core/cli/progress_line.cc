@@ -54,6 +54,19 @@ std::string ProgressText(const Progress& p, double seconds) {
   return line;
 }
 
+std::string WaitingText(const std::vector<EndpointContact>& contacts, const PipelineSpec& spec) {
+  std::string out;
+  for (const EndpointContact& c : contacts) {
+    if (!c.busy || c.silent < std::chrono::seconds(1)) continue;
+    std::string name = c.endpoint;
+    for (const EndpointDecl& e : spec.endpoints)
+      if (e.address == c.endpoint) name = e.name;
+    out += fmt::format("{}{} ({} s)", out.empty() ? "waiting for " : ", ", name,
+                       std::chrono::duration_cast<std::chrono::seconds>(c.silent).count());
+  }
+  return out;
+}
+
 ProgressLine::ProgressLine(Progress start, bool enabled)
     : last_(std::move(start)), start_(std::chrono::steady_clock::now()) {
   if (!enabled || !::isatty(STDERR_FILENO)) {
@@ -80,6 +93,11 @@ void ProgressLine::Update(const Progress& p) {
   if (last_.stages.empty()) last_.stages = std::move(stages);
 }
 
+void ProgressLine::SetSuffix(std::function<std::string()> suffix) {
+  std::lock_guard lock(mu_);
+  suffix_ = std::move(suffix);
+}
+
 void ProgressLine::Done() {
   {
     std::lock_guard lock(mu_);
@@ -97,7 +115,12 @@ void ProgressLine::Done() {
 void ProgressLine::Draw() {
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   // "\r" returns to the line's start, "\x1b[K" clears what a longer line left.
-  fmt::print(stderr, "\r{}\x1b[K", ProgressText(last_, s));
+  std::string line = ProgressText(last_, s);
+  if (suffix_) {
+    const std::string extra = suffix_();
+    if (!extra.empty()) line += " | " + extra;
+  }
+  fmt::print(stderr, "\r{}\x1b[K", line);
   std::fflush(stderr);
 }
 

@@ -22,6 +22,9 @@ struct RunFlags {
   std::string segment;  // replaces STORAGE.segment
   std::string memory;   // replaces STORAGE.memory
   std::string data_address;
+  // --live: serve metrics at metrics_address while the run lasts.
+  bool live = false;
+  std::string metrics_address = "127.0.0.1:0";
   bool no_store = false, quiet = false, local = false, json = false;
 };
 

@@ -12,7 +12,11 @@
 #include <vector>
 
 #include "client_limits.h"
+#include "client_watch.h"
 #include "origin_puller.h"
+#include "overlay/event_log.h"
+#include "overlay/metrics_server.h"
+#include "overlay/task_metrics.h"
 #include "overlay/storage/container_store.h"
 #include "overlay/storage/data_container.h"
 #include "overlay/storage/shm_cache.h"
@@ -80,6 +84,17 @@ class EndpointServer::Impl {
     auto container = storage::DataContainer::Open(storage);
     if (!container.ok()) return container.status();
     container_ = std::move(*container);
+    watch_ = std::make_unique<endpoint::ClientWatch>(name_,
+                                                     std::chrono::milliseconds(ep->lost_after_ms));
+    registry_.AddCollector([this](metrics::Samples& out) {
+      watch_->Collect(out);
+      CollectStorageAndTransport(container_.get(), out);
+    });
+    if (!ep->metrics_address.empty()) {
+      auto metrics = MetricsServer::Start(ep->metrics_address, &registry_);
+      if (!metrics.ok()) return metrics.status();
+      metrics_ = std::move(*metrics);
+    }
     // Outputs are kept: the client pulls them after the task.
     store_ = std::make_unique<storage::ContainerStore>(container_.get(), /*transient=*/false);
     runner_ = std::make_unique<endpoint::TaskRunner>(
@@ -129,6 +144,7 @@ class EndpointServer::Impl {
   }
 
   ~Impl() {
+    metrics_.reset();  // its threads read the registry and the members below
     if (pool_) pool_->Close();
     puller_.reset();  // its callbacks use the pool and the members below
   }
@@ -142,6 +158,7 @@ class EndpointServer::Impl {
       FlushReplies();
       if (std::chrono::steady_clock::now() >= next_sweep) {
         runner_->DropIdleStreams();
+        watch_->Sweep();
         next_sweep = std::chrono::steady_clock::now() + kSweepInterval;
       }
       int taken = 0;
@@ -177,6 +194,7 @@ class EndpointServer::Impl {
     poller_->Notify();
   }
   const std::string& address() const { return server_->address(); }
+  std::string metrics_address() const { return metrics_ ? metrics_->address() : ""; }
   size_t stream_states() const { return runner_->stream_states(); }
 
  private:
@@ -199,6 +217,7 @@ class EndpointServer::Impl {
         return;
       }
       case wire::Message::Heartbeat: {
+        watch_->Heard(endpoint::ClientOf(req));
         auto hb = transport::DecodeHeartbeat(*env);
         auto now = std::chrono::system_clock::now().time_since_epoch();
         transport::Heartbeat reply{
@@ -229,8 +248,10 @@ class EndpointServer::Impl {
     }
     // Bounds first: a refused Invoke is not remembered, so a retry may pass.
     std::string client = endpoint::ClientOf(req);
+    watch_->Heard(client);
     const uint64_t bytes = req.message.envelope.size() + req.message.attachment.size();
     if (Status s = limits_->Admit(client, bytes); !s.ok()) {
+      EventLog().warn("refused a task of stage '{}' from {}: {}", inv->stage, client, s.ToString());
       (void)server_->Reply(req.peer, transport::MakeMessage(transport::EncodeError(id, s)));
       return;
     }
@@ -244,6 +265,8 @@ class EndpointServer::Impl {
       return;
     }
     pool_->Started();
+    watch_->TaskStarted(client);
+    tasks_.Started(inv->stage, inv->function);
     accepted_.push_back(Job{std::move(*inv), seen.key, std::move(client), req.client_key, bytes});
   }
 
@@ -293,6 +316,7 @@ class EndpointServer::Impl {
   // Queues the task's reply; a worker wakes the channel thread to send it (the
   // channel thread itself sends it before it next sleeps).
   void Finish(const Job& job, transport::InvokeResult result, bool on_channel_thread = false) {
+    Observe(job, result.status);
     limits_->Release(job.client, job.charged);
     auto [peer, reply] = ledger_.Finish(job.task_key, std::move(result));
     bool wake = false;
@@ -303,6 +327,19 @@ class EndpointServer::Impl {
     }
     if (wake && !on_channel_thread) poller_->Notify();
     pool_->Finished();
+  }
+
+  // A task answered: metrics, and a failure's reason in the log.
+  void Observe(const Job& job, const Status& status) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - job.accepted).count();
+    tasks_.Finished(job.invoke.stage, job.invoke.function, status, seconds);
+    watch_->TaskFinished(job.client);
+    if (!status.ok())
+      EventLog().warn("task {} of stage '{}' ({}{}{}) from {} failed after {:.3f} s: {}",
+                      job.invoke.task_id, job.invoke.stage, job.invoke.function,
+                      job.invoke.stream.empty() ? "" : ", stream ", job.invoke.stream, job.client,
+                      seconds, status.ToString());
   }
 
   void FlushReplies() {
@@ -330,6 +367,11 @@ class EndpointServer::Impl {
 
   std::unique_ptr<endpoint::WorkerPool> pool_;
 
+  metrics::Registry registry_;
+  TaskMetrics tasks_{&registry_};
+  std::unique_ptr<endpoint::ClientWatch> watch_;
+  std::unique_ptr<MetricsServer> metrics_;  // last: it reads the members above
+
   std::mutex reply_mu_;
   std::vector<std::pair<std::string, Message>> replies_;
 };
@@ -355,5 +397,6 @@ void EndpointServer::Start() {
 void EndpointServer::Stop() { impl_->Stop(); }
 size_t EndpointServer::stream_states() const { return impl_->stream_states(); }
 const std::string& EndpointServer::address() const { return impl_->address(); }
+std::string EndpointServer::metrics_address() const { return impl_->metrics_address(); }
 
 }  // namespace overlay

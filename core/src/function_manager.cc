@@ -154,6 +154,7 @@ class FunctionManager::Impl {
   const std::string& data_address() const { return data_->address(); }
   const std::string& curve_public_key() const { return options_.curve_public_key; }
   uint64_t duplicates() const { return io_->duplicates(); }
+  std::vector<EndpointContact> Contacts() const { return io_->Contacts(); }
 
  private:
   // A CURVE data server serves only endpoints it knows by key: a plain-text
@@ -276,6 +277,7 @@ Status ApplyCurveConfig(const PipelineSpec& spec, FunctionManagerOptions* option
   return Status::OK();
 }
 uint64_t FunctionManager::duplicates_dropped() const { return impl_->duplicates(); }
+std::vector<EndpointContact> FunctionManager::Contacts() const { return impl_->Contacts(); }
 
 void FunctionManager::Release(uint64_t task_id) { impl_->Release(task_id); }
 

@@ -164,6 +164,7 @@ void ManagerIo::Send(PendingIt it, bool again) {
   }
   ++p.sent;
   p.sent_at = Clock::now();
+  first_sent_.try_emplace(p.spec.endpoint, p.sent_at);
   p.first_sent = std::min(p.first_sent, p.sent_at);
   if (!again || !p.in_flight) p.deadline = p.sent_at + Timeout(p.spec);
   p.in_flight = true;
@@ -259,6 +260,7 @@ Clock::time_point ManagerIo::CheckEndpoints() {
       out.status = Status::Unavailable(
           p.spec.endpoint + " is lost: nothing heard from it for " +
           std::to_string(p.spec.lost_after.count()) + " ms");
+      out.lost = true;
       Complete(it, std::move(out));
     } else if (p.deadline <= now) {
       if (p.in_flight) p.last_error = Status::Timeout("no result");
@@ -266,7 +268,31 @@ Clock::time_point ManagerIo::CheckEndpoints() {
     }
     it = next;
   }
+  PublishContacts(now, busy);
   return wake;
+}
+
+void ManagerIo::PublishContacts(Clock::time_point now, const std::set<std::string>& busy) {
+  std::vector<EndpointContact> contacts;
+  for (const auto& [endpoint, first] : first_sent_) {
+    auto heard = heard_.find(endpoint);
+    const Clock::time_point since = heard != heard_.end() ? heard->second : first;
+    contacts.push_back(EndpointContact{
+        endpoint, std::chrono::duration_cast<std::chrono::milliseconds>(now - since),
+        busy.contains(endpoint), heard != heard_.end()});
+  }
+  std::lock_guard lock(contacts_mu_);
+  contacts_ = std::move(contacts);
+  contacts_at_ = now;
+}
+
+std::vector<EndpointContact> ManagerIo::Contacts() const {
+  std::lock_guard lock(contacts_mu_);
+  std::vector<EndpointContact> out = contacts_;
+  // Silence grows between snapshots too (the I/O thread sleeps when idle).
+  const auto stale = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - contacts_at_);
+  for (EndpointContact& c : out) c.silent += stale;
+  return out;
 }
 
 // The task may give up on its endpoint (TaskSpec::lost_after) and has

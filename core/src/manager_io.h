@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -37,6 +38,8 @@ class ManagerIo {
   void Post(std::vector<std::pair<uint64_t, Pending>> tasks);
   // Late Results dropped because their task had already completed.
   uint64_t duplicates() const { return duplicates_.load(); }
+  // As FunctionManager::Contacts.
+  std::vector<EndpointContact> Contacts() const;
 
  private:
   // One endpoint as the I/O thread sees it.
@@ -76,6 +79,12 @@ class ManagerIo {
   std::map<uint64_t, Pending> pending_;
   std::map<std::string, Peer> peers_;
   std::map<std::string, Clock::time_point> heard_;  // last message from each endpoint
+  // Endpoints' first Invoke (for those never heard) and the Contacts snapshot.
+  std::map<std::string, Clock::time_point> first_sent_;
+  mutable std::mutex contacts_mu_;
+  std::vector<EndpointContact> contacts_;  // guarded by contacts_mu_
+  Clock::time_point contacts_at_;          // guarded by contacts_mu_
+  void PublishContacts(Clock::time_point now, const std::set<std::string>& busy);
 
   std::thread thread_;  // last: starts once the members above exist
 };

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "overlay/remote_function.h"
 
+#include <fmt/format.h>
+
+#include <chrono>
 #include <utility>
 
 namespace overlay {
@@ -91,10 +94,23 @@ Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
   spec.position = history->size();
   Status s;
   for (size_t t = current_.load();;) {
+    if (t == targets_.size()) {
+      s = GivenUp();
+      break;
+    }
     const RemoteTarget& target = targets_[t];
+    bool lost = false;
     s = target.address.empty() ? RunLocal(target, spec, *history, task)
-                               : RunRemote(target, spec, *history, task);
-    if (!s.IsUnavailable() || t + 1 == targets_.size()) break;
+                               : RunRemote(target, spec, *history, task, &lost);
+    if (t + 1 == targets_.size()) {
+      size_t expected = t;
+      if (lost && current_.compare_exchange_strong(expected, t + 1) && notice_)
+        notice_("stage '" + stage_ + "': giving up on " + std::string(GivenUp().message()) +
+                "; its items fail");
+      if (lost) s = GivenUp();
+      break;
+    }
+    if (!s.IsUnavailable()) break;
     // Lost: this and every later item of every stream go to the next target.
     size_t expected = t;
     if (current_.compare_exchange_strong(expected, t + 1) && notice_) {
@@ -112,12 +128,20 @@ Status RemoteFunction::Run(Task& task, bool end_of_stream) const {
   return s;
 }
 
+Status RemoteFunction::GivenUp() const {
+  const RemoteTarget& last = targets_.back();
+  return Status::Unavailable(fmt::format(
+      "endpoint '{}' at {} unreachable: nothing heard from it for {:g} s (lost_after)", last.name,
+      last.address, std::chrono::duration<double>(last.lost_after).count()));
+}
+
 Status RemoteFunction::RunRemote(const RemoteTarget& target, TaskSpec spec,
-                                 std::vector<Sent>& history, Task& task) const {
+                                 std::vector<Sent>& history, Task& task, bool* lost) const {
   spec.endpoint = target.address;
   spec.lost_after = target.lost_after;
   // The manager bounds the wait: per-attempt timeout times (retries + 1).
   TaskOutcome outcome = manager_->Call(spec);
+  *lost = outcome.lost;
   // A restart between the replay and the resend loses the stream again.
   for (int round = 0; outcome.stream_mismatch && round < 3; ++round) {
     uint64_t from = outcome.stream_position <= spec.position ? outcome.stream_position : 0;
@@ -205,7 +229,8 @@ StageFunctionFactory RemoteStageFactory(const PipelineSpec& spec, FunctionManage
     std::vector<RemoteTarget> targets;
     for (; ep != nullptr; ep = ep->fallback.empty() ? nullptr : spec.FindEndpoint(ep->fallback)) {
       RemoteTarget t{ep->name, ep->address};
-      if (!ep->fallback.empty()) t.lost_after = std::chrono::milliseconds(ep->fallback_after_ms);
+      t.lost_after = std::chrono::milliseconds(ep->fallback.empty() ? ep->lost_after_ms
+                                                                    : ep->fallback_after_ms);
       if (ep->address.empty()) {
         auto local = MakeDeclaredFunction(fn);
         if (!local.ok()) return local.status();

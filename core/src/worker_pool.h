@@ -6,6 +6,7 @@
 #ifndef OVERLAY_CORE_SRC_WORKER_POOL_H_
 #define OVERLAY_CORE_SRC_WORKER_POOL_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +37,8 @@ struct Job {
   // The inputs in hand, by index; the others are looked up when the task runs.
   std::vector<std::optional<Blob>> inputs{};
   bool looked_up = false;  // inputs in the container found, missing ones pulled
+  // When it was accepted: made with the Job (for latency metrics).
+  std::chrono::steady_clock::time_point accepted = std::chrono::steady_clock::now();
 };
 
 

@@ -161,6 +161,30 @@ TEST(ConfigParser, FallbackErrorsNameTheLine) {
               HasSubstr("endpoint 'edge' runs in the client and cannot fail"));
 }
 
+TEST(ConfigParser, ObservabilityKeysParseWithTheirDefaults) {
+  auto spec = ParseConfigText(FallbackConfig("lost_after = 2s\nlog = logs/fog.log\n"
+                                             "metrics_address = 127.0.0.1:0\n"),
+                              "test.cfg", "/etc/overlay");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->endpoints[0].lost_after_ms, 2000);
+  EXPECT_EQ(spec->endpoints[0].log, "/etc/overlay/logs/fog.log");  // the config's folder
+  EXPECT_EQ(spec->endpoints[0].metrics_address, "127.0.0.1:0");
+  EXPECT_EQ(spec->endpoints[1].lost_after_ms, 30000);
+  EXPECT_EQ(spec->endpoints[1].log, "");
+  EXPECT_EQ(spec->endpoints[1].metrics_address, "");
+}
+
+TEST(ConfigParser, ObservabilityKeyErrorsNameTheLine) {
+  EXPECT_THAT(std::string(Check(FallbackConfig("lost_after = never\n")).message()),
+              HasSubstr("test.cfg:4: lost_after 'never' is not a duration"));
+  EXPECT_THAT(std::string(Check(FallbackConfig("metrics_address = http://1.2.3.4:9\n")).message()),
+              HasSubstr("test.cfg:4: metrics_address 'http://1.2.3.4:9' is HOST:PORT"));
+  EXPECT_THAT(std::string(Check(FallbackConfig("metrics_address = 1.2.3.4:99999\n")).message()),
+              HasSubstr("test.cfg:4: address '1.2.3.4:99999': port '99999' is not a number"));
+  EXPECT_THAT(std::string(Check(FallbackConfig("lost_afte = 2s\n")).message()),
+              HasSubstr("did you mean 'lost_after'?"));
+}
+
 TEST(ConfigParser, UnknownSourceStageSuggests) {
   std::string text = kSeed;
   text.replace(text.find("source = stage1"), 15, "source = stage7");

@@ -91,5 +91,22 @@ TEST(ProgressLine, DrawnOnlyOnATerminal) {
   EXPECT_THAT(run(false), ::testing::Not(HasSubstr("streams")));
 }
 
+
+TEST(WaitingText, NamesBusyEndpointsSilentForASecondOrMore) {
+  PipelineSpec spec;
+  spec.endpoints.push_back(EndpointDecl{});
+  spec.endpoints[0].name = "cloud";
+  spec.endpoints[0].address = "tcp://10.0.0.3:7002";
+  using std::chrono::milliseconds;
+  std::vector<EndpointContact> contacts = {
+      {"tcp://10.0.0.3:7002", milliseconds(4200), true, false},
+      {"tcp://10.0.0.9:1", milliseconds(1000), true, true},    // not in the config: its address
+      {"tcp://10.0.0.4:1", milliseconds(900), true, true},     // heard recently
+      {"tcp://10.0.0.5:1", milliseconds(60000), false, true},  // idle: not waited for
+  };
+  EXPECT_EQ(WaitingText(contacts, spec), "waiting for cloud (4 s), tcp://10.0.0.9:1 (1 s)");
+  EXPECT_EQ(WaitingText({}, spec), "");
+}
+
 }  // namespace
 }  // namespace overlay

@@ -201,7 +201,9 @@ class ChildEndpoint {
   // Starts `overlay endpoint` and waits (bounded) until it answers a heartbeat.
   ::testing::AssertionResult Start() {
     std::string bin = std::string(OVERLAY_BINARY_DIR) + "/core/overlay";
-    std::vector<std::string> args = {bin, "endpoint", "--config", config_, "--name", name_};
+    // Its log stays in the test's folder, not the machine's default place.
+    std::vector<std::string> args = {bin,     "endpoint", "--config", config_, "--name",
+                                     name_,   "--log",    log()};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -241,6 +243,8 @@ class ChildEndpoint {
 
   void Pause() { kill(pid_, SIGSTOP); }
   const std::string& address() const { return address_; }
+  // The daemon's event log.
+  std::string log() const { return (dir_ / "endpoint.log").string(); }
 
  private:
   std::string name_, address_, config_;

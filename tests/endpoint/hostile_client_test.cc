@@ -327,7 +327,9 @@ class CurveChild {
     const std::string cfg = (dir_ / "endpoint.cfg").string();
     std::ofstream(cfg) << config;
     std::string bin = std::string(OVERLAY_BINARY_DIR) + "/core/overlay";
-    std::vector<std::string> args = {bin, "endpoint", "--config", cfg, "--name", name};
+    const std::string log = (dir_ / "endpoint.log").string();
+    std::vector<std::string> args = {bin,  "endpoint", "--config", cfg,
+                                     "--name", name,   "--log",    log};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

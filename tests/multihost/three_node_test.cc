@@ -240,7 +240,9 @@ class ThreeNodes : public ::testing::Test {
                                      "--config",
                                      Config(node),
                                      "--name",
-                                     "endpoint_" + node};
+                                     "endpoint_" + node,
+                                     "--log",
+                                     (dir_ / "logs" / (node + ".events.log")).string()};
     return std::make_unique<NetnsDaemon>(ip_, Netns(node), std::move(argv),
                                          (dir_ / "logs" / (node + ".log")).string());
   }

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "overlay/transport/fabric.h"
+#include "overlay/transport/traffic.h"
 #include "received.h"
 
 namespace overlay::transport::detail {
@@ -269,6 +270,7 @@ class Engine {
       Drop(part);
     }
     if (h.rma_id != 0) OVERLAY_RETURN_IF_ERROR(SendRmaDone(from, peer, h.rma_id));
+    CountReceived(TransportKind::kFabric, envelope.size() + att.size());
     return CheckReceived(std::move(envelope), std::move(att), limits);
   }
 
@@ -284,6 +286,7 @@ class Engine {
 
   Status SendMessage(fi_addr_t dest, uint32_t peer, const Message& msg) {
     OVERLAY_RETURN_IF_ERROR(send_error_);
+    CountSent(TransportKind::kFabric, msg.envelope.size() + msg.attachment.size());
     const bool inline_envelope = msg.envelope.size() <= kInlineEnvelope;
     const size_t frame_size = sizeof(FrameHeader) + (inline_envelope ? msg.envelope.size() : 0);
     FrameHeader h{FrameHeader::kMagic, msg.envelope.size(), msg.attachment.size(), 0, 0, 0};

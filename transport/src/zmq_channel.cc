@@ -13,6 +13,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "overlay/transport/traffic.h"
 #include "received.h"
 
 namespace overlay::transport::detail {
@@ -174,6 +175,7 @@ bool SendFrames(zmq::socket_t& socket, const Message& msg) {
                        zmq::send_flags::dontwait))
     return false;
   if (more) socket.send(Frame(msg.attachment), zmq::send_flags::dontwait);
+  CountSent(TransportKind::kZeroMq, msg.envelope.size() + msg.attachment.size());
   return true;
 }
 
@@ -229,6 +231,7 @@ class ZmqClient final : public ClientChannel {
         return Status::Corruption("reply with " + std::to_string(frames.size()) + " frames");
       }
       Blob attachment = frames.size() == 2 ? ToBlob(std::move(frames[1])) : Blob();
+      CountReceived(TransportKind::kZeroMq, frames[0].size() + attachment.size());
       return CheckReceived(ToBlob(std::move(frames[0])), std::move(attachment), options_.limits);
     } catch (const zmq::error_t& e) {
       return FromZmq("zmq receive from " + address_, e);
@@ -275,6 +278,7 @@ class ZmqServer final : public ServerChannel {
           Status::Corruption("request with " + std::to_string(frames.size() - 1) + " frames");
       if (frames.size() == 2 || frames.size() == 3) {
         Blob attachment = frames.size() == 3 ? ToBlob(std::move(frames[2])) : Blob();
+        CountReceived(TransportKind::kZeroMq, frames[1].size() + attachment.size());
         msg = CheckReceived(ToBlob(std::move(frames[1])), std::move(attachment), options_.limits);
       }
       if (!msg.ok()) {

@@ -64,6 +64,17 @@ struct EndpointDecl {
   // wait for the endpoint to return, within their timeout and retries).
   std::string fallback;
   int64_t fallback_after_ms = 5000;  // ENDPOINT.fallback_after: a duration
+  // ENDPOINT.lost_after: `overlay run` gives up on this endpoint once nothing
+  // has been heard from it for this long while it had tasks (with no
+  // fallback left): its items fail, naming it. Default: 30 s.
+  int64_t lost_after_ms = 30000;
+  // ENDPOINT.log: the endpoint daemon's log file. Default: empty, meaning
+  // $XDG_STATE_HOME/overlay/<name>.log, or /var/log/overlay/<name>.log for
+  // root, or ~/.local/state/overlay/<name>.log (see DefaultLogPath).
+  std::string log;
+  // ENDPOINT.metrics_address: HOST:PORT where the daemon serves Prometheus
+  // metrics over HTTP (port 0: a free one). Default: empty, no metrics server.
+  std::string metrics_address;
   // Per-client bounds of the endpoint daemon (a client is a CURVE key, else a
   // network address): live stream states (ENDPOINT.max_streams), tasks
   // accepted and not finished (max_tasks), bytes of their requests and pulled

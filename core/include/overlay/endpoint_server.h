@@ -94,6 +94,9 @@ class EndpointServer {
   void Stop();
   // The bound address (a port of 0 resolved).
   const std::string& address() const;
+  // Where Prometheus metrics are served (ENDPOINT.metrics_address, its port
+  // resolved), e.g. "127.0.0.1:40123"; empty when none.
+  std::string metrics_address() const;
   // Stream states held now (bounded by ENDPOINT.max_streams per client).
   size_t stream_states() const;
 

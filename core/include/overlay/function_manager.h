@@ -71,10 +71,22 @@ struct TaskOutcome {
   std::vector<std::string> output_names{};    // file names, parallel to outputs
   std::map<std::string, int64_t> counters{};  // the task's counters, e.g. {"beats", 12}
   int attempts = 0;                           // Invokes sent for this task
+  // Given up: nothing was heard from the endpoint for the task's lost_after.
+  bool lost = false;
   // Not run: the endpoint's state for the stream has seen `stream_position`
   // items, not the task's position (it restarted); replay, then resubmit.
   bool stream_mismatch = false;
   uint64_t stream_position = 0;
+};
+
+// One endpoint the manager has talked to, as its I/O thread last saw it.
+struct EndpointContact {
+  std::string endpoint;  // its address
+  // Since its last message (a reply or a heartbeat answer); when it never
+  // answered, since the first Invoke sent to it.
+  std::chrono::milliseconds silent{0};
+  bool busy = false;  // tasks in flight to it
+  bool heard = false;  // it has answered at least once
 };
 
 struct FunctionManagerOptions {
@@ -150,6 +162,10 @@ class FunctionManager {
   const std::string& curve_public_key() const;
   // Late Results dropped because their task had already completed.
   uint64_t duplicates_dropped() const;
+  // The endpoints submitted tasks went to (Call's direct tries count once
+  // handed over), refreshed every few tens of milliseconds while tasks are
+  // pending: for progress lines and heartbeat-age metrics.
+  std::vector<EndpointContact> Contacts() const;
 
   // Frees the manager's record of the task (copies of its future stay valid);
   // Result then reports NotFound. Long runs call it once they hold the outcome.

@@ -15,7 +15,9 @@
 // fallbacks (ENDPOINT.fallback). Once a target is lost (nothing heard from it
 // for its lost_after), every stream moves to the next target for the rest of
 // the run, where the same replay rebuilds its state; a target without an
-// address runs the function in this process.
+// address runs the function in this process. Once the last target is lost
+// (silent for its ENDPOINT.lost_after), the stage gives up on it: that item
+// and every later one fail at once with Unavailable, naming the endpoint.
 #ifndef OVERLAY_CORE_REMOTE_FUNCTION_H_
 #define OVERLAY_CORE_REMOTE_FUNCTION_H_
 
@@ -55,8 +57,9 @@ struct RemoteTarget {
   std::string name;                // the ENDPOINT's name, for notices
   std::string address;             // empty: run `local` in this process
   std::shared_ptr<Function> local{};  // set iff address is empty
-  // Nonzero when a later target exists: give up on this one after this long
-  // without a word from it (TaskSpec::lost_after).
+  // Give up on this target after this long without a word from it
+  // (TaskSpec::lost_after): ENDPOINT.fallback_after when a later target
+  // exists, else ENDPOINT.lost_after. Zero: never.
   std::chrono::milliseconds lost_after{0};
 };
 
@@ -85,8 +88,11 @@ class RemoteFunction : public Function {
   Status Run(Task& task, bool end_of_stream) const;
   // The item on one target. Unavailable means the target is lost; the item's
   // history entry is then not recorded, so it can run on the next target.
+  // `lost`: set when the manager gave up on the target (TaskOutcome::lost).
   Status RunRemote(const RemoteTarget& target, TaskSpec spec, std::vector<Sent>& history,
-                   Task& task) const;
+                   Task& task, bool* lost) const;
+  // The failure of an item once every target is lost.
+  Status GivenUp() const;
   Status RunLocal(const RemoteTarget& target, const TaskSpec& spec, std::vector<Sent>& history,
                   Task& task) const;
   // Replays items [from, to) of the stream to the item's endpoint.
@@ -98,7 +104,8 @@ class RemoteFunction : public Function {
   std::vector<RemoteTarget> targets_;
   std::string function_, stage_;
   FailoverNotice notice_;
-  mutable std::atomic<size_t> current_{0};  // index into targets_; only grows
+  // Index into targets_; only grows; targets_.size(): the last one was lost.
+  mutable std::atomic<size_t> current_{0};
   mutable std::mutex mu_;  // guards the maps below
   mutable std::map<std::string, std::vector<Sent>> history_;  // by stream
   // A local target's state, by stream (null for stateless functions).
