@@ -30,6 +30,30 @@ class DeadEvictors {
 
 }  // namespace
 
+// Moves about the `want` first candidates in order to the front, sorted,
+// and returns how many it moved (0: none, the caller orders them itself).
+// A selection over all candidates (nth_element) was most of the cost of a
+// put into a full cache; here a sample of the candidates gives the order
+// that bounds the prefix and one pass gathers it, so the full table is
+// compared once. Everything in front precedes everything behind, so the
+// caller can order more behind it if the prefix falls short.
+size_t ShmCache::Impl::PartitionOldest(size_t want) {
+  constexpr size_t kSample = 1024;
+  const size_t n = cands.size();
+  if (n <= 4 * kSample || want >= n / 2) return 0;
+  const size_t stride = n / kSample;
+  std::vector<Cand> sample;
+  sample.reserve(kSample);
+  for (size_t i = 0; i < kSample; ++i) sample.push_back(cands[i * stride]);
+  const size_t q = std::min(kSample - 1, want * kSample / n);
+  std::nth_element(sample.begin(), sample.begin() + static_cast<long>(q), sample.end());
+  const Cand bound = sample[q];
+  const auto mid = std::partition(cands.begin(), cands.end(),
+                                  [&](const Cand& c) { return !(bound < c); });
+  std::sort(cands.begin(), mid);
+  return static_cast<size_t>(mid - cands.begin());
+}
+
 // Chooses and pins objects to evict until `units` are covered. Exact, not
 // sampled: Loan evicts a batch of 1/16 of the budget at a time, so this scan of
 // the descriptor table costs each put about 16 sequential descriptor reads,
@@ -37,9 +61,11 @@ class DeadEvictors {
 std::vector<uint32_t> ShmCache::Impl::PickVictimsLocked(uint64_t units) {
   const EvictionPolicy pol = policy();
   const uint64_t hand = hdr->sieve_hand;
-  cands.clear();
   uint64_t total_units = 0;
   const uint32_t high = High();
+  // Filled by index, not push_back: the table has up to `high` candidates.
+  if (cands.size() < high) cands.resize(high);
+  size_t count = 0;
   DeadEvictors dead;
   const bool demote = can_demote.load(std::memory_order_relaxed);
   for (uint32_t i = 0; i < high; ++i) {
@@ -68,24 +94,30 @@ std::vector<uint32_t> ShmCache::Impl::PickVictimsLocked(uint64_t units) {
     // the older objects to the end of the queue).
     switch (pol) {
       case EvictionPolicy::kLru:
-        cands.push_back({d.access.load(std::memory_order_relaxed), i, i, u});
+        cands[count++] = Cand{d.access.load(std::memory_order_relaxed), i, i, u};
         break;
       case EvictionPolicy::kLfu:
-        cands.push_back({d.access.load(std::memory_order_relaxed),
-                         d.seq.load(std::memory_order_relaxed), i, u});
+        cands[count++] = Cand{d.access.load(std::memory_order_relaxed),
+                              d.seq.load(std::memory_order_relaxed), i, u};
         break;
       case EvictionPolicy::kSieve:
-        cands.push_back({d.seq.load(std::memory_order_relaxed) - hand, 0, i, u});
+        cands[count++] = Cand{d.seq.load(std::memory_order_relaxed) - hand, 0, i, u};
         break;
     }
   }
+  cands.resize(count);
   std::vector<uint32_t> out;
   if (cands.empty()) return out;
   // Only a prefix is ordered, grown on demand: first a guess of how many
-  // candidates cover `units`, doubled while they do not.
+  // candidates cover `units`, with a quarter to spare (pins that fail), doubled
+  // while they do not.
   const size_t n = cands.size();
   size_t sorted = 0;
-  size_t want = 16 + static_cast<size_t>(2 * units * n / std::max<uint64_t>(total_units, 1));
+  size_t want = 16 + static_cast<size_t>(units * n * 5 / 4 / std::max<uint64_t>(total_units, 1));
+  if (const size_t m = pol == EvictionPolicy::kSieve ? 0 : PartitionOldest(want); m > 0) {
+    sorted = m;
+    want = 2 * m;
+  }
   auto order_up_to = [&](size_t i) {  // cands[0, i] in order
     if (i < sorted) return;
     size_t k = std::min(n, std::max(i + 1, want));

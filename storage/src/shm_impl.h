@@ -26,14 +26,9 @@
 #define OVERLAY_STORAGE_SRC_SHM_IMPL_H_
 
 #include <unistd.h>
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
-
 #include <atomic>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -48,16 +43,17 @@ namespace overlay::storage {
 
 namespace shm {
 
-// LRU's clock: only compared with itself, never converted to time. The TSC is
-// read in a few ns where clock_gettime costs a quarter of an L1 hit here; cores
-// whose TSCs drift apart would only blur the LRU order, not break anything.
-inline uint64_t AccessTick() {
-#if defined(__x86_64__)
-  return __rdtsc();
-#else
-  return static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-#endif
-}
+// LRU's clock. Every get records one, so it must cost less than the TSC
+// (12 ns in a VM here, a third of a hot get): the count of objects published
+// so far (Header::next_seq) in the high bits, and in the low bits how many
+// gets the calling thread has made since that count last changed. An object
+// ranks below every get made after its publish and above every get made
+// before it; gets between two publishes rank in each thread's order (threads
+// interleave roughly, as with TSCs that drift apart).
+constexpr int kTickBits = 24;
+constexpr uint64_t kTickReads = (1ull << kTickBits) - 1;
+// The tick of the object published as number `seq`.
+inline uint64_t PublishTick(uint64_t seq) { return (seq + 1) << kTickBits; }
 
 inline uint64_t RoundUp(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 
@@ -215,6 +211,8 @@ struct ShmCache::Impl {
   // allocate (and fault in) a fresh table-sized array each time.
   std::vector<Cand> cands;
 
+  // Sorts about the `want` first of `cands` to the front (mu held).
+  size_t PartitionOldest(size_t want);
   // Chooses and pins objects to evict until `units` are covered (mu held).
   std::vector<uint32_t> PickVictimsLocked(uint64_t units);
   // Demotes (listener) and removes pinned victims, then drops the pins; takes
@@ -223,6 +221,40 @@ struct ShmCache::Impl {
 };
 
 // ---- the read path ----
+
+// What a reading thread keeps for itself: its slice of the pin table (see
+// Opener), whether it has the slice to itself, and its LRU clock (ReadTick).
+struct ReaderThread {
+  uint32_t first;
+  bool own;
+  uint32_t next = 0;        // where the next pin search starts, within the slice
+  uint64_t published = 0;   // Header::next_seq when last seen
+  uint64_t reads = 0;       // gets since then
+};
+// Numbers the threads of this process 0, 1, 2, ... in the order they ask.
+inline uint32_t ThreadOrdinal() {
+  static std::atomic<uint32_t> threads{0};
+  thread_local const uint32_t n = threads.fetch_add(1, std::memory_order_relaxed);
+  return n;
+}
+inline ReaderThread& MyReaderThread() {
+  thread_local ReaderThread t = [] {
+    const uint32_t n = ThreadOrdinal();
+    return ReaderThread{n % shm::kPinSlices * shm::kPinsPerSlice, n < shm::kPinSlices};
+  }();
+  return t;
+}
+
+// The LRU tick of a get made when `published` objects have been published.
+inline uint64_t ReadTick(uint64_t published) {
+  ReaderThread& t = MyReaderThread();
+  if (t.published != published) {
+    t.published = published;
+    t.reads = 0;
+  }
+  if (t.reads < shm::kTickReads) ++t.reads;
+  return (published << shm::kTickBits) | t.reads;
+}
 
 inline bool ShmCache::Impl::Pin(const ObjectKey& key, bool record, uint32_t* out) const {
   using namespace shm;  // NOLINT: the layout vocabulary
@@ -299,7 +331,8 @@ inline void ShmCache::Impl::Touch(uint32_t di) const {
   shm::Desc& d = D(di);
   switch (policy()) {
     case EvictionPolicy::kLru:
-      d.access.store(shm::AccessTick(), std::memory_order_relaxed);
+      d.access.store(ReadTick(hdr->next_seq.load(std::memory_order_relaxed)),
+                     std::memory_order_relaxed);
       break;
     case EvictionPolicy::kLfu:
       d.access.fetch_add(1, std::memory_order_relaxed);
@@ -310,31 +343,10 @@ inline void ShmCache::Impl::Touch(uint32_t di) const {
   }
 }
 
-// The calling thread's slice of the pin table (see Opener) and whether it
-// has it to itself.
-struct PinSlice {
-  uint32_t first;
-  bool own;
-  uint32_t next = 0;  // where the next search starts, within the slice
-};
-// Numbers the threads of this process 0, 1, 2, ... in the order they ask.
-inline uint32_t ThreadOrdinal() {
-  static std::atomic<uint32_t> threads{0};
-  thread_local const uint32_t n = threads.fetch_add(1, std::memory_order_relaxed);
-  return n;
-}
-inline PinSlice& MyPinSlice() {
-  thread_local PinSlice slice = [] {
-    const uint32_t n = ThreadOrdinal();
-    return PinSlice{n % shm::kPinSlices * shm::kPinsPerSlice, n < shm::kPinSlices};
-  }();
-  return slice;
-}
-
 inline uint32_t ShmCache::Impl::RecordPin(uint32_t di) const {
   using shm::kPinsPerSlice;
   if (opener == nullptr) return shm::kPinsPerOpener;
-  PinSlice& slice = MyPinSlice();
+  ReaderThread& slice = MyReaderThread();
   for (uint32_t n = 0; n < kPinsPerSlice; ++n) {
     const uint32_t i = slice.first + (slice.next + n) % kPinsPerSlice;
     std::atomic<uint32_t>& pin = opener->pins[i];

@@ -118,7 +118,7 @@ void ShmCache::Impl::PrepareLoan(uint32_t di, const ObjectKey& key, uint64_t exp
   d.expiry_ms.store(expiry_ms, std::memory_order_relaxed);
   d.ctime_ms.store(NowUnixMs(), std::memory_order_relaxed);
   d.flags.store(flags, std::memory_order_relaxed);
-  d.access.store(policy() == EvictionPolicy::kLru ? AccessTick() : 0, std::memory_order_relaxed);
+  d.access.store(0, std::memory_order_relaxed);
 }
 
 // The order (index word, then kLive) is the one the crash-safety notes in
@@ -128,11 +128,14 @@ Status ShmCache::Impl::PublishLocked(uint32_t di, const ObjectKey& key, uint64_t
   uint64_t c = d.ctl.load(std::memory_order_acquire);
   if (StateOf(c) != kLoaned) return Status::InvalidArgument("L1 loan is no longer valid");
   const uint32_t flags = d.flags.load(std::memory_order_relaxed);
-  d.seq.store(hdr->next_seq++, std::memory_order_relaxed);
+  const uint64_t seq = hdr->next_seq.load(std::memory_order_relaxed);
+  d.seq.store(seq, std::memory_order_relaxed);
+  if (policy() == EvictionPolicy::kLru) d.access.store(PublishTick(seq), std::memory_order_relaxed);
   if (!InsertIndexLocked(key, MakeWord(GenOf(c), di), d.block.load(std::memory_order_relaxed)))
     return Status::Busy("L1 index is full (raise STORAGE.objects)");
   Hook("commit_locked");
   d.ctl.store(MakeCtl(GenOf(c), refs, kLive), std::memory_order_release);
+  hdr->next_seq.store(seq + 1, std::memory_order_relaxed);
   if (!(flags & kRecord)) {
     hdr->live_bytes.fetch_add(d.size.load(std::memory_order_relaxed));
     hdr->live_objects.fetch_add(1);

@@ -21,7 +21,7 @@ namespace overlay::storage::shm {
 
 // "OVL1SHM1": written last by the creator, so openers never see a half-made header.
 constexpr uint64_t kMagic = 0x4f564c3153484d31ull;
-constexpr uint32_t kVersion = 5;
+constexpr uint32_t kVersion = 6;
 constexpr uint64_t kUnit = 64;           // arena allocation unit = block header size
 constexpr uint64_t kHeaderBytes = 4096;  // room for Header, page-aligned
 
@@ -167,7 +167,11 @@ struct alignas(64) Header {
   // Guarded by mu.
   alignas(64) uint64_t rover;  // arena offset of a block start (next-fit hint)
   uint64_t sieve_hand;         // seq the SIEVE hand points at
-  uint64_t next_seq;
+
+  // Objects published so far: the next one's seq, and LRU's clock (see
+  // ReadTick), which every get reads, so it has a line of its own. Written
+  // under mu.
+  alignas(64) std::atomic<uint64_t> next_seq;
 
   // One past the highest descriptor ever loaned. Descriptors are handed out
   // below it first, so scans (eviction, List) cover live objects, not the

@@ -2,6 +2,9 @@
 // L1 crash recovery: the robust writer mutex, loans of dead writers, and the
 // pins of dead readers (see the crash-safety notes in shm_impl.h).
 #include <signal.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <cerrno>
 

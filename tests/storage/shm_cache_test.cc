@@ -287,6 +287,51 @@ INSTANTIATE_TEST_SUITE_P(
         BatchCase{EvictionPolicy::kSieve, Range(0, 60), 60}),
     [](const auto& info) { return PolicyName(info.param.policy); });
 
+// With thousands of candidates a batch is chosen from a sampled bound, not
+// by ordering them all; it must still take the least recent, oldest first.
+// 8192 objects of 64 B (128 B with their header) fill the 1 MiB budget.
+TEST_F(ShmCacheTest, LargeBatchLeavesInLruOrder) {
+  const std::string segment = UniqueSegment("l1-big");
+  segments_.push_back(segment);
+  ShmCacheOptions o;
+  o.segment = segment;
+  o.memory = 1 << 20;
+  o.max_objects = 16384;
+  Result<std::shared_ptr<ShmCache>> c = ShmCache::Open(o);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::vector<ObjectKey> demoted;
+  (*c)->SetEvictListener([&](const ObjectKey& k, std::string_view, const ObjectMeta&) {
+    demoted.push_back(k);
+    return true;
+  });
+  std::vector<ObjectKey> keys;
+  for (int i = 0;; ++i) {
+    std::string bytes = Bytes(64, 0);
+    std::memcpy(bytes.data(), &i, sizeof i);
+    ASSERT_LT(i, 20000) << "the budget never filled";
+    keys.push_back(MustPut(**c, bytes));
+    if (!demoted.empty()) break;
+  }
+  // Read every object, the second half first (the first batch evicted the
+  // oldest of the first half), then fill the budget again with new ones.
+  const size_t n = keys.size();
+  ASSERT_GT(n, 4096u) << "too few candidates to sample";
+  for (size_t i = n / 2; i < n; ++i) ASSERT_TRUE((*c)->Acquire(keys[i]).ok()) << i;
+  for (size_t i = 0; i < n / 2; ++i) (void)(*c)->Acquire(keys[i]);
+  demoted.clear();
+  for (int i = 0; demoted.empty(); ++i) {
+    ASSERT_LT(i, 20000) << "the budget never filled again";
+    std::string bytes = Bytes(64, 1);
+    std::memcpy(bytes.data(), &i, sizeof i);
+    MustPut(**c, bytes);
+  }
+  // The least recent are the second half, in the order read.
+  ASSERT_GE(demoted.size(), 16u);
+  ASSERT_LT(demoted.size(), n / 2);
+  for (size_t i = 0; i < demoted.size(); ++i)
+    EXPECT_EQ(demoted[i], keys[n / 2 + i]) << "eviction " << i;
+}
+
 // Removals used to leave only tombstones in the index; now they empty slots
 // again. Churn through a small index (512 slots) and check that every object the
 // cache lists stays reachable and every removed one is gone.
