@@ -15,10 +15,10 @@ Result<Blob> DataContainerImpl::Get(const ObjectKey& key) {
   }
   Status worst = Status::NotFound("object " + key.ToHex() + " is in no tier");
   bool l2_bad = false;
-  if (l2_) {
-    Result<Blob> b = l2_->Get(key);
+  if (RocksTier* l2 = L2Read()) {
+    Result<Blob> b = l2->Get(key);
     if (b.ok()) {
-      Promote(key, b->view(), l2_->Head(key));
+      Promote(key, b->view(), l2->Head(key));
       return b->WithKey(key);
     }
     if (b.status().IsCorruption()) {
@@ -61,10 +61,10 @@ Status DataContainerImpl::CheckNotExpired(const ObjectKey& key) {
     Result<ObjectMeta> m = l1_->Head(key);
     if (m.ok() && Expired(*m, now)) return expired;
   }
-  if (l2_) {
-    Result<ObjectMeta> m = l2_->Head(key);
+  if (RocksTier* l2 = L2Read()) {
+    Result<ObjectMeta> m = l2->Head(key);
     if (m.ok() && Expired(*m, now)) return expired;
-    Result<std::optional<JournalOp>> op = l2_->JournalPending(key);
+    Result<std::optional<JournalOp>> op = l2->JournalPending(key);
     if (op.ok() && *op == JournalOp::kDelete) return expired;
   }
   return Status::OK();
@@ -84,8 +84,8 @@ Result<ObjectInfo> DataContainerImpl::Stat(const ObjectKey& key) {
         if (!e.record && e.key == key) info.pinned = e.pinned;
     }
   }
-  if (l2_) {
-    Result<ObjectMeta> m = l2_->Head(key);
+  if (RocksTier* l2 = L2Read()) {
+    Result<ObjectMeta> m = l2->Head(key);
     if (m.ok() && !Expired(*m, now)) {
       info.in_l2 = true;
       if (!found) info.meta = *m;
