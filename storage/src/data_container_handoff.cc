@@ -6,10 +6,12 @@
 //  - a reader's eviction drops only objects L2 holds; any other victim it
 //    pins and remembers (KeepForOwner), so it stays in L1;
 //  - the owner copies pinned L1 objects that L2 lacks into L2 (HandoffPass:
-//    within kPass of a reader's signal, an L1 record, and every kScan in any
-//    case, since a reader cannot write the signal into an L1 full of pinned
-//    objects), and the reader then unpins what it kept.
-// A reader that exits first leaves what it kept pinned unless L2 has it.
+//    within a pass of a reader's signal, an L1 record, and every second in
+//    any case, since a reader cannot write the signal into an L1 full of
+//    pinned objects), and the reader then unpins what it kept.
+// Names a reader binds are L1 records marked for_owner, which the owner
+// moves to L2 the same way. A reader that exits first leaves what it kept
+// pinned unless L2 has it.
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -22,11 +24,13 @@
 namespace overlay::storage {
 namespace {
 
-// How often the owner looks for objects to copy, and a reader for objects to
-// let go: the bound on how long a reader's put waits for room it kept.
+// How often the owner looks for a reader's signal, and a reader for objects
+// to let go: about how long a reader's put waits for room it kept (plus the
+// owner's copy and a reopen of the reader's view).
 constexpr auto kPass = std::chrono::milliseconds(20);
-// How often the owner scans L1 unasked (a scan reads every descriptor).
-constexpr int kScanEveryPasses = 50;
+// Every how many passes the owner scans L1 unasked (a scan reads every
+// descriptor): once a second.
+constexpr uint64_t kScanEveryPasses = 50;
 
 // "Objects are kept for the owner": a catalog record no name maps to (names
 // never contain a NUL byte).
@@ -163,7 +167,7 @@ void DataContainerImpl::HandoffPass(bool scan) {
 
 void DataContainerImpl::HandoffLoop() {
   bool stop = false;
-  for (int pass = 0; !stop; ++pass) {
+  for (uint64_t pass = 0; !stop; ++pass) {
     HandoffPass(pass % kScanEveryPasses == 0);
     std::unique_lock<std::mutex> lock(mu_);
     stop = cv_.wait_for(lock, kPass, [this] { return stop_; });

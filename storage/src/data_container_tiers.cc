@@ -112,7 +112,11 @@ Result<ObjectInfo> DataContainerImpl::Stat(const ObjectKey& key) {
 
 Status DataContainerImpl::Evict(const ObjectKey& key) {
   if (!l1_) return Status::InvalidArgument("no L1 configured (STORAGE.segment)");
-  if (!l2_ && l1_->Head(key).ok() && !(l3_ && l3_->Head(key).ok()))
+  if (l2_reader_ && l1_->Head(key).ok() && !l2_reader_->Head(key).ok())
+    return Status::Failed("object " + key.ToHex() +
+                          " not evicted: the disk tier does not hold it yet (process " +
+                          std::to_string(disk_owner_pid_) + " owns it and copies it there)");
+  if (!L2Read() && l1_->Head(key).ok() && !(l3_ && l3_->Head(key).ok()))
     return Status::Failed("object " + key.ToHex() +
                           " not evicted: L1 holds its only copy (no lower tier holds it: "
                           "disk = none, and no CDN copy)");

@@ -21,9 +21,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Opening races the owner's flushes and compactions (a file named in the
-// MANIFEST may be gone by the time it is opened): a few quick retries.
-constexpr int kOpenAttempts = 5;
-constexpr auto kOpenRetryNap = std::chrono::milliseconds(2);
+// MANIFEST may be gone by the time it is opened): a few retries, the naps
+// doubling from 1 ms (about 0.1 s in all).
+constexpr int kOpenAttempts = 8;
+
+void NapBefore(int attempt) {
+  if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1 << (attempt - 1)));
+}
 // The journal's listings, or a Head that misses, are answered from a
 // snapshot at most this old (a Head per evicted object must not reopen the
 // store each time).
@@ -119,7 +123,7 @@ class RefreshingReader final : public RocksTier {
     }
     const Clock::time_point now = Clock::now();
     for (int attempt = 0; attempt < kOpenAttempts; ++attempt) {
-      if (attempt > 0) std::this_thread::sleep_for(kOpenRetryNap);
+      NapBefore(attempt);
       Result<std::unique_ptr<RocksTier>> t = OpenRocksSnapshot(options_);
       if (!t.ok()) continue;
       std::lock_guard<std::mutex> g(mu_);
@@ -150,7 +154,7 @@ class RefreshingReader final : public RocksTier {
 Result<std::unique_ptr<RocksTier>> NewRocksTierReader(const RocksTierOptions& options) {
   Result<std::unique_ptr<RocksTier>> first = OpenRocksSnapshot(options);
   for (int attempt = 1; !first.ok() && attempt < kOpenAttempts; ++attempt) {
-    std::this_thread::sleep_for(kOpenRetryNap);
+    NapBefore(attempt);
     first = OpenRocksSnapshot(options);
   }
   if (!first.ok()) return first.status();

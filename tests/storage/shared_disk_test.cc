@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "overlay/storage/data_container.h"
+#include "overlay/storage/rocks_tier.h"
 #include "overlay/storage/shm_cache.h"
 #include "storage/nginx_server.h"
 #include "storage/shared_disk_objects.h"
@@ -154,6 +155,70 @@ TEST(SharedDiskTest, EightProcessesShareOneDiskTierAndLoseNothing) {
   EXPECT_THAT(fresh.ReadLine(std::chrono::seconds(120)), HasSubstr("owner read"));
   EXPECT_EQ(fresh.Wait(std::chrono::seconds(60)), 0);
   (void)ShmCache::Remove(segment);
+}
+
+// Within one process too (a second container on the same disk is a reader):
+// the owner keeps objects in L1 only (write = memory), the reader's puts
+// evict them, and the reader keeps each until the owner has copied it to L2,
+// instead of dropping the last copy.
+TEST(SharedDiskTest, AReaderNeverDropsWhatOnlyL1Holds) {
+  TempDir dir;
+  StorageOptions o;
+  o.segment = UniqueSegment("shared-disk");
+  o.disk = dir.path() + "/l2";
+  o.memory = 4 << 20;
+  o.max_objects = 1024;
+  Result<std::unique_ptr<DataContainer>> owner = DataContainer::Open(o);
+  ASSERT_TRUE(owner.ok()) << owner.status().ToString();
+  std::vector<std::string> owned;
+  for (int i = 0; i < 12; ++i) {
+    owned.push_back(SharedDiskObject("owned", i));
+    ASSERT_TRUE((*owner)->Put(owned.back()).ok());
+  }
+  for (const std::string& b : owned)
+    ASSERT_FALSE((*owner)->l2()->Head(ObjectKey::Of(b)).ok()) << "only L1 holds it";
+
+  Result<std::unique_ptr<DataContainer>> reader = DataContainer::Open(o);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->disk_owner_pid(), getpid());
+  EXPECT_TRUE((*reader)->disk_dir().empty());
+  std::vector<std::string> put;
+  for (int i = 0; i < 60; ++i) {  // about 5 MiB: more than L1
+    put.push_back(SharedDiskObject("reader", i));
+    Result<Blob> b = (*reader)->Put(put.back());
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+  }
+  for (const std::vector<std::string>* set : {&owned, &put})
+    for (const std::string& want : *set) {
+      Result<Blob> b = (*reader)->Get(ObjectKey::Of(want));
+      ASSERT_TRUE(b.ok()) << b.status().ToString();
+      EXPECT_EQ(b->view(), want);
+    }
+  EXPECT_GT((*owner)->l1()->Stats().evictions, 0u);
+
+  // A reader whose config promises a disk copy refuses to put.
+  StorageOptions through = o;
+  through.write = WriteMode::kThrough;
+  Result<std::unique_ptr<DataContainer>> strict = DataContainer::Open(through);
+  ASSERT_TRUE(strict.ok()) << strict.status().ToString();
+  Status refused = (*strict)->Put("needs the disk").status();
+  EXPECT_TRUE(refused.IsBusy()) << refused.ToString();
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("write = through"));
+  strict->reset();
+
+  // Once both have gone, every object is still there.
+  reader->reset();
+  owner->reset();
+  Result<std::unique_ptr<DataContainer>> fresh = DataContainer::Open(o);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  for (const std::vector<std::string>* set : {&owned, &put})
+    for (const std::string& want : *set) {
+      Result<Blob> b = (*fresh)->Get(ObjectKey::Of(want));
+      ASSERT_TRUE(b.ok()) << b.status().ToString();
+      EXPECT_EQ(b->view(), want);
+    }
+  fresh->reset();
+  (void)ShmCache::Remove(o.segment);
 }
 
 }  // namespace

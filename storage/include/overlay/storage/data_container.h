@@ -19,9 +19,10 @@
 // process at a time, its owner (RocksDB locks its directory). A process that
 // finds the disk tier taken reads it (a RocksDB read-only view, reopened on a
 // miss) and keeps its own puts in L1: an object L2 lacks that it would evict
-// stays pinned in L1 until the owner has copied it to L2 (the owner looks for
-// such objects every 100 ms), so no last copy is dropped. It says so in
-// notice(); with STORAGE.write = through or back its puts fail (Busy).
+// stays pinned in L1 until the owner has copied it to L2, and names it binds
+// are L1 records until the owner moves them to L2, so no last copy is
+// dropped (docs/data-layer.md). It says so in notice(); with STORAGE.write =
+// through or back its puts fail (Busy).
 // Ownership: Blobs returned by Get own what they view (a pinned L1 handle or a
 // heap/block-cache buffer) and may outlive the container.
 #ifndef OVERLAY_STORAGE_DATA_CONTAINER_H_
