@@ -165,6 +165,12 @@ int RunGet(const StorageFlags& f, const std::string& what, const std::string& ou
   return 0;
 }
 
+// How this process reaches a disk tier another process owns, for stat.
+std::string SharedDisk(const DataContainer& c) {
+  if (c.disk_owner_pid() <= 0) return "";
+  return " (shared read-only: owner pid " + std::to_string(c.disk_owner_pid()) + ")";
+}
+
 int RunStat(const StorageFlags& f, const std::string& what, bool as_json) {
   Result<std::unique_ptr<DataContainer>> c = OpenContainer(f, /*create=*/false);
   if (!c.ok()) return Fail("stat", c.status());
@@ -185,6 +191,7 @@ int RunStat(const StorageFlags& f, const std::string& what, bool as_json) {
               {"l2", tier(l2, info->in_l2)},
               {"l3", tier(l3 && info->l3_error.empty(), info->in_l3)}};
     if (!info->l3_error.empty()) j["l3_error"] = info->l3_error;
+    if ((*c)->disk_owner_pid() > 0) j["l2_owner_pid"] = (*c)->disk_owner_pid();
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -195,7 +202,7 @@ int RunStat(const StorageFlags& f, const std::string& what, bool as_json) {
             << "expires  " << FormatTime(info->meta.expiry_ms) << "\n"
             << "pinned   " << yn(info->pinned) << "\n"
             << "L1 (ram) " << (l1 ? yn(info->in_l1) : "not configured") << "\n"
-            << "L2 (disk) " << (l2 ? yn(info->in_l2) : "not configured") << "\n"
+            << "L2 (disk) " << (l2 ? yn(info->in_l2) : "not configured") << SharedDisk(**c) << "\n"
             << "L3 (cdn) "
             << (l3 ? (info->l3_error.empty() ? yn(info->in_l3) : "unknown: " + info->l3_error)
                    : std::string("not configured"))

@@ -29,7 +29,7 @@ std::string CatalogEntry::Encode() const {
   Put64(&out, size);
   Put64(&out, ctime_ms);
   Put64(&out, expiry_ms);
-  out.push_back(pinned ? 1 : 0);
+  out.push_back(static_cast<char>((pinned ? 1 : 0) | (for_owner ? 2 : 0)));
   out += name;
   return out;
 }
@@ -43,7 +43,8 @@ std::optional<CatalogEntry> CatalogEntry::Decode(std::string_view bytes) {
   e.size = Get64(p + 16);
   e.ctime_ms = Get64(p + 24);
   e.expiry_ms = Get64(p + 32);
-  e.pinned = p[40] != 0;
+  e.pinned = (p[40] & 1) != 0;
+  e.for_owner = (p[40] & 2) != 0;
   e.name = std::string(bytes.substr(kFixed));
   return e;
 }

@@ -47,6 +47,7 @@ DataContainerImpl::~DataContainerImpl() {
   }
   cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+  if (handoff_.joinable()) handoff_.join();
   if (l1_) l1_->SetEvictListener(nullptr);
 }
 
@@ -75,12 +76,9 @@ Status DataContainerImpl::Init() {
     if (l2.ok()) {
       l2_ = std::move(*l2);
       disk_dir_ = disk;
-    } else if (l2.status().IsBusy() && opt_.disk.empty() && l1_ &&
-               opt_.write == WriteMode::kMemory) {
-      // The default disk tier belongs to another process on this segment
-      // (e.g. a run beside its node's endpoint); L1 is still shared.
-      notice_ = "the disk tier " + disk +
-                " is in use by another process; this one keeps objects in L1 only";
+    } else if (l2.status().IsBusy()) {
+      // Another process on this node owns it (e.g. the endpoint beside a run).
+      OVERLAY_RETURN_IF_ERROR(OpenDiskReader(disk, l2.status()));
     } else {
       return l2.status();
     }
@@ -102,6 +100,7 @@ Status DataContainerImpl::Init() {
         });
   }
   if (Pushing() || opt_.ttl_ms > 0) worker_ = std::thread([this] { WorkerLoop(); });
+  if (l1_ && (l2_ || l2_reader_)) handoff_ = std::thread([this] { HandoffLoop(); });
   return Status::OK();
 }
 
@@ -218,12 +217,16 @@ bool DataContainerImpl::FitsL1(size_t size) const {
 }
 
 Status DataContainerImpl::TooLarge(size_t size) const {
+  const std::string why =
+      l2_reader_ ? "the disk tier belongs to another process (" + notice_ + ")"
+                 : "there is no disk tier (STORAGE.disk = none)";
   return Status::InvalidArgument("object of " + std::to_string(size) +
-                                 " bytes does not fit the L1 budget and there is no disk tier (STORAGE.disk = none)");
+                                 " bytes does not fit the L1 budget and " + why);
 }
 
 Status DataContainerImpl::StoreLower(const ObjectKey& key, std::string_view bytes,
                                      const ObjectMeta& meta, bool in_l1) {
+  if (!write_refusal_.empty()) return Status::Busy(write_refusal_);
   if (!in_l1 && !l2_) return TooLarge(bytes.size());
   if (!l2_ || (in_l1 && opt_.write == WriteMode::kMemory)) return Status::OK();
   Status s = Pushing() ? l2_->PutJournaled(key, bytes, meta) : l2_->Put(key, bytes, meta);

@@ -31,6 +31,7 @@ Status DataContainerImpl::StoreName(const CatalogEntry& e) {
     if (!kept.ok() && !kept.IsNotFound()) return kept;
   }
   if (l2_) return l2_->PutName(e);
+  if (l2_reader_) return StoreNameForOwner(e);
   if (!l1_) return Status::OK();
   Status pin = l1_->SetPinned(e.key, true);
   if (!pin.ok() && !pin.IsNotFound()) return pin;
@@ -38,22 +39,24 @@ Status DataContainerImpl::StoreName(const CatalogEntry& e) {
 }
 
 Result<CatalogEntry> DataContainerImpl::Lookup(std::string_view name) {
+  // L1 records (names bound by a process without the disk tier) first: the
+  // owner moves a record to L2 before erasing it, so a record gone by now is
+  // in L2 by now (handoff_ of data_container_handoff.cc).
+  std::optional<CatalogEntry> record;
+  if (l1_) {
+    Result<ReadHandle> h = l1_->AcquireRecord(ObjectKey::OfName(name));
+    if (h.ok()) record = CatalogEntry::Decode(h->view());
+  }
   std::optional<CatalogEntry> e;
-  if (l2_) {
-    Result<CatalogEntry> r = l2_->GetName(name);
+  if (RocksTier* l2 = L2Read()) {
+    Result<CatalogEntry> r = l2->GetName(name);
     if (r.ok()) {
       e = std::move(*r);
     } else if (!r.status().IsNotFound()) {
       return r.status();
     }
   }
-  // L1 records: names bound by a process without the disk tier.
-  if (l1_) {
-    Result<ReadHandle> h = l1_->AcquireRecord(ObjectKey::OfName(name));
-    std::optional<CatalogEntry> r;
-    if (h.ok()) r = CatalogEntry::Decode(h->view());
-    if (r && (!e || r->ctime_ms > e->ctime_ms)) e = std::move(r);
-  }
+  if (record && (!e || record->ctime_ms > e->ctime_ms)) e = std::move(record);
   if (!e || e->name != name)
     return Status::NotFound("no object named '" + std::string(name) + "'");
   if (e->expiry_ms != 0 && NowUnixMs() >= e->expiry_ms)
@@ -70,22 +73,26 @@ Result<ObjectKey> DataContainerImpl::Resolve(std::string_view text) {
 }
 
 Result<std::vector<CatalogEntry>> DataContainerImpl::List() {
-  std::map<std::string, CatalogEntry> by_name;
-  if (l2_) {
-    Result<std::vector<CatalogEntry>> names = l2_->ListNames();
-    if (!names.ok()) return names.status();
-    for (CatalogEntry& e : *names) by_name[e.name] = std::move(e);
-  }
+  // L1 records before L2, as in Lookup.
+  std::map<std::string, CatalogEntry> records;
   if (l1_) {
     for (const ShmEntry& se : l1_->List()) {
       if (!se.record) continue;
       Result<ReadHandle> h = l1_->AcquireRecord(se.key);
       if (!h.ok()) continue;
       std::optional<CatalogEntry> e = CatalogEntry::Decode(h->view());
-      if (!e) continue;
-      auto it = by_name.find(e->name);
-      if (it == by_name.end() || e->ctime_ms > it->second.ctime_ms) by_name[e->name] = *e;
+      if (e) records[e->name] = std::move(*e);
     }
+  }
+  std::map<std::string, CatalogEntry> by_name;
+  if (RocksTier* l2 = L2Read()) {
+    Result<std::vector<CatalogEntry>> names = l2->ListNames();
+    if (!names.ok()) return names.status();
+    for (CatalogEntry& e : *names) by_name[e.name] = std::move(e);
+  }
+  for (auto& [name, e] : records) {
+    auto it = by_name.find(name);
+    if (it == by_name.end() || e.ctime_ms > it->second.ctime_ms) by_name[name] = std::move(e);
   }
   const uint64_t now = NowUnixMs();
   std::vector<CatalogEntry> out;
@@ -97,6 +104,10 @@ Result<std::vector<CatalogEntry>> DataContainerImpl::List() {
 Result<bool> DataContainerImpl::Remove(std::string_view name) {
   Result<CatalogEntry> e = Lookup(name);
   if (!e.ok()) return e.status();
+  if (l2_reader_ && l2_reader_->GetName(name).ok())
+    return Status::Busy("'" + std::string(name) + "' is named on the disk tier, which process " +
+                        std::to_string(disk_owner_pid_) +
+                        " owns: remove it there, or once that process has exited");
   if (l1_) OVERLAY_RETURN_IF_ERROR(l1_->EraseRecord(ObjectKey::OfName(name)));
   if (l2_) OVERLAY_RETURN_IF_ERROR(l2_->EraseName(name));
   Result<std::vector<CatalogEntry>> names = List();

@@ -6,6 +6,8 @@
 //                              eviction (demotion), pinning, expiry
 //   data_container_catalog.cc  names: binding, lookup, listing, removal
 //   data_container_push.cc     write-back to L3: the journal and its worker thread
+//   data_container_handoff.cc  a disk tier shared with other processes: the
+//                              owner copies to L2 what readers keep for it
 //
 // Thread-safety: safe for concurrent use (DataContainer's contract); members
 // below mu_ are guarded by it, the tiers synchronize themselves.
@@ -20,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "overlay/storage/cdn_tier.h"
@@ -61,12 +64,17 @@ class DataContainerImpl final : public DataContainer {
   const std::string& disk_dir() const override { return disk_dir_; }
   const std::string& notice() const override { return notice_; }
 
+  int disk_owner_pid() const override { return disk_owner_pid_; }
+
   ShmCache* l1() override { return l1_.get(); }
-  RocksTier* l2() override { return l2_.get(); }
+  RocksTier* l2() override { return L2Read(); }
   CdnTier* l3() override { return l3_.get(); }
 
  private:
   bool Pushing() const { return l2_ && l3_ && opt_.write == WriteMode::kBack; }
+  // L2 to read from: this process's own store, or a reader of the store
+  // another process owns (l2_ is then null, so puts stay in L1).
+  RocksTier* L2Read() const { return l2_ ? l2_.get() : l2_reader_.get(); }
 
   // ---- the put path (data_container.cc)
   Result<Blob> PutKeyed(const ObjectKey& key, std::string_view bytes, const PutOptions& put);
@@ -97,6 +105,22 @@ class DataContainerImpl final : public DataContainer {
   // A stored object's pin and name, as `put` asks.
   Status Finish(const ObjectKey& key, const ObjectMeta& meta, const PutOptions& put);
 
+  // ---- a shared disk tier (data_container_handoff.cc)
+  // Opens the store another process owns to read it; puts stay in L1.
+  Status OpenDiskReader(const std::string& disk, const Status& busy);
+  // The eviction listener of a process that only reads L2: an object L2
+  // lacks is pinned (kept in L1) until the owner has copied it there.
+  bool KeepForOwner(const ObjectKey& key);
+  // A reader's name: an L1 record marked for the owner, who moves it to L2.
+  Status StoreNameForOwner(const CatalogEntry& e);
+  // Owner: moves the L1 records readers marked into L2, objects first.
+  void MoveNamesToL2(const std::vector<ShmEntry>& l1);
+  // Owner: copies pinned L1 objects that L2 lacks into L2, when a reader
+  // signals it kept some or `scan` is set. Reader: signals what it kept, and
+  // unpins it once L2 has it.
+  void HandoffPass(bool scan);
+  void HandoffLoop();
+
   // ---- write-back to L3 (data_container_push.cc)
   void Kick();
   std::string LastPushError();
@@ -118,6 +142,9 @@ class DataContainerImpl final : public DataContainer {
   std::shared_ptr<ShmCache> l1_;
   std::unique_ptr<RocksTier> l2_;
   std::unique_ptr<CdnTier> l3_;
+  std::unique_ptr<RocksTier> l2_reader_;  // set when another process owns L2
+  int disk_owner_pid_ = 0;                // that process, when known
+  std::string write_refusal_;             // why puts fail here ("" when they do not)
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -125,7 +152,10 @@ class DataContainerImpl final : public DataContainer {
   bool kick_ = false;            // guarded by mu_
   uint64_t failures_ = 0;        // guarded by mu_
   std::string last_push_error_;  // guarded by mu_
+  std::unordered_set<ObjectKey> kept_for_owner_;  // guarded by mu_
+  bool kept_since_signal_ = false;                 // guarded by mu_
   std::thread worker_;
+  std::thread handoff_;
   const bool create_segment_;
 };
 

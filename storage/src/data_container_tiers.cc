@@ -29,11 +29,11 @@ Result<Blob> DataContainerImpl::Get(const ObjectKey& key) {
   }
   Status worst = Status::NotFound("object " + key.ToHex() + " is in no tier");
   bool l2_bad = false;
-  if (l2_) {
-    Result<Blob> b = l2_->Get(key);
+  if (RocksTier* l2 = L2Read()) {
+    Result<Blob> b = l2->Get(key);
     if (b.ok()) {
       CountHit(1, b->size());
-      Promote(key, b->view(), l2_->Head(key));
+      Promote(key, b->view(), l2->Head(key));
       return b->WithKey(key);
     }
     CountMiss(1);
@@ -79,10 +79,10 @@ Status DataContainerImpl::CheckNotExpired(const ObjectKey& key) {
     Result<ObjectMeta> m = l1_->Head(key);
     if (m.ok() && Expired(*m, now)) return expired;
   }
-  if (l2_) {
-    Result<ObjectMeta> m = l2_->Head(key);
+  if (RocksTier* l2 = L2Read()) {
+    Result<ObjectMeta> m = l2->Head(key);
     if (m.ok() && Expired(*m, now)) return expired;
-    Result<std::optional<JournalOp>> op = l2_->JournalPending(key);
+    Result<std::optional<JournalOp>> op = l2->JournalPending(key);
     if (op.ok() && *op == JournalOp::kDelete) return expired;
   }
   return Status::OK();
@@ -102,8 +102,8 @@ Result<ObjectInfo> DataContainerImpl::Stat(const ObjectKey& key) {
         if (!e.record && e.key == key) info.pinned = e.pinned;
     }
   }
-  if (l2_) {
-    Result<ObjectMeta> m = l2_->Head(key);
+  if (RocksTier* l2 = L2Read()) {
+    Result<ObjectMeta> m = l2->Head(key);
     if (m.ok() && !Expired(*m, now)) {
       info.in_l2 = true;
       if (!found) info.meta = *m;
@@ -130,7 +130,11 @@ Result<ObjectInfo> DataContainerImpl::Stat(const ObjectKey& key) {
 
 Status DataContainerImpl::Evict(const ObjectKey& key) {
   if (!l1_) return Status::InvalidArgument("no L1 configured (STORAGE.segment)");
-  if (!l2_ && l1_->Head(key).ok() && !(l3_ && l3_->Head(key).ok()))
+  if (l2_reader_ && l1_->Head(key).ok() && !l2_reader_->Head(key).ok())
+    return Status::Failed("object " + key.ToHex() +
+                          " not evicted: the disk tier does not hold it yet (process " +
+                          std::to_string(disk_owner_pid_) + " owns it and copies it there)");
+  if (!L2Read() && l1_->Head(key).ok() && !(l3_ && l3_->Head(key).ok()))
     return Status::Failed("object " + key.ToHex() +
                           " not evicted: L1 holds its only copy (no lower tier holds it: "
                           "disk = none, and no CDN copy)");

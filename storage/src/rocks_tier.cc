@@ -25,6 +25,7 @@
 #include <mutex>
 
 #include "overlay/private_file.h"
+#include "rocks_tier_internal.h"
 
 namespace overlay::storage {
 namespace {
@@ -535,7 +536,7 @@ Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options)
                                                       full ? Access::kFullDisk : Access::kWrite));
 }
 
-Result<std::unique_ptr<RocksTier>> NewRocksTierReader(const RocksTierOptions& options) {
+Result<std::unique_ptr<RocksTier>> OpenRocksSnapshot(const RocksTierOptions& options) {
   if (options.path.empty()) return Status::InvalidArgument("L2 needs a directory (STORAGE.disk)");
   OVERLAY_RETURN_IF_ERROR(MakePrivateDirectory(options.path));
   StoreLayout l = Layout(options);

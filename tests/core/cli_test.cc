@@ -13,6 +13,7 @@
 #include "common/overlay_cli.h"
 #include "overlay/object_key.h"
 #include "overlay/process_runner.h"
+#include "overlay/storage/data_container.h"
 #include "overlay/storage_options.h"
 
 namespace overlay {
@@ -233,6 +234,51 @@ TEST_F(CliTest, StorageCommandsReportMistakes) {
 
 // A second run into the same --out replaces the first one's results (files the
 // run did not write stay) and lists what it read and wrote in manifest.json.
+// A run and the storage commands beside the process that owns the disk tier
+// (this test): they read it, and what the run stored reaches it.
+TEST_F(CliTest, RunAndStorageCommandsBesideTheDiskOwner) {
+  StorageOptions o;
+  o.segment = segment_;
+  Result<std::unique_ptr<storage::DataContainer>> owner = storage::DataContainer::Open(o);
+  ASSERT_TRUE(owner.ok()) << owner.status().ToString();
+  ASSERT_EQ((*owner)->disk_owner_pid(), 0);
+  storage::PutOptions named;
+  named.name = "owned.txt";
+  Result<Blob> kept = (*owner)->Put("stored by the owner\n", named);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  const ObjectKey key = *kept->key();
+  kept = Blob();
+  ASSERT_TRUE((*owner)->Evict(key).ok());  // demoted: only L2 holds it now
+
+  WritePatient("p1.ecg", 20, 70, 1);
+  RunResult r = Overlay({"run", "configs/ecg.cfg", "--input", (dir_ / "in").string(), "--out",
+                         (dir_ / "out").string(), "--segment", segment_, "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err.tail;
+  const std::string pid = std::to_string(::getpid());
+  EXPECT_THAT(r.err.tail, HasSubstr("belongs to process " + pid));
+  RunResult stat = Overlay({"stat", "owned.txt", "--segment", segment_});
+  ASSERT_EQ(stat.exit_code, 0) << stat.err.tail;
+  EXPECT_THAT(stat.out.tail, HasSubstr("L2 (disk) yes (shared read-only: owner pid " + pid + ")"));
+  RunResult get = Overlay({"get", "owned.txt", "--segment", segment_});
+  EXPECT_EQ(get.out.tail, "stored by the owner\n");
+  RunResult ls = Overlay({"ls", "--segment", segment_});
+  EXPECT_THAT(ls.out.tail, HasSubstr("owned.txt"));
+  EXPECT_THAT(ls.out.tail, HasSubstr("stage3/p1/p1.svg"));
+  const std::string svg = Read(dir_ / "out/stage3/p1/p1.svg");
+  get = Overlay({"get", "stage3/p1/p1.svg", "--segment", segment_, "-o",
+                 (dir_ / "reader.svg").string()});
+  ASSERT_EQ(get.exit_code, 0) << get.err.tail;
+  EXPECT_EQ(Read(dir_ / "reader.svg"), svg);
+
+  owner->reset();  // on its way out the owner takes what the run named into L2
+  stat = Overlay({"stat", "stage3/p1/p1.svg", "--segment", segment_});
+  EXPECT_THAT(stat.out.tail, HasSubstr("L2 (disk) yes\n"));
+  get = Overlay({"get", "stage3/p1/p1.svg", "--segment", segment_, "-o",
+                 (dir_ / "owner.svg").string()});
+  ASSERT_EQ(get.exit_code, 0) << get.err.tail;
+  EXPECT_EQ(Read(dir_ / "owner.svg"), svg);
+}
+
 TEST_F(CliTest, RunOutReplacesEarlierResultsAndWritesAManifest) {
   WritePatient("p1.ecg", 10, 70, 1);
   WritePatient("p2.ecg", 10, 80, 2);

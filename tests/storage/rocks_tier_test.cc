@@ -153,7 +153,7 @@ TEST_F(RocksTierTest, SecondOpenOfTheSameDirectoryFailsClearly) {
 
 // A second process on the node reads what the owner had stored when it
 // opened, chunked objects (blob files) and unflushed ones (the owner's WAL)
-// alike, while the owner keeps writing; the reader cannot write.
+// alike, and on a miss what the owner stored since; the reader cannot write.
 TEST_F(RocksTierTest, ReaderBesideTheOwnerReadsAndCannotWrite) {
   std::string flushed = Bytes(300 << 10, 'p'), unflushed = Bytes(77, 'q');
   ASSERT_TRUE(tier_->Put(ObjectKey::Of(flushed), flushed, ObjectMeta{flushed.size(), 0, 0}).ok());
@@ -174,6 +174,15 @@ TEST_F(RocksTierTest, ReaderBesideTheOwnerReadsAndCannotWrite) {
   EXPECT_TRUE(w.IsBusy()) << w.ToString();
   EXPECT_TRUE((*reader)->PutName(CatalogEntry{"out/b", ObjectKey::Of("x"), 1, 1, 0, false}).IsBusy());
   EXPECT_TRUE(tier_->Get(ObjectKey::Of("later")).ok()) << "the owner still writes";
+  // Stored after the reader opened: a miss reopens it, so it is found.
+  Result<Blob> later = (*reader)->Get(ObjectKey::Of("later"));
+  ASSERT_TRUE(later.ok()) << later.status().ToString();
+  EXPECT_EQ(later->view(), "later");
+  ASSERT_TRUE(tier_->PutName(CatalogEntry{"out/later", ObjectKey::Of("later"), 5, 1, 0, false}).ok());
+  EXPECT_TRUE((*reader)->GetName("out/later").ok());
+  Result<std::vector<CatalogEntry>> names = (*reader)->ListNames();
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(names->size(), 2u);
 }
 
 // Nobody but this user reads L2: the directory is 0700, every file in it has

@@ -23,9 +23,12 @@ struct CatalogEntry {
   uint64_t ctime_ms = 0;   // Unix milliseconds
   uint64_t expiry_ms = 0;  // Unix milliseconds; 0: never
   bool pinned = false;
+  // Bound by a process that only reads the disk tier (another one owns it):
+  // an L1 record until the owner moves it to L2.
+  bool for_owner = false;
 
   // Fixed little-endian layout: "OVC1", key (16), size, ctime, expiry (8 each),
-  // flags (1), then the name's bytes.
+  // flags (1: pinned, 2: for_owner), then the name's bytes.
   std::string Encode() const;
   // nullopt when `bytes` is not an encoded entry.
   static std::optional<CatalogEntry> Decode(std::string_view bytes);

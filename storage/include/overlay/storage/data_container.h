@@ -15,9 +15,14 @@
 //         from every tier; L3 deletions are journaled like pushes
 //
 // Thread-safety: safe for concurrent use by many threads. Processes naming the
-// same STORAGE.segment share L1 and its catalog records; L2 is opened by one
-// process at a time (RocksDB locks its directory): a process that finds the
-// default disk tier taken runs with L1 only and says so in notice().
+// same STORAGE.segment share L1 and its catalog records; L2 is written by one
+// process at a time, its owner (RocksDB locks its directory). A process that
+// finds the disk tier taken reads it (a RocksDB read-only view, reopened on a
+// miss) and keeps its own puts in L1: an object L2 lacks that it would evict
+// stays pinned in L1 until the owner has copied it to L2, and names it binds
+// are L1 records until the owner moves them to L2, so no last copy is
+// dropped (docs/data-layer.md). It says so in notice(); with STORAGE.write =
+// through or back its puts fail (Busy).
 // Ownership: Blobs returned by Get own what they view (a pinned L1 handle or a
 // heap/block-cache buffer) and may outlive the container.
 #ifndef OVERLAY_STORAGE_DATA_CONTAINER_H_
@@ -145,13 +150,20 @@ class DataContainer {
 
   // Puts waiting for L1 room right now (backpressure; for progress lines).
   virtual size_t Waiting() const = 0;
-  // The L2 directory in use; empty without a disk tier.
+  // The L2 directory this process writes; empty without a disk tier, or when
+  // another process owns it.
   virtual const std::string& disk_dir() const = 0;
   // Why a tier the options asked for is missing (e.g. the default disk tier
   // is held by another process); empty when none is.
   virtual const std::string& notice() const = 0;
 
-  // The tiers, or nullptr when not configured (for stat, tests and benchmarks).
+  // The process that owns the disk tier when this one only reads it (see the
+  // class comment); 0 when this one owns it, there is none, or it is unknown.
+  virtual int disk_owner_pid() const = 0;
+
+  // The tiers, or nullptr when not configured (for stat, tests and
+  // benchmarks). l2() is a reader, whose writes fail, when another process
+  // owns the disk tier.
   virtual ShmCache* l1() = 0;
   virtual RocksTier* l2() = 0;
   virtual CdnTier* l3() = 0;

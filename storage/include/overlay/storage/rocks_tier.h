@@ -10,7 +10,8 @@
 //
 // Thread-safety: safe for concurrent use by many threads of one process.
 // RocksDB locks the directory, so one process at a time owns a given path;
-// other processes may open it as readers (NewRocksTierReader).
+// other processes may open it as readers (NewRocksTierReader), safe for
+// concurrent use too.
 // Ownership: owns the RocksDB handle; returned Blobs keep what they view alive.
 #ifndef OVERLAY_STORAGE_ROCKS_TIER_H_
 #define OVERLAY_STORAGE_ROCKS_TIER_H_
@@ -70,12 +71,18 @@ class RocksTier : public Tier {
 // refused (InvalidArgument).
 Result<std::unique_ptr<RocksTier>> NewRocksTier(const RocksTierOptions& options);
 
-// Opens a store that another process owns (NewRocksTier gave Busy), to read
-// it as it was at this call: RocksDB's read-only mode, which takes no lock.
-// Objects the owner stores later are not seen (RocksDB 7.8's secondary
-// instances, which could catch up, crash reading blob files). Writes fail
-// with Busy; a lookup of a file the owner has since compacted away fails.
+// Opens a store that another process owns (NewRocksTier gave Busy) to read
+// it: RocksDB's read-only mode, which takes no lock. A lookup that misses
+// reopens it (at most once per lookup) and asks again, so objects (Get) and
+// names (GetName, ListNames) the owner stored before the lookup began are
+// found; Head answers from a view at most 100 ms old, journal listings from
+// one at most 1 s old.
+// Writes fail with Busy.
 Result<std::unique_ptr<RocksTier>> NewRocksTierReader(const RocksTierOptions& options);
+
+// The pid of the process holding the store at `path` open to write (from
+// /proc/locks); 0 when none does or it cannot be told.
+int RocksTierOwnerPid(const std::string& path);
 
 }  // namespace overlay::storage
 
