@@ -57,6 +57,7 @@ class DataContainerImpl final : public DataContainer {
   Result<bool> Remove(std::string_view name) override;
 
   size_t Waiting() const override { return waiting_.load(std::memory_order_relaxed); }
+  TierReads reads() const override;
   const std::string& disk_dir() const override { return disk_dir_; }
   const std::string& notice() const override { return notice_; }
 
@@ -107,6 +108,13 @@ class DataContainerImpl final : public DataContainer {
   std::string disk_dir_;
   std::string notice_;
   std::atomic<size_t> waiting_{0};
+  // Get's counters (reads()), relaxed: they are statistics.
+  std::array<std::atomic<uint64_t>, 3> hits_{}, misses_{}, hit_bytes_{};
+  void CountHit(int tier, size_t bytes) {
+    hits_[tier].fetch_add(1, std::memory_order_relaxed);
+    hit_bytes_[tier].fetch_add(bytes, std::memory_order_relaxed);
+  }
+  void CountMiss(int tier) { misses_[tier].fetch_add(1, std::memory_order_relaxed); }
   std::shared_ptr<ShmCache> l1_;
   std::unique_ptr<RocksTier> l2_;
   std::unique_ptr<CdnTier> l3_;

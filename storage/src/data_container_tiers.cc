@@ -8,19 +8,35 @@
 
 namespace overlay::storage {
 
+TierReads DataContainerImpl::reads() const {
+  TierReads r;
+  for (size_t i = 0; i < 3; ++i) {
+    r.hits[i] = hits_[i].load(std::memory_order_relaxed);
+    r.misses[i] = misses_[i].load(std::memory_order_relaxed);
+    r.bytes[i] = hit_bytes_[i].load(std::memory_order_relaxed);
+  }
+  return r;
+}
+
 Result<Blob> DataContainerImpl::Get(const ObjectKey& key) {
   if (l1_) {
     Result<Blob> b = l1_->Get(key);
-    if (b.ok()) return b;
+    if (b.ok()) {
+      CountHit(0, b->size());
+      return b;
+    }
+    CountMiss(0);
   }
   Status worst = Status::NotFound("object " + key.ToHex() + " is in no tier");
   bool l2_bad = false;
   if (l2_) {
     Result<Blob> b = l2_->Get(key);
     if (b.ok()) {
+      CountHit(1, b->size());
       Promote(key, b->view(), l2_->Head(key));
       return b->WithKey(key);
     }
+    CountMiss(1);
     if (b.status().IsCorruption()) {
       l2_bad = true;
       worst = b.status();
@@ -33,6 +49,7 @@ Result<Blob> DataContainerImpl::Get(const ObjectKey& key) {
     OVERLAY_RETURN_IF_ERROR(CheckNotExpired(key));
     Result<Blob> b = l3_->Get(key);
     if (b.ok()) {
+      CountHit(2, b->size());
       const ObjectMeta meta{b->size(), NowUnixMs(), 0};
       if (l2_) {
         if (l2_bad) (void)l2_->Erase(key);  // replace the corrupt copy
@@ -41,6 +58,7 @@ Result<Blob> DataContainerImpl::Get(const ObjectKey& key) {
       Promote(key, b->view(), meta);
       return b->WithKey(key);
     }
+    CountMiss(2);
     if (b.status().IsCorruption() || (worst.IsNotFound() && !b.status().IsNotFound()))
       worst = b.status();
   }

@@ -23,6 +23,7 @@
 #ifndef OVERLAY_STORAGE_DATA_CONTAINER_H_
 #define OVERLAY_STORAGE_DATA_CONTAINER_H_
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -81,6 +82,14 @@ class PutLoan {
   std::string heap_;
 };
 
+// Reads each tier served since Open: a hit answered a Get, a miss passed it
+// down (or failed it, at the last tier). Index 0, 1, 2: L1, L2, L3.
+struct TierReads {
+  std::array<uint64_t, 3> hits{};
+  std::array<uint64_t, 3> misses{};
+  std::array<uint64_t, 3> bytes{};  // bytes of the hits
+};
+
 class DataContainer {
  public:
   // Opens the tiers `options` configures. InvalidArgument for contradictory
@@ -130,6 +139,9 @@ class DataContainer {
   virtual Result<uint64_t> JournalBacklog() = 0;
   // Retries the journal now and waits until it is empty or `timeout` passes.
   virtual Status DrainJournal(std::chrono::milliseconds timeout) = 0;
+
+  // Counted by Get (not by the tiers' own callers); for `overlay status`.
+  virtual TierReads reads() const = 0;
 
   // Puts waiting for L1 room right now (backpressure; for progress lines).
   virtual size_t Waiting() const = 0;
