@@ -104,10 +104,16 @@ int Up(const UpFlags& flags) {
     waiting = false;
     for (const EndpointDecl* e : endpoints) {
       if (state[e->name] != "started" || incarnation.contains(e->name)) continue;
-      if (auto hb = ProbeEndpoint(*spec, *e, kProbeTimeout, false); hb.ok())
+      if (auto hb = ProbeEndpoint(*spec, *e, kProbeTimeout, false); hb.ok()) {
         incarnation[e->name] = hb->incarnation;
-      else
+      } else if (launchers[e->launch.Effective()]->Exited(*e)) {
+        state[e->name] = "EXITED";
+        ++failures;
+        fmt::print(stderr, "overlay up: endpoint '{}' exited without answering; see its log: {}\n",
+                   e->name, launchers[e->launch.Effective()]->LogHint(*e));
+      } else {
         waiting = true;
+      }
     }
     if (waiting) std::this_thread::sleep_for(kRoundPause);
   }

@@ -111,20 +111,42 @@ TEST_F(LocalLauncherTest, UpStatusRunKillDown) {
   EXPECT_EQ(rc, 1);
 }
 
-TEST_F(LocalLauncherTest, UpNamesTheEndpointThatNeverAnswers) {
+TEST_F(LocalLauncherTest, UpNamesTheEndpointThatExits) {
   // The endpoint cannot listen (its CURVE secret file is missing), so it exits.
   const fs::path cfg = WriteConfig(
       "address = tcp://127.0.0.1:" + std::to_string(testing::FreePort()) + "\n",
       "address = tcp://127.0.0.1:" + std::to_string(testing::FreePort()) +
           "\ncurve_public = rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\n"
           "curve_secret_file = missing.key\n");
-  RunResult up = Overlay({"up", cfg.string(), "--state-dir", state(), "--timeout", "3"});
+  RunResult up = Overlay({"up", cfg.string(), "--state-dir", state(), "--timeout", "30"});
   EXPECT_EQ(up.exit_code, 1);
-  EXPECT_THAT(up.err.tail, HasSubstr("endpoint '" + cloud_ + "' did not answer a heartbeat"));
+  EXPECT_THAT(up.err.tail, HasSubstr("endpoint '" + cloud_ + "' exited without answering"));
+  EXPECT_THAT(up.err.tail, HasSubstr(cloud_ + ".log"));
+  EXPECT_THAT(up.out.tail, HasSubstr("EXITED"));
+  RunResult down = Overlay({"down", cfg.string(), "--state-dir", state()});
+  EXPECT_EQ(down.exit_code, 0) << down.StderrTail();
+  EXPECT_TRUE(ProcessesWith(cfg.string()).empty());
+}
+
+TEST_F(LocalLauncherTest, UpNamesTheEndpointThatNeverAnswers) {
+  // An "overlay" that runs but never listens.
+  const fs::path fake = dir_ / "silent-overlay";
+  std::ofstream(fake) << "#!/bin/sh\nwhile :; do sleep 1; done\n";
+  fs::permissions(fake, fs::perms::owner_all);
+  const fs::path cfg = WriteConfig(
+      "address = tcp://127.0.0.1:" + std::to_string(testing::FreePort()) + "\n",
+      "address = tcp://127.0.0.1:" + std::to_string(testing::FreePort()) +
+          "\noverlay_path = " + fake.string() + "\n");
+  RunResult up = Overlay({"up", cfg.string(), "--state-dir", state(), "--timeout", "2"});
+  EXPECT_EQ(up.exit_code, 1);
+  EXPECT_THAT(up.err.tail, HasSubstr("endpoint '" + cloud_ + "' did not answer a heartbeat at "
+                                     "tcp://127.0.0.1:"));
   EXPECT_THAT(up.err.tail, HasSubstr(cloud_ + ".log"));
   EXPECT_THAT(up.out.tail, HasSubstr("NO HEARTBEAT"));
   RunResult down = Overlay({"down", cfg.string(), "--state-dir", state()});
   EXPECT_EQ(down.exit_code, 0) << down.StderrTail();
+  EXPECT_THAT(down.out.tail, HasSubstr(cloud_ + ": stopped"));
+  EXPECT_THAT(down.out.tail, HasSubstr(fog_ + ": stopped"));
   EXPECT_TRUE(ProcessesWith(cfg.string()).empty());
 }
 

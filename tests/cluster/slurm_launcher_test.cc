@@ -3,7 +3,9 @@
 // test starts munged, slurmctld and slurmd (Debian's munge and slurm-wlm) as
 // root on this machine, one node with 2 CPUs, everything in a temp folder,
 // takes an allocation with `salloc --no-shell`, and checks that the
-// endpoints are job steps (squeue --steps) and that none is left after down.
+// endpoints are job steps (squeue --steps), that a run on them equals the
+// all-local run, also after `scancel` of the fog's step (its stage fails
+// over to the cloud), and that no step is left after down.
 // Skipped, saying why, without root or Slurm, or when a daemon cannot start.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -161,7 +163,8 @@ class SlurmLauncherTest : public testing::ClusterFixture {
 
   fs::path Config() {
     return WriteConfig("address = tcp://127.0.0.1:" + std::to_string(testing::FreePort()) +
-                           "\nworkers = 1\nlauncher = slurm\nnodelist = " + host_ + "\n",
+                           "\nworkers = 1\nlauncher = slurm\nnodelist = " + host_ +
+                           "\nfallback = " + cloud_ + "\nfallback_after = 2s\n",
                        "address = tcp://127.0.0.1:" + std::to_string(testing::FreePort()) +
                            "\nworkers = 1\nlauncher = slurm\ntime_limit = 10\n");
   }
@@ -206,9 +209,29 @@ TEST_F(SlurmLauncherTest, StepsInAnAllocation) {
   EXPECT_FALSE(Tree(dir_ / "out-local").empty());
   EXPECT_EQ(Tree(dir_ / "out-remote"), Tree(dir_ / "out-local"));
 
+  // The fog's step cancelled: its stage fails over to the cloud as configured.
+  std::string fog_step;
+  {
+    std::istringstream lines(Steps());
+    for (std::string id, name; lines >> id >> name;)
+      if (name == "overlay-" + fog_) fog_step = id;
+  }
+  ASSERT_FALSE(fog_step.empty()) << Steps();
+  Output({"scancel", fog_step});
+  ASSERT_TRUE(WaitFor([&] { return Steps().find("overlay-" + fog_) == std::string::npos; }));
+  RunResult failover = Overlay({"run", cfg.string(), "-q", "--out", "out-failover", "--segment",
+                                "overlay-client-" + tag_});
+  ASSERT_EQ(failover.exit_code, 0) << failover.StderrTail();
+  EXPECT_THAT(failover.err.tail, HasSubstr("endpoint '" + fog_ + "' lost"));
+  EXPECT_EQ(Tree(dir_ / "out-failover"), Tree(dir_ / "out-local"));
+  st = StatusJson(cfg, &rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_FALSE((*Find(st, fog_))["up"].get<bool>());
+
   RunResult down = Overlay({"down", cfg.string(), "--state-dir", state});
   EXPECT_EQ(down.exit_code, 0) << down.out.tail << down.StderrTail();
-  EXPECT_THAT(down.out.tail, HasSubstr(fog_ + ": stopped (scancel " + job_ + "."));
+  EXPECT_THAT(down.out.tail, HasSubstr(fog_ + ": not running"));
+  EXPECT_THAT(down.out.tail, HasSubstr(cloud_ + ": stopped (scancel " + job_ + "."));
   EXPECT_EQ(Steps(), "");
   EXPECT_TRUE(ProcessesWith(cfg.string()).empty());
   st = StatusJson(cfg, &rc);

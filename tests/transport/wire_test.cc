@@ -173,7 +173,9 @@ TEST(WireTest, HeartbeatStatusRoundTrip) {
   Buffer buf(std::string_view(b.data(), b.size()));
   for (size_t n = 0; n < b.size(); ++n) {
     auto cut = VerifyEnvelope(buf.span(n), {});
-    if (cut.ok()) EXPECT_TRUE(DecodeHeartbeat(**cut).ok());
+    if (cut.ok()) {
+      EXPECT_TRUE(DecodeHeartbeat(**cut).ok());
+    }
   }
 }
 

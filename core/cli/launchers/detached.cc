@@ -60,6 +60,8 @@ Result<std::string> StartDetached(const DetachedEndpoint& e) {
   return fmt::format("{}: started (pid {}, log {})", e.name, *pid, log);
 }
 
+bool DetachedRunning(const DetachedEndpoint& e) { return Alive(ReadPid(PidFile(e)), e.name); }
+
 Result<std::string> StopDetached(const DetachedEndpoint& e, std::chrono::milliseconds grace) {
   const std::string pid_file = PidFile(e);
   const pid_t pid = ReadPid(pid_file);

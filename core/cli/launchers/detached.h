@@ -26,6 +26,9 @@ struct DetachedEndpoint {
 // is left alone ("already running").
 Result<std::string> StartDetached(const DetachedEndpoint& e);
 
+// True when the pid file names a live `overlay endpoint` for `e`.
+bool DetachedRunning(const DetachedEndpoint& e);
+
 // SIGTERM to the endpoint of the pid file (the daemon drains: it finishes
 // its accepted tasks), then waits up to `grace`, then SIGKILL. Returns a
 // line saying what happened ("not running" when nothing was).

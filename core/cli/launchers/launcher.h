@@ -36,6 +36,9 @@ class Launcher {
   virtual Result<std::string> Stop(const EndpointDecl& e) = 0;
   // Where its log is, for messages.
   virtual std::string LogHint(const EndpointDecl& e) const = 0;
+  // True when the endpoint Start began is known to have exited already
+  // (only the local launcher can tell), so `up` need not wait for it.
+  virtual bool Exited(const EndpointDecl&) const { return false; }
 };
 
 std::unique_ptr<Launcher> NewLocalLauncher(const LaunchOptions& options);

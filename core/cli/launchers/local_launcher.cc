@@ -17,6 +17,7 @@ class LocalLauncher final : public Launcher {
   Result<std::string> Stop(const EndpointDecl& e) override {
     return StopDetached(Detached(e), options_.grace);
   }
+  bool Exited(const EndpointDecl& e) const override { return !DetachedRunning(Detached(e)); }
   std::string LogHint(const EndpointDecl& e) const override {
     return StateDir(options_.state_dir, options_.config) + "/" + e.name + ".log";
   }
