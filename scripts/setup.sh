@@ -23,6 +23,7 @@ packages=(
   nlohmann-json3-dev libxxhash-dev librocksdb-dev libzmq3-dev cppzmq-dev libfabric-dev libfabric-bin
   flatbuffers-compiler libflatbuffers-dev libboost-dev libcurl4-openssl-dev
   nginx-light redis-server clang libclang-rt-14-dev
+  openssh-server slurm-wlm munge
 )
 missing=()
 for p in "${packages[@]}"; do

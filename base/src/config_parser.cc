@@ -367,6 +367,10 @@ class Parser {
         else Error(it->second.second, fmt::format("stream_idle '{}' is not a duration such as "
                                                   "10m or 30s", it->second.first));
       }
+      for (const std::string& k : LaunchKeys())
+        if (auto it = kv.find(k); it != kv.end())
+          if (Status st = SetLaunchOption(&e.launch, k, it->second.first); !st.ok())
+            Error(it->second.second, std::string(st.message()));
       if (!e.address.empty()) {
         static const std::vector<std::string> kSchemes = {"tcp", "ipc", "fabric"};
         size_t k = e.address.find("://");
@@ -458,11 +462,15 @@ Result<std::vector<std::string>> ReadClientKeys(const std::string& path) {
 const std::vector<std::string>& BlockKeys(std::string_view block) {
   static const std::vector<std::string> kFunction = {"name", "command", "builtin", "args",
                                                      "timeout", "retries", "writable"};
-  static const std::vector<std::string> kEndpoint = {
-      "name",         "id",       "address",       "workers",
-      "curve_public", "curve_secret_file", "clients_file", "fallback", "fallback_after",
-      "max_streams", "max_tasks", "max_memory", "stream_idle",
-      "lost_after", "log", "metrics_address"};
+  static const std::vector<std::string> kEndpoint = [] {
+    std::vector<std::string> keys = {
+        "name",         "id",       "address",       "workers",
+        "curve_public", "curve_secret_file", "clients_file", "fallback", "fallback_after",
+        "max_streams", "max_tasks", "max_memory", "stream_idle",
+        "lost_after", "log", "metrics_address"};
+    keys.insert(keys.end(), LaunchKeys().begin(), LaunchKeys().end());
+    return keys;
+  }();
   static const std::vector<std::string> kClient = {"curve_public", "curve_secret_file"};
   static const std::vector<std::string> kStage = {"name", "source", "transformation", "endpoint",
                                                   "include"};

@@ -6,6 +6,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "config_launch.h"
 #include "overlay/config.h"
 #include "overlay/dag.h"
 #include "overlay/suggest.h"
@@ -63,6 +64,7 @@ Status ValidateSpec(const PipelineSpec& spec) {
                                      f.loc.file, LineOf(f.key_lines, "writable", f.loc), f.name,
                                      dir));
     }
+  for (const auto& e : spec.endpoints) ValidateLaunch(e, &errors);
   for (const auto& e : spec.endpoints) {
     if (e.fallback.empty()) continue;
     const int line = LineOf(e.key_lines, "fallback", e.loc);

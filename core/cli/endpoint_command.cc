@@ -8,7 +8,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <thread>
+
+#include "launchers/detached.h"
 
 #include "overlay/config.h"
 #include "overlay/endpoint_server.h"
@@ -86,6 +89,49 @@ int RunEndpoint(const std::string& config, const std::string& name, const std::s
     return 1;
   }
   EventLog().info("endpoint {} stopped", name);
+  return 0;
+}
+
+CLI::App* AddEndpointCommand(CLI::App& app, EndpointFlags* flags) {
+  CLI::App* endpoint = app.add_subcommand(
+      "endpoint", "serve an ENDPOINT's functions and data container until SIGTERM/SIGINT");
+  endpoint->add_option("--config", flags->config, "pipeline config file")->required();
+  endpoint->add_option("--name", flags->name, "the ENDPOINT block to serve")->required();
+  endpoint->add_option("--address", flags->address,
+                       "listen here instead of ENDPOINT address (e.g. tcp://127.0.0.1:5555)");
+  endpoint->add_option("--log", flags->log,
+                       "append the event log here instead of ENDPOINT log (default "
+                       "$XDG_STATE_HOME/overlay/NAME.log, else /var/log/overlay/NAME.log for "
+                       "root, else ~/.local/state/overlay/NAME.log)");
+  endpoint->add_option("--state-dir", flags->state_dir,
+                       "with --detach/--stop: where the pid file and log are (default: "
+                       "$XDG_STATE_HOME/overlay, else ~/.local/state/overlay)");
+  CLI::Option* detach = endpoint->add_flag(
+      "--detach", flags->detach,
+      "start the daemon in a session of its own, pid file and log in the state directory, and "
+      "return (what `overlay up` runs)");
+  endpoint->add_flag("--stop", flags->stop,
+                     "stop the daemon --detach started: SIGTERM, then SIGKILL after --grace-ms")
+      ->excludes(detach);
+  endpoint->add_option("--grace-ms", flags->grace_ms, "with --stop: wait this long before SIGKILL")
+      ->capture_default_str();
+  return endpoint;
+}
+
+int EndpointMain(const EndpointFlags& flags) {
+  if (!flags.detach && !flags.stop) return RunEndpoint(flags.config, flags.name, flags.address, flags.log);
+  launch::DetachedEndpoint e;
+  e.config = std::filesystem::absolute(flags.config).string();
+  e.name = flags.name;
+  e.address = flags.address;
+  e.state_dir = flags.state_dir;
+  auto done = flags.detach ? launch::StartDetached(e)
+                           : launch::StopDetached(e, std::chrono::milliseconds(flags.grace_ms));
+  if (!done.ok()) {
+    fmt::print(stderr, "overlay endpoint: {}: {}\n", flags.name, done.status().message());
+    return 1;
+  }
+  fmt::print("{}\n", *done);
   return 0;
 }
 

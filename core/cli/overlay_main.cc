@@ -28,6 +28,7 @@
 #include "overlay/storage/container_store.h"
 #include "overlay/storage/data_container.h"
 #include "overlay/transport/channel.h"
+#include "cluster_commands.h"
 #include "endpoint_command.h"
 #include "progress_line.h"
 #include "run_check.h"
@@ -396,17 +397,10 @@ int main(int argc, char** argv) {
                   "where endpoints fetch this run's inputs (default tcp://127.0.0.1:0; on "
                   "several hosts this node's address, e.g. tcp://10.77.0.1:0)");
 
-  std::string endpoint_name, endpoint_address, endpoint_log;
-  auto* endpoint = app.add_subcommand(
-      "endpoint", "serve an ENDPOINT's functions and data container until SIGTERM/SIGINT");
-  endpoint->add_option("--config", cfg, "pipeline config file")->required();
-  endpoint->add_option("--name", endpoint_name, "the ENDPOINT block to serve")->required();
-  endpoint->add_option("--address", endpoint_address,
-                       "listen here instead of ENDPOINT address (e.g. tcp://127.0.0.1:5555)");
-  endpoint->add_option("--log", endpoint_log,
-                       "append the event log here instead of ENDPOINT log (default "
-                       "$XDG_STATE_HOME/overlay/NAME.log, else /var/log/overlay/NAME.log for "
-                       "root, else ~/.local/state/overlay/NAME.log)");
+  EndpointFlags endpoint_flags;
+  CLI::App* endpoint = AddEndpointCommand(app, &endpoint_flags);
+  int cluster_exit = 0;
+  AddClusterCommands(app, &cluster_exit);
 
   auto* functions =
       app.add_subcommand("functions", "list the native functions and the command placeholders");
@@ -437,6 +431,8 @@ int main(int argc, char** argv) {
   }
   if (functions->parsed()) return ListFunctions();
   if (keygen->parsed()) return KeyGen(keygen_out);
-  if (endpoint->parsed()) return RunEndpoint(cfg, endpoint_name, endpoint_address, endpoint_log);
+  if (endpoint->parsed()) return EndpointMain(endpoint_flags);
+  for (const char* name : {"up", "down", "status"})
+    if (app.get_subcommand(name)->parsed()) return cluster_exit;
   return storage_exit;
 }

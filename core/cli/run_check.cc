@@ -111,6 +111,7 @@ Result<PipelineSpec> CheckRun(const std::string& path, const RunFlags& flags) {
     for (auto& e : spec->endpoints) {
       e.address.clear();
       e.fallback.clear();  // everything runs here already
+      e.launch = {};
     }
   if (!flags.input.empty()) {
     // --input (relative to the working directory) replaces the directory

@@ -74,6 +74,9 @@ class EndpointServer::Impl {
     name_ = ep->name;
     options_ = options;
     incarnation_ = std::random_device{}() | uint64_t{std::random_device{}()} << 32;
+    started_ns_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
     std::string address = options.address.empty() ? ep->address : options.address;
     if (address.empty())
       return Status::InvalidArgument("ENDPOINT '" + name_ + "' has no address to listen on");
@@ -225,6 +228,7 @@ class EndpointServer::Impl {
             static_cast<uint64_t>(
                 std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()),
             incarnation_};
+        if (hb.ok() && hb->want_status) reply.status = Report();
         (void)server_->Reply(req.peer,
                              transport::MakeMessage(transport::EncodeHeartbeat(id, reply)));
         return;
@@ -313,10 +317,31 @@ class EndpointServer::Impl {
     return inputs;
   }
 
+  // What `overlay status` shows of this endpoint.
+  transport::EndpointStatus Report() const {
+    transport::EndpointStatus st;
+    st.started_ns = started_ns_;
+    st.tasks_running = pool_->outstanding();
+    st.tasks_done = done_.load(std::memory_order_relaxed);
+    st.tasks_failed = failed_.load(std::memory_order_relaxed);
+    st.queue_depth = pool_->queued();
+    if (storage::ShmCache* l1 = container_->l1()) {
+      const storage::ShmStats shm = l1->Stats();
+      st.l1_live_bytes = shm.live_bytes;
+      st.l1_capacity_bytes = shm.capacity_bytes;
+    }
+    const storage::TierReads reads = container_->reads();
+    st.tier_hits = reads.hits;
+    st.tier_misses = reads.misses;
+    st.tier_bytes = reads.bytes;
+    return st;
+  }
+
   // Queues the task's reply; a worker wakes the channel thread to send it (the
   // channel thread itself sends it before it next sleeps).
   void Finish(const Job& job, transport::InvokeResult result, bool on_channel_thread = false) {
     Observe(job, result.status);
+    (result.status.ok() ? done_ : failed_).fetch_add(1, std::memory_order_relaxed);
     limits_->Release(job.client, job.charged);
     auto [peer, reply] = ledger_.Finish(job.task_key, std::move(result));
     bool wake = false;
@@ -353,6 +378,8 @@ class EndpointServer::Impl {
 
   std::string name_;
   uint64_t incarnation_ = 0;
+  uint64_t started_ns_ = 0;  // Unix nanoseconds
+  std::atomic<uint64_t> done_{0}, failed_{0};  // tasks answered, by outcome
   EndpointServerOptions options_;
   std::unique_ptr<storage::DataContainer> container_;
   std::unique_ptr<storage::ContainerStore> store_;  // native outputs are built in place

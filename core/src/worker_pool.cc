@@ -49,6 +49,16 @@ void WorkerPool::Push(std::vector<Job>& jobs) {
     cv_.notify_all();
 }
 
+size_t WorkerPool::outstanding() const {
+  std::lock_guard lock(mu_);
+  return outstanding_;
+}
+
+size_t WorkerPool::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
 bool WorkerPool::backlog() const {
   std::lock_guard lock(mu_);
   return !queue_.empty();

@@ -65,6 +65,9 @@ class WorkerPool {
   void Push(std::vector<Job>& jobs);
   // True when jobs wait in the queue.
   bool backlog() const;
+  // Jobs Started and not Finished; jobs waiting in the queue (for status).
+  size_t outstanding() const;
+  size_t queued() const;
   // Workers leave once the queue is empty; joins them.
   void Close();
 

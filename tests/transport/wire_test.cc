@@ -144,6 +144,54 @@ TEST(WireTest, FetchDataHeartbeatErrorRoundTrip) {
 
 // Cutting into the message is rejected; only trailing padding may go unnoticed,
 // and then the decoded content must be intact.
+TEST(WireTest, HeartbeatStatusRoundTrip) {
+  Heartbeat ask{"overlay-status", 1, 0, 0, /*want_status=*/true};
+  auto asked = Verify(EncodeHeartbeat(1, ask));
+  ASSERT_TRUE(asked.ok());
+  EXPECT_TRUE(DecodeHeartbeat(**asked)->want_status);
+  EXPECT_FALSE(DecodeHeartbeat(**asked)->status.has_value());
+
+  EndpointStatus st{100, 2, 30, 4, 5, 1024, 4096, {7, 8, 9}, {1, 2, 3}, {70, 80, 90}};
+  Heartbeat reply{"fog", 1, 200, 0xabcu, false, st};
+  Blob b = EncodeHeartbeat(1, reply);
+  auto env = Verify(b);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  auto hb = DecodeHeartbeat(**env);
+  ASSERT_TRUE(hb.ok());
+  ASSERT_TRUE(hb->status.has_value());
+  EXPECT_EQ(hb->status->started_ns, 100u);
+  EXPECT_EQ(hb->status->tasks_running, 2u);
+  EXPECT_EQ(hb->status->tasks_done, 30u);
+  EXPECT_EQ(hb->status->tasks_failed, 4u);
+  EXPECT_EQ(hb->status->queue_depth, 5u);
+  EXPECT_EQ(hb->status->l1_live_bytes, 1024u);
+  EXPECT_EQ(hb->status->l1_capacity_bytes, 4096u);
+  EXPECT_EQ(hb->status->tier_hits, (std::array<uint64_t, 3>{7, 8, 9}));
+  EXPECT_EQ(hb->status->tier_misses, (std::array<uint64_t, 3>{1, 2, 3}));
+  EXPECT_EQ(hb->status->tier_bytes, (std::array<uint64_t, 3>{70, 80, 90}));
+  // Every truncation of a status reply is refused by the verifier or reads back intact.
+  Buffer buf(std::string_view(b.data(), b.size()));
+  for (size_t n = 0; n < b.size(); ++n) {
+    auto cut = VerifyEnvelope(buf.span(n), {});
+    if (cut.ok()) {
+      EXPECT_TRUE(DecodeHeartbeat(**cut).ok());
+    }
+  }
+}
+
+TEST(WireTest, StatusWithFourTiersIsCorruption) {
+  flatbuffers::FlatBufferBuilder fbb;
+  std::vector<uint64_t> four = {1, 2, 3, 4};
+  auto st = wire::CreateEndpointStatus(fbb, 0, 0, 0, 0, 0, 0, 0, fbb.CreateVector(four));
+  auto hb = wire::CreateHeartbeatDirect(fbb, "x", 1, 1, 0, false, st);
+  wire::FinishEnvelopeBuffer(
+      fbb, wire::CreateEnvelope(fbb, kProtocolVersion, 0, 0, wire::Message::Heartbeat, hb.Union()));
+  Buffer buf(std::string_view(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize()));
+  auto env = VerifyEnvelope(buf.span(fbb.GetSize()), {});
+  ASSERT_TRUE(env.ok());
+  EXPECT_TRUE(DecodeHeartbeat(**env).status().IsCorruption());
+}
+
 TEST(WireTest, TruncatedBuffersAreRejectedOrIntact) {
   const Invoke in{1, "s", "f", {"a", "b", "c"}, {"x"}};
   Blob b = EncodeInvoke(1, in);

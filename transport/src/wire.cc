@@ -58,6 +58,17 @@ Status WrongType(const wire::Envelope& e, const char* want) {
                                  wire::EnumNameMessage(e.message_type()));
 }
 
+// One counter per tier, from a verified vector: absent is all zero; more
+// than three, or misaligned (see DecodeResult), is Corruption.
+Status TierCounts(const flatbuffers::Vector<uint64_t>* v, std::array<uint64_t, 3>* out) {
+  if (v == nullptr) return Status::OK();
+  if (v->size() > out->size()) return Status::Corruption("EndpointStatus names over 3 tiers");
+  if (v->size() != 0 && reinterpret_cast<uintptr_t>(v->Data()) % alignof(uint64_t) != 0)
+    return Status::Corruption("EndpointStatus tier counters are misaligned");
+  for (size_t i = 0; i < v->size(); ++i) (*out)[i] = v->Get(i);
+  return Status::OK();
+}
+
 }  // namespace
 
 wire::StatusCode ToWire(Status::Code code) {
@@ -141,8 +152,18 @@ Blob EncodeData(uint64_t request_id, const DataHeader& m, std::span<const std::b
 
 Blob EncodeHeartbeat(uint64_t request_id, const Heartbeat& m) {
   FlatBufferBuilder& fbb = Builder();
+  Offset<wire::EndpointStatus> status;
+  if (m.status) {
+    const EndpointStatus& st = *m.status;
+    auto hits = fbb.CreateVector(st.tier_hits.data(), st.tier_hits.size());
+    auto misses = fbb.CreateVector(st.tier_misses.data(), st.tier_misses.size());
+    auto bytes = fbb.CreateVector(st.tier_bytes.data(), st.tier_bytes.size());
+    status = wire::CreateEndpointStatus(fbb, st.started_ns, st.tasks_running, st.tasks_done,
+                                        st.tasks_failed, st.queue_depth, st.l1_live_bytes,
+                                        st.l1_capacity_bytes, hits, misses, bytes);
+  }
   auto h = wire::CreateHeartbeatDirect(fbb, m.sender.c_str(), m.sequence, m.timestamp_ns,
-                                          m.incarnation);
+                                       m.incarnation, m.want_status, status);
   return Finish(fbb, request_id, wire::Message::Heartbeat, h.Union(), 0);
 }
 
@@ -231,7 +252,18 @@ Result<DataHeader> DecodeDataHeader(const wire::Envelope& e) {
 Result<Heartbeat> DecodeHeartbeat(const wire::Envelope& e) {
   const auto* m = e.message_as_Heartbeat();
   if (m == nullptr) return WrongType(e, "Heartbeat");
-  return Heartbeat{Str(m->sender()), m->sequence(), m->timestamp_ns(), m->incarnation()};
+  Heartbeat hb{Str(m->sender()), m->sequence(), m->timestamp_ns(), m->incarnation(),
+               m->want_status()};
+  if (const wire::EndpointStatus* st = m->status()) {
+    EndpointStatus out{st->started_ns(),   st->tasks_running(),  st->tasks_done(),
+                       st->tasks_failed(), st->queue_depth(),    st->l1_live_bytes(),
+                       st->l1_capacity_bytes()};
+    OVERLAY_RETURN_IF_ERROR(TierCounts(st->tier_hits(), &out.tier_hits));
+    OVERLAY_RETURN_IF_ERROR(TierCounts(st->tier_misses(), &out.tier_misses));
+    OVERLAY_RETURN_IF_ERROR(TierCounts(st->tier_bytes(), &out.tier_bytes));
+    hb.status = out;
+  }
+  return hb;
 }
 
 Status DecodeError(const wire::Envelope& e) {

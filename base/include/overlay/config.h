@@ -40,6 +40,31 @@ struct FunctionDecl {
   std::map<std::string, int> key_lines;
 };
 
+// Where `overlay up` starts an endpoint (docs/operations.md). Set by the
+// ENDPOINT keys named beside each field; checked by ValidateSpec.
+struct LaunchDecl {
+  // ENDPOINT.launcher: "local" (a detached process on this machine), "ssh"
+  // (OpenSSH to `host`) or "slurm" (a job step). Default: ssh when `host` is
+  // set, else local.
+  std::string launcher;
+  std::string host;          // ENDPOINT.host: ssh destination, e.g. root@10.77.0.2
+  // ENDPOINT.overlay_path: the overlay binary on the node. Default: this
+  // binary (local), `overlay` on the node's PATH (ssh, slurm).
+  std::string overlay_path;
+  // Slurm options (launcher = slurm only), passed as srun/sbatch flags:
+  std::string partition;   // ENDPOINT.partition: --partition
+  std::string nodelist;    // ENDPOINT.nodelist: --nodelist
+  std::string constraint;  // ENDPOINT.constraint: --constraint
+  std::string time_limit;  // ENDPOINT.time_limit: --time, Slurm's format (e.g. 1:00:00)
+  std::string account;     // ENDPOINT.account: --account
+  // The launcher in effect, the default applied.
+  std::string Effective() const { return !launcher.empty() ? launcher : host.empty() ? "local" : "ssh"; }
+};
+
+// The ENDPOINT keys of a LaunchDecl, and setting one from its text.
+const std::vector<std::string>& LaunchKeys();
+Status SetLaunchOption(LaunchDecl* launch, const std::string& key, const std::string& value);
+
 struct EndpointDecl {
   std::string name;
   std::string id;                  // ENDPOINT.id: a UUID, normalized to lower case
@@ -85,6 +110,7 @@ struct EndpointDecl {
   // ENDPOINT.stream_idle: stream state unused this long is dropped (rebuilt
   // by replay if the stream returns). Default: 10 minutes.
   int64_t stream_idle_ms = 600000;
+  LaunchDecl launch;  // where `overlay up` starts it
   SourceLoc loc;
   std::map<std::string, int> key_lines;
 };

@@ -7,9 +7,11 @@
 #ifndef OVERLAY_TRANSPORT_WIRE_H_
 #define OVERLAY_TRANSPORT_WIRE_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -71,11 +73,28 @@ struct DataHeader {
   uint64_t total = 0;
 };
 
+// An endpoint's report of itself (wire::EndpointStatus). Tiers are indexed
+// 0, 1, 2 for L1, L2, L3.
+struct EndpointStatus {
+  uint64_t started_ns = 0;  // process start, Unix nanoseconds
+  uint64_t tasks_running = 0;
+  uint64_t tasks_done = 0;
+  uint64_t tasks_failed = 0;
+  uint64_t queue_depth = 0;
+  uint64_t l1_live_bytes = 0;
+  uint64_t l1_capacity_bytes = 0;
+  std::array<uint64_t, 3> tier_hits{};
+  std::array<uint64_t, 3> tier_misses{};
+  std::array<uint64_t, 3> tier_bytes{};  // bytes each tier served
+};
+
 struct Heartbeat {
   std::string sender;
   uint64_t sequence = 0;
   uint64_t timestamp_ns = 0;
   uint64_t incarnation = 0;  // random per endpoint process
+  bool want_status = false;  // request: reply with `status`
+  std::optional<EndpointStatus> status{};  // reply to a want_status request
 };
 
 // Encoders. Each returns a finished Envelope buffer (8-byte aligned, owned by the
