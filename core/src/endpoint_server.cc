@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "client_limits.h"
+#include "invoke_handler.h"
 #include "origin_puller.h"
 #include "overlay/storage/container_store.h"
 #include "overlay/storage/data_container.h"
@@ -27,7 +28,6 @@ namespace overlay {
 namespace {
 
 using endpoint::Job;
-using endpoint::TaskKey;
 using endpoint::TaskLedger;
 using transport::Message;
 using transport::ServerChannel;
@@ -185,7 +185,7 @@ class EndpointServer::Impl {
     const uint64_t id = env->request_id();
     switch (env->message_type()) {
       case wire::Message::Invoke:
-        return AcceptInvoke(req, id);
+        return AcceptInvoke(req);
       case wire::Message::Fetch: {
         auto fetch = transport::DecodeFetch(*env);
         Result<Blob> object = Status::NotFound("no object");
@@ -220,31 +220,12 @@ class EndpointServer::Impl {
     }
   }
 
-  void AcceptInvoke(const ServerChannel::Request& req, uint64_t id) {
-    auto inv = transport::DecodeInvoke(*req.message.envelope_view());
-    if (!inv.ok()) {
-      (void)server_->Reply(req.peer,
-                           transport::MakeMessage(transport::EncodeError(id, inv.status())));
-      return;
-    }
-    // Bounds first: a refused Invoke is not remembered, so a retry may pass.
-    std::string client = endpoint::ClientOf(req);
-    const uint64_t bytes = req.message.envelope.size() + req.message.attachment.size();
-    if (Status s = limits_->Admit(client, bytes); !s.ok()) {
-      (void)server_->Reply(req.peer, transport::MakeMessage(transport::EncodeError(id, s)));
-      return;
-    }
-    // Task ids are unique per requester: its origin, else (no retries
-    // possible) the connection it came on.
-    const std::string requester = inv->origin.empty() ? "peer:" + req.peer : inv->origin;
-    TaskLedger::Accepted seen = ledger_.Accept(requester, inv->task_id, req.peer, id);
-    if (seen.seen == TaskLedger::Seen::kDone) (void)server_->Reply(req.peer, seen.reply);
-    if (seen.seen != TaskLedger::Seen::kNew) {
-      limits_->Release(client, bytes);
-      return;
-    }
+  void AcceptInvoke(const ServerChannel::Request& req) {
+    endpoint::Admission admission = endpoint::AdmitInvoke(req, *limits_, ledger_);
+    if (admission.reply) (void)server_->Reply(req.peer, *admission.reply);
+    if (!admission.job) return;
     pool_->Started();
-    accepted_.push_back(Job{std::move(*inv), seen.key, std::move(client), req.client_key, bytes});
+    accepted_.push_back(std::move(*admission.job));
   }
 
   // Runs the one accepted job here when it has InlineInputs; false otherwise.
@@ -254,11 +235,9 @@ class EndpointServer::Impl {
     if (!inputs) return false;
     Job job = std::move(accepted_.front());
     accepted_.clear();
-    transport::InvokeResult result;
-    result.task_id = job.invoke.task_id;
-    result.status = runner_->Execute(
-        job.invoke, job.client, [&](size_t i) { return Result<Blob>(std::move((*inputs)[i])); },
-        &result);
+    job.inputs.assign(std::make_move_iterator(inputs->begin()),
+                      std::make_move_iterator(inputs->end()));
+    transport::InvokeResult result = endpoint::RunJob(job, *runner_, *container_);
     Finish(job, std::move(result), /*on_channel_thread=*/true);
     return true;
   }
@@ -293,8 +272,7 @@ class EndpointServer::Impl {
   // Queues the task's reply; a worker wakes the channel thread to send it (the
   // channel thread itself sends it before it next sleeps).
   void Finish(const Job& job, transport::InvokeResult result, bool on_channel_thread = false) {
-    limits_->Release(job.client, job.charged);
-    auto [peer, reply] = ledger_.Finish(job.task_key, std::move(result));
+    auto [peer, reply] = endpoint::FinishJob(job, std::move(result), *limits_, ledger_);
     bool wake = false;
     {
       std::lock_guard lock(reply_mu_);
