@@ -6,10 +6,11 @@
 #   scripts/fuzz.sh [SECONDS]          default 60 per target (CI)
 #   scripts/fuzz.sh --runs N           N inputs per target instead of a time
 #   scripts/fuzz.sh --merge [SECONDS]  also add new interesting inputs to the corpus
-# Environment: OVERLAY_FUZZ_BUILD_DIR (default build-fuzz), OVERLAY_JOBS.
+# Environment: OVERLAY_FUZZ_BUILD_DIR (default build-fuzz), OVERLAY_JOBS,
+# OVERLAY_FUZZ_TARGETS (default "config wire invoke chunk").
 set -euo pipefail
 
-usage() { sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 merge=0 seconds=60 runs=
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,7 +28,7 @@ build=${OVERLAY_FUZZ_BUILD_DIR:-$root/build-fuzz}
 jobs=${OVERLAY_JOBS:-$(nproc)}
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (apt install clang libclang-rt-14-dev)" >&2; exit 77; }
 
-targets=(config wire)
+read -r -a targets <<<"${OVERLAY_FUZZ_TARGETS:-config wire invoke chunk}"
 echo "== building fuzz targets in $build"
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOVERLAY_FUZZ=ON \
   -DOVERLAY_SANITIZE=address,undefined >/dev/null

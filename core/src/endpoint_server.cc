@@ -13,6 +13,7 @@
 
 #include "client_limits.h"
 #include "client_watch.h"
+#include "invoke_handler.h"
 #include "origin_puller.h"
 #include "overlay/event_log.h"
 #include "overlay/metrics_server.h"
@@ -31,7 +32,6 @@ namespace overlay {
 namespace {
 
 using endpoint::Job;
-using endpoint::TaskKey;
 using endpoint::TaskLedger;
 using transport::Message;
 using transport::ServerChannel;
@@ -206,7 +206,7 @@ class EndpointServer::Impl {
     const uint64_t id = env->request_id();
     switch (env->message_type()) {
       case wire::Message::Invoke:
-        return AcceptInvoke(req, id);
+        return AcceptInvoke(req);
       case wire::Message::Fetch: {
         auto fetch = transport::DecodeFetch(*env);
         Result<Blob> object = Status::NotFound("no object");
@@ -243,35 +243,19 @@ class EndpointServer::Impl {
     }
   }
 
-  void AcceptInvoke(const ServerChannel::Request& req, uint64_t id) {
-    auto inv = transport::DecodeInvoke(*req.message.envelope_view());
-    if (!inv.ok()) {
-      (void)server_->Reply(req.peer,
-                           transport::MakeMessage(transport::EncodeError(id, inv.status())));
-      return;
-    }
-    // Bounds first: a refused Invoke is not remembered, so a retry may pass.
-    std::string client = endpoint::ClientOf(req);
+  void AcceptInvoke(const ServerChannel::Request& req) {
+    const std::string client = endpoint::ClientOf(req);
     watch_->Heard(client);
-    const uint64_t bytes = req.message.envelope.size() + req.message.attachment.size();
-    if (Status s = limits_->Admit(client, bytes); !s.ok()) {
-      EventLog().warn("refused a task of stage '{}' from {}: {}", inv->stage, client, s.ToString());
-      (void)server_->Reply(req.peer, transport::MakeMessage(transport::EncodeError(id, s)));
-      return;
-    }
-    // Task ids are unique per requester: its origin, else (no retries
-    // possible) the connection it came on.
-    const std::string requester = inv->origin.empty() ? "peer:" + req.peer : inv->origin;
-    TaskLedger::Accepted seen = ledger_.Accept(requester, inv->task_id, req.peer, id);
-    if (seen.seen == TaskLedger::Seen::kDone) (void)server_->Reply(req.peer, seen.reply);
-    if (seen.seen != TaskLedger::Seen::kNew) {
-      limits_->Release(client, bytes);
-      return;
-    }
+    endpoint::Admission admission = endpoint::AdmitInvoke(req, *limits_, ledger_);
+    if (!admission.refused.ok())
+      EventLog().warn("refused a task of stage '{}' from {}: {}", admission.stage, client,
+                      admission.refused.ToString());
+    if (admission.reply) (void)server_->Reply(req.peer, *admission.reply);
+    if (!admission.job) return;
     pool_->Started();
     watch_->TaskStarted(client);
-    tasks_.Started(inv->stage, inv->function);
-    accepted_.push_back(Job{std::move(*inv), seen.key, std::move(client), req.client_key, bytes});
+    tasks_.Started(admission.job->invoke.stage, admission.job->invoke.function);
+    accepted_.push_back(std::move(*admission.job));
   }
 
   // Runs the one accepted job here when it has InlineInputs; false otherwise.
@@ -281,11 +265,9 @@ class EndpointServer::Impl {
     if (!inputs) return false;
     Job job = std::move(accepted_.front());
     accepted_.clear();
-    transport::InvokeResult result;
-    result.task_id = job.invoke.task_id;
-    result.status = runner_->Execute(
-        job.invoke, job.client, [&](size_t i) { return Result<Blob>(std::move((*inputs)[i])); },
-        &result);
+    job.inputs.assign(std::make_move_iterator(inputs->begin()),
+                      std::make_move_iterator(inputs->end()));
+    transport::InvokeResult result = endpoint::RunJob(job, *runner_, *container_);
     Finish(job, std::move(result), /*on_channel_thread=*/true);
     return true;
   }
@@ -342,8 +324,7 @@ class EndpointServer::Impl {
   void Finish(const Job& job, transport::InvokeResult result, bool on_channel_thread = false) {
     Observe(job, result.status);
     (result.status.ok() ? done_ : failed_).fetch_add(1, std::memory_order_relaxed);
-    limits_->Release(job.client, job.charged);
-    auto [peer, reply] = ledger_.Finish(job.task_key, std::move(result));
+    auto [peer, reply] = endpoint::FinishJob(job, std::move(result), *limits_, ledger_);
     bool wake = false;
     {
       std::lock_guard lock(reply_mu_);

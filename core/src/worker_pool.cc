@@ -4,6 +4,7 @@
 #include <memory>
 #include <utility>
 
+#include "invoke_handler.h"
 #include "overlay/object_key.h"
 
 namespace overlay::endpoint {
@@ -85,18 +86,7 @@ void WorkerPool::Loop() {
       queue_.pop_front();
     }
     if (!job.looked_up && HandToPuller(job)) continue;
-    transport::InvokeResult result;
-    result.task_id = job.invoke.task_id;
-    const transport::Invoke& inv = job.invoke;
-    result.status = runner_->Execute(
-        inv, job.client,
-        [&](size_t i) -> Result<Blob> {
-          if (i < job.inputs.size() && job.inputs[i]) return std::move(*job.inputs[i]);
-          auto key = ObjectKey::FromHex(inv.inputs[i]);
-          if (!key) return Status::InvalidArgument("malformed input key '" + inv.inputs[i] + "'");
-          return container_->Get(*key);
-        },
-        &result);
+    transport::InvokeResult result = RunJob(job, *runner_, *container_);
     finish_(job, std::move(result));
   }
 }

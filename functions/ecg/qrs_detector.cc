@@ -54,8 +54,11 @@ void QrsDetector::Process(std::span<const float> mv, std::vector<Beat>* out) {
   out_ = out;
   const float* p = mv.data();
   Run(static_cast<int64_t>(mv.size()), [&p] {
-    int64_t x = static_cast<int64_t>(std::nearbyint(static_cast<double>(*p++) * 1000.0));
-    return std::clamp(x, -kMaxMicrovolts, kMaxMicrovolts);
+    // Clamped before the conversion: a finite sample beyond int64 is UB to
+    // convert (on x86 it became INT64_MIN, a huge positive sample negative).
+    constexpr double kMax = static_cast<double>(kMaxMicrovolts);
+    const double uv = std::nearbyint(static_cast<double>(*p++) * 1000.0);
+    return static_cast<int64_t>(uv > -kMax ? std::min(uv, kMax) : -kMax);
   });
   out_ = nullptr;
 }

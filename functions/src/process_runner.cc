@@ -156,9 +156,11 @@ std::string_view KeyOf(std::string_view kv) { return kv.substr(0, kv.find('='));
 std::vector<std::string> MergeEnv(const std::vector<std::pair<std::string, std::string>>& extra) {
   std::vector<std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) env.emplace_back(*e);
-  for (const auto& [key, value] : extra) {
+  for (const auto& [name, value] : extra) {
+    // A copy of the binding for the lambda: clang before 16 cannot capture one.
+    const std::string_view key = name;
     std::erase_if(env, [&](const std::string& kv) { return KeyOf(kv) == key; });
-    env.push_back(key + "=" + value);
+    env.push_back(name + "=" + value);
   }
   return env;
 }

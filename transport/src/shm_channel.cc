@@ -112,7 +112,6 @@ Result<std::unique_ptr<ShmChannel>> ShmChannel::Create(const std::string& name,
   SpscRing::Construct(layout->published(), capacity);
   SpscRing* free_list = SpscRing::Construct(layout->free_ring(), capacity);
   for (uint32_t i = 0; i < options.chunk_count; ++i) free_list->TryPush(ShmDescriptor{.chunk = i});
-  std::atomic_thread_fence(std::memory_order_release);
   return std::unique_ptr<ShmChannel>(new ShmChannel(std::move(segment).value(), options.spin));
 }
 

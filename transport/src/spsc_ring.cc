@@ -51,9 +51,11 @@ bool SpscRing::TryPush(const ShmDescriptor& d) {
     if (t - head_seen > mask) return false;
   }
   slots()[t & mask] = d;
-  tail.store(t + 1, std::memory_order_release);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (waiters.load(std::memory_order_relaxed) != 0) {
+  // seq_cst store then load (no fence, which ThreadSanitizer cannot model):
+  // either WaitNonEmpty's seq_cst tail load sees this item, or this load sees
+  // its waiters flag.
+  tail.store(t + 1, std::memory_order_seq_cst);
+  if (waiters.load(std::memory_order_seq_cst) != 0) {
     futex.fetch_add(1, std::memory_order_seq_cst);
     FutexWake(&futex);
   }

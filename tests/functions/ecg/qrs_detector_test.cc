@@ -152,6 +152,12 @@ TEST(QrsDetector, SurvivesExtremeValues) {
   for (size_t i = 0; i < mv.size(); i += 97) mv[i] = (i / 97) % 2 ? 1e30f : -1e30f;
   std::vector<Beat> beats = DetectWhole(mv, 360);
   for (size_t i = 1; i < beats.size(); ++i) EXPECT_GT(beats[i].sample, beats[i - 1].sample);
+  // Beyond the detector's range (2^20 µV) a sample counts as the bound, of
+  // its own sign (found by fuzz_chunk: the conversion to int64 came first).
+  std::vector<float> bounded = mv;
+  for (float& v : bounded)
+    if (v != 0) v = v > 0 ? 1048.576f : -1048.576f;
+  ExpectSameBeats(DetectWhole(bounded, 360), beats, "bounded");
 }
 
 // MIT-BIH Arrhythmia Database, DS1 half (see shared/ecg/README).
