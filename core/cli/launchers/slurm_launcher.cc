@@ -54,7 +54,8 @@ class SlurmLauncher final : public Launcher {
     const auto deadline = std::chrono::steady_clock::now() + options_.grace +
                           std::chrono::seconds(30);
     for (;;) {
-      auto left = FindStep(job, e);
+      // A batch job stays listed while it completes (CG) after its step ends.
+      auto left = mode == "batch" ? JobListed(job) : FindStep(job, e);
       if (left.ok() && left->empty()) break;
       if (std::chrono::steady_clock::now() >= deadline)
         return Status::Timeout(fmt::format("{}: step still listed by squeue after scancel",
@@ -88,6 +89,15 @@ class SlurmLauncher final : public Launcher {
     while (lines >> id >> name)
       if (name == StepName(e)) return id;
     return std::string();
+  }
+
+  // Job `job`'s squeue line in any state; empty once Slurm forgot it.
+  Result<std::string> JobListed(const std::string& job) const {
+    auto r = RunCommand({"squeue", "--noheader", "--format=%i %t", "--jobs=" + job},
+                        options_.command_timeout);
+    if (!r.ok()) return r.status();
+    // squeue refuses a job id it no longer knows ("Invalid job id"): gone.
+    return r->exit_code == 0 ? r->output : std::string();
   }
 
   Result<std::string> Step(const EndpointDecl& e) {
