@@ -31,6 +31,10 @@ bool ShmCache::Impl::AllocBlockLocked(uint64_t units, uint32_t di, uint32_t gen,
   const uint64_t total = hdr->arena_bytes / kUnit;
   uint64_t pos = hdr->rover / kUnit;
   if (pos >= total) pos = 0;
+  // The first free block this lap found too small: the rover stays there,
+  // so freed space is reused, lowest first, before untouched space. Only
+  // within a lap: a block passed before a wrap may be merged into another.
+  uint64_t skipped = total;
   for (uint64_t scanned = 0, blocks = 0; scanned < 2 * total && blocks < max_blocks; ++blocks) {
     Block* b = B(pos);
     uint64_t u = b->units.load(std::memory_order_acquire);
@@ -50,15 +54,19 @@ bool ShmCache::Impl::AllocBlockLocked(uint64_t units, uint32_t di, uint32_t gen,
           b->units.store(units, std::memory_order_release);
         }
         b->owner.store(MakeOwner(gen, di), std::memory_order_release);
-        uint64_t next = pos + units;
+        const uint64_t next = skipped < total ? skipped : pos + units;
         hdr->rover = (next >= total ? 0 : next) * kUnit;
         *off = pos * kUnit;
         return true;
       }
+      if (skipped == total) skipped = pos;
     }
     scanned += u;
     pos += u;
-    if (pos >= total) pos = 0;
+    if (pos >= total) {
+      pos = 0;
+      skipped = total;
+    }
   }
   hdr->rover = pos * kUnit;
   return false;
@@ -114,7 +122,8 @@ void ShmCache::Impl::FreeLoanLocked(uint32_t di) {
   hdr->used_descs.fetch_sub(1, std::memory_order_relaxed);
 }
 
-// The heap path: next-fit under the writer mutex, evicting in batches.
+// The heap path: next-fit from the lowest space known free (the rover), under
+// the writer mutex, evicting in batches.
 Status ShmCache::Impl::LoanFromHeap(uint64_t units, bool patient, const Lane* held, uint32_t* di,
                                     uint64_t* off) {
   // Blocks a first-fit attempt may walk before evicting instead.
