@@ -33,8 +33,11 @@ bool ShmCache::Impl::AllocBlockLocked(uint64_t units, uint32_t di, uint32_t gen,
   if (pos >= total) pos = 0;
   // The first free block this lap found too small: the rover stays there,
   // so freed space is reused, lowest first, before untouched space. Only
-  // within a lap: a block passed before a wrap may be merged into another.
-  uint64_t skipped = total;
+  // within a lap (a block passed before a wrap may be merged into another),
+  // and only when the fit was near, so puts do not keep walking (and, at
+  // max_blocks, evicting) from a hole far behind the free space.
+  constexpr uint64_t kNear = 256;
+  uint64_t skipped = total, skipped_at = 0;
   for (uint64_t scanned = 0, blocks = 0; scanned < 2 * total && blocks < max_blocks; ++blocks) {
     Block* b = B(pos);
     uint64_t u = b->units.load(std::memory_order_acquire);
@@ -54,12 +57,16 @@ bool ShmCache::Impl::AllocBlockLocked(uint64_t units, uint32_t di, uint32_t gen,
           b->units.store(units, std::memory_order_release);
         }
         b->owner.store(MakeOwner(gen, di), std::memory_order_release);
-        const uint64_t next = skipped < total ? skipped : pos + units;
+        const bool stay = skipped < total && blocks - skipped_at <= kNear;
+        const uint64_t next = stay ? skipped : pos + units;
         hdr->rover = (next >= total ? 0 : next) * kUnit;
         *off = pos * kUnit;
         return true;
       }
-      if (skipped == total) skipped = pos;
+      if (skipped == total) {
+        skipped = pos;
+        skipped_at = blocks;
+      }
     }
     scanned += u;
     pos += u;
