@@ -172,9 +172,8 @@ void RunEcg(benchmark::State& state, Store where) {
   // kFreshSegment: a private segment and disk tier per round, so no round
   // finds another's objects; removed after the round, outside the timing.
   // kWarmSegment: one for every round, warmed when first used; a round finds
-  // there what earlier rounds left: transient objects, which L1 evicts without
-  // demoting them as it needs room, and 8 named results, stored again without
-  // a copy.
+  // there what earlier rounds left: 8 named results, stored again without a
+  // copy (transient objects left L1 when their last reader let go).
   std::unique_ptr<BenchContainer> fresh;
   // Dropped after the last round, not at exit, when the tiers' statics may
   // be gone already.

@@ -31,6 +31,13 @@ bool ShmCache::Impl::AllocBlockLocked(uint64_t units, uint32_t di, uint32_t gen,
   const uint64_t total = hdr->arena_bytes / kUnit;
   uint64_t pos = hdr->rover / kUnit;
   if (pos >= total) pos = 0;
+  // The first free block this lap found too small: the rover stays there,
+  // so freed space is reused, lowest first, before untouched space. Only
+  // within a lap (a block passed before a wrap may be merged into another),
+  // and only when the fit was near, so puts do not keep walking (and, at
+  // max_blocks, evicting) from a hole far behind the free space.
+  constexpr uint64_t kNear = 256;
+  uint64_t skipped = total, skipped_at = 0;
   for (uint64_t scanned = 0, blocks = 0; scanned < 2 * total && blocks < max_blocks; ++blocks) {
     Block* b = B(pos);
     uint64_t u = b->units.load(std::memory_order_acquire);
@@ -50,15 +57,23 @@ bool ShmCache::Impl::AllocBlockLocked(uint64_t units, uint32_t di, uint32_t gen,
           b->units.store(units, std::memory_order_release);
         }
         b->owner.store(MakeOwner(gen, di), std::memory_order_release);
-        uint64_t next = pos + units;
+        const bool stay = skipped < total && blocks - skipped_at <= kNear;
+        const uint64_t next = stay ? skipped : pos + units;
         hdr->rover = (next >= total ? 0 : next) * kUnit;
         *off = pos * kUnit;
         return true;
       }
+      if (skipped == total) {
+        skipped = pos;
+        skipped_at = blocks;
+      }
     }
     scanned += u;
     pos += u;
-    if (pos >= total) pos = 0;
+    if (pos >= total) {
+      pos = 0;
+      skipped = total;
+    }
   }
   hdr->rover = pos * kUnit;
   return false;
@@ -114,7 +129,8 @@ void ShmCache::Impl::FreeLoanLocked(uint32_t di) {
   hdr->used_descs.fetch_sub(1, std::memory_order_relaxed);
 }
 
-// The heap path: next-fit under the writer mutex, evicting in batches.
+// The heap path: next-fit from the lowest space known free (the rover), under
+// the writer mutex, evicting in batches.
 Status ShmCache::Impl::LoanFromHeap(uint64_t units, bool patient, const Lane* held, uint32_t* di,
                                     uint64_t* off) {
   // Blocks a first-fit attempt may walk before evicting instead.

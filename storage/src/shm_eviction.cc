@@ -209,4 +209,24 @@ size_t ShmCache::Impl::EvictPinned(const std::vector<uint32_t>& victims) {
   return evicted;
 }
 
+// Under mu no evictor can pin it (they pin under mu), so with the flags
+// checked again here the object is one nobody will ask for: remove it from
+// the index before the unpin frees the block, the order eviction uses, so a
+// concurrent get either pinned it first or misses. The rover goes back to the
+// freed block: reusing recently written pages keeps a run's working set warm
+// (a page's first write costs microseconds on some VMs).
+void ShmCache::Impl::DropTransient(uint32_t di) {
+  Lock lock(this);
+  Desc& d = D(di);
+  const uint64_t c = d.ctl.load(std::memory_order_acquire);
+  const uint32_t f = d.flags.load(std::memory_order_relaxed);
+  const uint64_t off = d.block.load(std::memory_order_relaxed);
+  if (StateOf(c) == kLive && RefsOf(c) == 1 &&
+      (f & (kTransient | kPinned | kRecord | kEvicting)) == kTransient) {
+    RemoveLocked(di);
+    if (off < hdr->rover) hdr->rover = off;
+  }
+  Unpin(di);
+}
+
 }  // namespace overlay::storage

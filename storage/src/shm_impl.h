@@ -122,8 +122,9 @@ struct ShmCache::Impl {
   // when it goes untracked (a bounded search, so a process holding thousands
   // of handles does not slow every get down).
   uint32_t RecordPin(uint32_t di) const;
-  // Forgets the recorded pin (first: see Opener), then drops it.
-  void ReleaseRecordedPin(uint32_t di, uint32_t entry) const;
+  // Forgets the recorded pin (first: see Opener), then drops it; the last
+  // pin of a transient object drops the object (DropTransient).
+  void ReleaseRecordedPin(uint32_t di, uint32_t entry);
 
   // ---- recovery (shm_recovery.cc; REQUIRES: mu held) ----
 
@@ -159,7 +160,8 @@ struct ShmCache::Impl {
   // One past the highest descriptor in use (lock-free).
   uint32_t High() const;
   bool BlockFree(const shm::Block* b) const;
-  // Next-fit over the walkable heap, merging free neighbours on the way, giving
+  // Next-fit over the walkable heap from the rover, which stays at the first
+  // free block too small for this loan, merging free neighbours on the way, giving
   // up after `max_blocks` blocks (the caller then evicts rather than walk a full
   // cache on every put). REQUIRES: mu held.
   bool AllocBlockLocked(uint64_t units, uint32_t di, uint32_t gen, uint64_t max_blocks,
@@ -218,6 +220,10 @@ struct ShmCache::Impl {
   // Demotes (listener) and removes pinned victims, then drops the pins; takes
   // mu itself. Returns how many were evicted.
   size_t EvictPinned(const std::vector<uint32_t>& victims);
+  // Drops our pin on transient object `di`, the last one: it is dead, so it
+  // leaves the index and its block is reused first (see the rover). A reader
+  // that pins it meanwhile keeps it readable until its own unpin. Takes mu.
+  void DropTransient(uint32_t di);
 };
 
 // ---- the read path ----
@@ -363,8 +369,16 @@ inline uint32_t ShmCache::Impl::RecordPin(uint32_t di) const {
   return shm::kPinsPerOpener;
 }
 
-inline void ShmCache::Impl::ReleaseRecordedPin(uint32_t di, uint32_t entry) const {
-  if (entry < shm::kPinsPerOpener) opener->pins[entry].store(0, std::memory_order_release);
+inline void ShmCache::Impl::ReleaseRecordedPin(uint32_t di, uint32_t entry) {
+  using namespace shm;  // NOLINT
+  if (entry < kPinsPerOpener) opener->pins[entry].store(0, std::memory_order_release);
+  const Desc& d = D(di);
+  const uint64_t c = d.ctl.load(std::memory_order_acquire);
+  if (StateOf(c) == kLive && RefsOf(c) == 1 &&
+      (d.flags.load(std::memory_order_relaxed) & (kTransient | kPinned | kRecord)) == kTransient) {
+    DropTransient(di);
+    return;
+  }
   Unpin(di);
 }
 

@@ -165,7 +165,9 @@ struct alignas(64) Header {
   alignas(64) pthread_mutex_t mu;
 
   // Guarded by mu.
-  alignas(64) uint64_t rover;  // arena offset of a block start (next-fit hint)
+  // Arena offset of a block start where the next heap walk begins: at or
+  // before the lowest free space seen (dropped transients move it back).
+  alignas(64) uint64_t rover;
   uint64_t sieve_hand;         // seq the SIEVE hand points at
 
   // Objects published so far: the next one's seq, and LRU's clock (see
