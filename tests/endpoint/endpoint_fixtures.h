@@ -47,10 +47,14 @@ inline std::string Unique(const std::string& what) {
   return "ovl-ept-" + what + "-" + std::to_string(::getpid());
 }
 
-// The client's own data container as the manager's ObjectStore.
+// The client's own data container as the manager's ObjectStore. Its objects
+// are not transient: the tests hand the manager keys and let go of the Blobs,
+// where a run would hold each input until its task is done (and a transient
+// one is dropped with its last pin).
 class ClientStore : public storage::ContainerStore {
  public:
-  explicit ClientStore(const std::string& segment) : ContainerStore(nullptr), segment_(segment) {
+  explicit ClientStore(const std::string& segment)
+      : ContainerStore(nullptr, /*transient=*/false), segment_(segment) {
     StorageOptions o;
     o.segment = segment;
     o.memory = 32ull << 20;
