@@ -104,7 +104,7 @@ class EcgVisualizer final : public Function {
       if (IsBinaryChunk(text) || text.find(kChunkMark) != std::string_view::npos) {
         Result<SignalChunk> chunk = ReadChunk(text);
         if (!chunk.ok()) return Failed(in, chunk.status());
-        AddChunk(*st, *chunk);
+        if (Status s = AddChunk(*st, *chunk); !s.ok()) return Failed(in, s);
       } else if (text.find(kBeatsHeader) != std::string_view::npos) {
         Result<BeatList> beats = ParseBeats(text);
         if (!beats.ok()) return Failed(in, beats.status());
@@ -145,11 +145,17 @@ class EcgVisualizer final : public Function {
         fmt::format("ecg_visualizer: input '{}': {}", in.name, s.message()));
   }
 
-  void AddChunk(VisualizerState& st, const SignalChunk& c) const {
+  Status AddChunk(VisualizerState& st, const SignalChunk& c) const {
     if (st.fs == 0) st.fs = c.fs;
     if (st.header_stream.empty()) st.header_stream = c.stream;
     if (!st.any_chunk) {
-      st.strip.assign(static_cast<size_t>(std::llround(strip_seconds_ * st.fs)),
+      // A stated fs is the client's word: bound the strip it sizes.
+      const double samples = strip_seconds_ * st.fs;
+      if (!(samples <= kMaxStripSamples))
+        return Status::InvalidArgument(fmt::format(
+            "a {} s strip at fs={} Hz is more than {} samples", strip_seconds_, st.fs,
+            kMaxStripSamples));
+      st.strip.assign(static_cast<size_t>(std::llround(samples)),
                       std::numeric_limits<float>::quiet_NaN());
       st.any_chunk = true;
     }
@@ -159,8 +165,11 @@ class EcgVisualizer final : public Function {
       int64_t at = c.first_sample + static_cast<int64_t>(i);
       if (at >= 0 && at < static_cast<int64_t>(st.strip.size())) st.strip[at] = c.mv[i];
     }
+    return Status::OK();
   }
 
+  // 64 MiB of floats: an hour at 4.6 kHz.
+  static constexpr double kMaxStripSamples = 16 << 20;
   const double strip_seconds_;
 };
 
