@@ -42,7 +42,14 @@ class MemoryRoomTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("overlay-room-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    fs::remove_all(dir_);
+    // The runs that fit made their segment in the real /dev/shm.
+    std::error_code ec;
+    fs::remove(fs::path("/dev/shm") / Segment(), ec);
+  }
+
+  static std::string Segment() { return "room-" + std::to_string(::getpid()); }
 
   // `overlay run configs/ecg.cfg` with `extra` flags in a child that first runs
   // `setup` (in the child, before exec), its disk tier under dir_, killed
@@ -51,7 +58,7 @@ class MemoryRoomTest : public ::testing::Test {
     std::vector<std::string> args = {std::string(OVERLAY_BINARY_DIR) + "/core/overlay",
                                      "run", "configs/ecg.cfg", "--quiet",
                                      "--out", (dir_ / "out").string(),
-                                     "--segment", "room-" + std::to_string(::getpid())};
+                                     "--segment", Segment()};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
