@@ -37,11 +37,8 @@ Status EncodeChunk(double fs, int64_t first_sample, std::span<const float> mv,
     return Status::InvalidArgument(fmt::format("binary chunk: {} samples need {} bytes, got {}",
                                                mv.size(), EncodedChunkSize(mv.size()),
                                                out.size()));
-  if (!(fs > 0) || !std::isfinite(fs))
-    return Status::InvalidArgument(fmt::format("binary chunk: fs must be positive, got {}", fs));
-  if (first_sample < 0)
-    return Status::InvalidArgument(
-        fmt::format("binary chunk: first_sample must be >= 0, got {}", first_sample));
+  if (Status t = CheckTiming(fs, first_sample); !t.ok())
+    return Status::InvalidArgument(fmt::format("binary chunk: {}", t.message()));
   char* p = out.data();
   std::memcpy(p, kChunkMagic.data(), kChunkMagic.size());
   StoreLe<uint32_t>(p + 8, kChunkVersion);
@@ -70,16 +67,18 @@ Result<SignalChunk> DecodeChunk(std::string_view bytes) {
   if (LoadLe<uint32_t>(p + 12) != 0) return Bad("reserved header field is not 0");
   SignalChunk c;
   c.fs = std::bit_cast<double>(LoadLe<uint64_t>(p + 16));
-  if (!(c.fs > 0) || !std::isfinite(c.fs)) return Bad(fmt::format("fs {} is not positive", c.fs));
   uint64_t first = LoadLe<uint64_t>(p + 24);
-  if (first > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-    return Bad(fmt::format("first_sample {} is out of range", first));
+  if (first > static_cast<uint64_t>(kMaxStatedSample))
+    return Bad(fmt::format("first_sample {} is outside 0..{}", first, kMaxStatedSample));
   c.first_sample = static_cast<int64_t>(first);
+  if (Status t = CheckTiming(c.fs, c.first_sample); !t.ok()) return Bad(t.message());
   uint64_t count = LoadLe<uint64_t>(p + 32);
   const size_t payload = bytes.size() - kChunkHeaderSize;
   if (payload % 4 != 0 || count != payload / 4)
     return Bad(fmt::format("header says {} samples but {} sample bytes follow{}", count, payload,
                            payload / 4 < count ? " (truncated)" : ""));
+  if (count > static_cast<uint64_t>(kMaxStatedSample - c.first_sample))
+    return Bad("ends past the last allowed sample position");
   c.mv.resize(count);
   p += kChunkHeaderSize;
   if constexpr (std::endian::native == std::endian::little) {

@@ -11,7 +11,7 @@
 //   8  4  version (kChunkVersion)
 //  12  4  reserved, 0
 //  16  8  fs, Hz (IEEE-754 double)
-//  24  8  first_sample: stream index of the first sample (uint64, < 2^63)
+//  24  8  first_sample: stream index of the first sample (uint64, <= 2^48)
 //  32  8  sample count
 //  40  4n samples, mV (IEEE-754 float32)
 // The stream name is not stored: a chunk belongs to the stream of its task.
@@ -40,7 +40,7 @@ constexpr size_t EncodedChunkSize(size_t samples) { return kChunkHeaderSize + 4 
 bool IsBinaryChunk(std::string_view bytes);
 
 // Writes the chunk into `out`. Fails unless out.size() is
-// EncodedChunkSize(mv.size()), fs is positive and finite, first_sample >= 0.
+// EncodedChunkSize(mv.size()) and CheckTiming(fs, first_sample) holds.
 Status EncodeChunk(double fs, int64_t first_sample, std::span<const float> mv,
                    std::span<char> out);
 

@@ -62,6 +62,16 @@ std::string FormatChunk(const SignalChunk& chunk) {
   return out;
 }
 
+Status CheckTiming(double fs, int64_t first_sample) {
+  if (!(fs >= kMinStatedFs && fs <= kMaxStatedFs))
+    return Status::InvalidArgument(
+        fmt::format("fs {} Hz is outside {}..{} Hz", fs, kMinStatedFs, kMaxStatedFs));
+  if (first_sample < 0 || first_sample > kMaxStatedSample)
+    return Status::InvalidArgument(
+        fmt::format("sample position {} is outside 0..{}", first_sample, kMaxStatedSample));
+  return Status::OK();
+}
+
 Result<SignalChunk> ParseChunk(std::string_view text) {
   SignalChunk c;
   c.mv.reserve(text.size() / 6);
@@ -83,7 +93,10 @@ Result<SignalChunk> ParseChunk(std::string_view text) {
     return Status::OK();
   });
   if (!s.ok()) return s;
-  if (!(c.fs > 0)) return Status::InvalidArgument("chunk: fs must be positive");
+  if (Status t = CheckTiming(c.fs, c.first_sample); !t.ok())
+    return Status::InvalidArgument(fmt::format("chunk: {}", t.message()));
+  if (c.mv.size() > static_cast<size_t>(kMaxStatedSample - c.first_sample))
+    return Status::InvalidArgument("chunk: ends past the last allowed sample position");
   return c;
 }
 
@@ -130,6 +143,11 @@ Result<BeatList> ParseBeats(std::string_view text) {
         (!Trim(f[2]).empty() && !ParseNumber(f[2], &beat.rr_s)) ||
         (!Trim(f[3]).empty() && !ParseNumber(f[3], &beat.hr_bpm)))
       return BadLine("beats", n, line);
+    if (!CheckTiming(b.fs, beat.sample).ok() || !(beat.time_s >= 0) ||
+        !(beat.time_s <= kMaxStatedSample / kMinStatedFs) || !(beat.rr_s >= 0) ||
+        !(beat.rr_s <= kMaxStatedSample / kMinStatedFs) || !(beat.hr_bpm >= 0) ||
+        !(beat.hr_bpm <= 60 * kMaxStatedFs))
+      return BadLine("beats", n, line);
     b.beats.push_back(beat);
     return Status::OK();
   });
@@ -147,7 +165,8 @@ Result<Recording> ParseRecording(std::string_view text) {
     if (line.empty()) return Status::OK();
     if (line[0] == '#') {
       if (HeaderValue(line, "fs", &v)) {
-        if (!ParseNumber(v, &r.fs) || !(r.fs > 0)) return BadLine("recording", n, line);
+        if (!ParseNumber(v, &r.fs) || !CheckTiming(r.fs, 0).ok())
+          return BadLine("recording", n, line);
         r.fs_stated = true;
       }
       return Status::OK();

@@ -27,6 +27,17 @@ namespace overlay::ecg {
 
 inline constexpr double kDefaultFs = 360.0;
 
+// What a header may state: fs within [kMinStatedFs, kMaxStatedFs] Hz and stream
+// positions within [0, kMaxStatedSample]. Only corrupt or hostile input goes
+// beyond, and downstream it would overflow positions or draw time axes that
+// never end (a record of 2^40 samples at 1e-300 Hz).
+inline constexpr double kMinStatedFs = 1;
+inline constexpr double kMaxStatedFs = 1e6;
+inline constexpr int64_t kMaxStatedSample = int64_t{1} << 48;  // 8.9 years at 1 MHz
+
+// InvalidArgument naming the value when fs or first_sample is out of range.
+Status CheckTiming(double fs, int64_t first_sample);
+
 struct SignalChunk {
   std::string stream;
   double fs = kDefaultFs;

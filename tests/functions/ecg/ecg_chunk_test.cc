@@ -103,9 +103,13 @@ TEST(EcgChunk, GarbledHeadersFailAndSayWhat) {
   EXPECT_THAT(DecodeError(with(8, std::string("\x02\0\0\0", 4))),
               HasSubstr("version 2 is not supported"));
   EXPECT_THAT(DecodeError(with(12, "\x01")), HasSubstr("reserved"));
-  EXPECT_THAT(DecodeError(with(16, std::string(8, '\0'))), HasSubstr("fs 0 is not positive"));
+  EXPECT_THAT(DecodeError(with(16, std::string(8, '\0'))), HasSubstr("fs 0 Hz is outside"));
   EXPECT_THAT(DecodeError(with(16, std::string("\0\0\0\0\0\0\xf8\x7f", 8))),
-              HasSubstr("is not positive"));  // NaN
+              HasSubstr("fs nan Hz is outside"));
+  // 1e-300 Hz: positive and finite, but a time axis of 1e300 s never ends.
+  EXPECT_THAT(DecodeError(with(16, std::string("\x59\xf3\xf8\xc2\x1f\x6e\xa5\x01", 8))),
+              HasSubstr("is outside 1..1000000 Hz"));
+  EXPECT_THAT(DecodeError(with(30, "\x01")), HasSubstr("first_sample 281474976711656 is outside"));
   EXPECT_THAT(DecodeError(with(31, "\x80")), HasSubstr("first_sample"));
   EXPECT_THAT(DecodeError(with(32, std::string("\xff\xff\xff\xff\xff\xff\xff\xff", 8))),
               HasSubstr("header says 18446744073709551615 samples"));

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ecg_text.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
 
 namespace overlay::ecg {
 namespace {
+
+using ::testing::HasSubstr;
 
 TEST(EcgText, ChunkRoundTrip) {
   SignalChunk c;
@@ -41,6 +44,12 @@ TEST(EcgText, ChunkErrorsNameTheLine) {
   EXPECT_FALSE(ParseChunk("# fs=abc\n1\n").ok());
   EXPECT_FALSE(ParseChunk("# fs=0\n1\n").ok());
   EXPECT_FALSE(ParseChunk("# first_sample=1.5\n1\n").ok());
+  // Positive but absurd timing: a corrupt or hostile header, not a recording.
+  EXPECT_THAT(ParseChunk("# fs=1e-300\n1\n").status().message(), HasSubstr("outside 1..1000000 Hz"));
+  EXPECT_FALSE(ParseChunk("# fs=inf\n1\n").ok());
+  EXPECT_THAT(ParseChunk("# first_sample=-1\n1\n").status().message(), HasSubstr("position -1"));
+  EXPECT_FALSE(ParseChunk("# first_sample=9223372036854775807\n1\n").ok());
+  EXPECT_FALSE(ParseChunk("# first_sample=281474976710656\n1\n").ok());  // ends past 2^48
   EXPECT_FALSE(ParseChunk("nan\n").ok());
   EXPECT_FALSE(ParseChunk("1e99\n").ok());  // beyond float
 }
@@ -64,7 +73,8 @@ TEST(EcgText, BeatsRoundTrip) {
 }
 
 TEST(EcgText, BeatsErrorsNameTheLine) {
-  for (const char* bad : {"1,2,3\n", "x,1,,\n", "1,2,3,4,5\n", "1,2,a,\n"}) {
+  for (const char* bad : {"1,2,3\n", "x,1,,\n", "1,2,3,4,5\n", "1,2,a,\n", "-1,0,,\n", "1,inf,,\n",
+                          "1,1e300,,\n", "1,0,nan,\n", "1,0,1,-5\n"}) {
     Result<BeatList> b = ParseBeats(std::string("# fs=360\nsample,time_s,rr_s,hr_bpm\n") + bad);
     ASSERT_FALSE(b.ok()) << bad;
     EXPECT_NE(b.status().message().find("line 3"), std::string_view::npos) << b.status().ToString();
