@@ -35,6 +35,7 @@
 #include <unordered_map>
 
 #include "overlay/dag.h"
+#include "overlay/memory_room.h"
 #include "stream_memo.h"
 
 namespace overlay {
@@ -123,11 +124,6 @@ Result<Blob> ReadInput(const std::string& path, BlobAllocator* alloc) {
   }
   if (hasher) return std::move(*space).Publish(hasher->Finish());
   return std::move(*space).Publish();
-}
-
-std::string Bytes(uint64_t n) {
-  if (n >= (1ull << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(n) / (1 << 20));
-  return fmt::format("{:.1f} KiB", static_cast<double>(n) / 1024);
 }
 
 class Execution {
@@ -266,7 +262,8 @@ class Execution {
           "the largest input, '{}' ({}), needs about {} of store memory while it is in flight, "
           "more than the {} budget, and no disk tier can take the overflow: raise "
           "STORAGE.memory or drop STORAGE.disk = none",
-          largest->file.path, Bytes(largest_size), Bytes(per_stream), Bytes(opt_.memory_limit)));
+          largest->file.path, FormatBytes(largest_size), FormatBytes(per_stream),
+          FormatBytes(opt_.memory_limit)));
     if (per_stream > 0)
       window_ = std::clamp<size_t>(opt_.memory_limit / per_stream, 1, window_);
     return Status::OK();
