@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,6 +32,12 @@ void OnStopSignal(int sig) {
   (void)n;
 }
 
+bool SameFile(int fd, const std::string& path) {
+  struct stat a {}, b {};
+  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
 }  // namespace
 
 int RunEndpoint(const std::string& config, const std::string& name, const std::string& address,
@@ -43,11 +50,13 @@ int RunEndpoint(const std::string& config, const std::string& name, const std::s
   }
   const EndpointDecl* decl = spec->FindEndpoint(name);
   const std::string log_path =
-      !log.empty() ? log : decl != nullptr && !decl->log.empty() ? decl->log : DefaultLogPath(name);
+      !log.empty() ? log : EndpointLogPath(decl != nullptr ? decl->log : "", name);
   if (Status s = OpenEventLog(log_path); !s.ok()) {
     fmt::print(stderr, "overlay endpoint: {}\n", s.message());
     return kExitSetup;
   }
+  // A detached endpoint's stderr is its log: what the log says is not said twice.
+  const bool stderr_is_log = SameFile(STDERR_FILENO, log_path);
   if (pipe(stop_pipe) != 0) {
     fmt::print(stderr, "overlay endpoint: pipe: {}\n", std::strerror(errno));
     return kExitSetup;
@@ -62,7 +71,7 @@ int RunEndpoint(const std::string& config, const std::string& name, const std::s
   auto server = EndpointServer::Create(*spec, name, options);
   if (!server.ok()) {
     EventLog().error("endpoint {} could not start: {}", name, server.status().ToString());
-    fmt::print(stderr, "overlay endpoint: {}\n", server.status().ToString());
+    if (!stderr_is_log) fmt::print(stderr, "overlay endpoint: {}\n", server.status().ToString());
     return kExitSetup;
   }
   const std::string metrics = (*server)->metrics_address();
@@ -85,7 +94,7 @@ int RunEndpoint(const std::string& config, const std::string& name, const std::s
   waiter.join();
   if (!s.ok()) {
     EventLog().error("endpoint {} stopped: {}", name, s.ToString());
-    fmt::print(stderr, "overlay endpoint: {}\n", s.ToString());
+    if (!stderr_is_log) fmt::print(stderr, "overlay endpoint: {}\n", s.ToString());
     return 1;
   }
   EventLog().info("endpoint {} stopped", name);
@@ -104,12 +113,12 @@ CLI::App* AddEndpointCommand(CLI::App& app, EndpointFlags* flags) {
                        "$XDG_STATE_HOME/overlay/NAME.log, else /var/log/overlay/NAME.log for "
                        "root, else ~/.local/state/overlay/NAME.log)");
   endpoint->add_option("--state-dir", flags->state_dir,
-                       "with --detach/--stop: where the pid file and log are (default: "
+                       "with --detach/--stop: where the pid file is (default: "
                        "$XDG_STATE_HOME/overlay, else ~/.local/state/overlay)");
   CLI::Option* detach = endpoint->add_flag(
       "--detach", flags->detach,
-      "start the daemon in a session of its own, pid file and log in the state directory, and "
-      "return (what `overlay up` runs)");
+      "start the daemon in a session of its own, pid file in the state directory, its stderr "
+      "appended to its log, and return (what `overlay up` runs)");
   endpoint->add_flag("--stop", flags->stop,
                      "stop the daemon --detach started: SIGTERM, then SIGKILL after --grace-ms")
       ->excludes(detach);
@@ -125,6 +134,7 @@ int EndpointMain(const EndpointFlags& flags) {
   e.name = flags.name;
   e.address = flags.address;
   e.state_dir = flags.state_dir;
+  e.log = flags.log;
   auto done = flags.detach ? launch::StartDetached(e)
                            : launch::StopDetached(e, std::chrono::milliseconds(flags.grace_ms));
   if (!done.ok()) {

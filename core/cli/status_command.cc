@@ -50,13 +50,18 @@ nlohmann::json Describe(const EndpointDecl& e, const Result<transport::Heartbeat
                              {"misses", st.tier_misses[i]},
                              {"hit_ratio", Ratio(st.tier_hits[i], st.tier_misses[i])},
                              {"bytes_read", st.tier_bytes[i]}};
+  j["l2_bytes"] = st.l2_bytes;
+  j["transports"] = nlohmann::json::object();
+  for (const transport::Traffic& t : st.transports)
+    j["transports"][t.transport] = {{"sent_bytes", t.sent_bytes},
+                                    {"received_bytes", t.received_bytes}};
   return j;
 }
 
 void PrintTable(const nlohmann::json& endpoints) {
-  fmt::print("{:<16} {:<5} {:<18} {:<24} {:<16} {:>8} {:>14} {:>5} {:>11} {}\n", "ENDPOINT", "STATE",
-             "HOST", "ADDRESS", "INCARNATION", "UPTIME", "RUN/DONE/FAIL", "QUEUE", "L1 BYTES",
-             "HIT L1/L2/L3");
+  fmt::print("{:<16} {:<5} {:<18} {:<24} {:<16} {:>8} {:>14} {:>5} {:>11} {:>11} {:<14} {}\n",
+             "ENDPOINT", "STATE", "HOST", "ADDRESS", "INCARNATION", "UPTIME", "RUN/DONE/FAIL",
+             "QUEUE", "L1 BYTES", "L2 BYTES", "HIT L1/L2/L3", "SENT/RECEIVED BYTES");
   for (const auto& j : endpoints) {
     if (!j["up"].get<bool>()) {
       fmt::print("{:<16} {:<5} {:<18} {:<24} {}\n", j["name"].get<std::string>(), "DOWN",
@@ -75,13 +80,22 @@ void PrintTable(const nlohmann::json& endpoints) {
     for (const char* tier : kTiers)
       ratios += fmt::format("{}{:.0f}%", ratios.empty() ? "" : "/",
                             100 * j["tiers"][tier]["hit_ratio"].get<double>());
-    fmt::print("{:<16} {:<5} {:<18} {:<24} {:<16} {:>7.0f}s {:>14} {:>5} {:>11} {}\n",
+    // Only the transports that moved anything, e.g. "zeromq 5120/2048".
+    std::string moved;
+    for (const auto& [name, bytes] : j["transports"].items()) {
+      const auto sent = bytes["sent_bytes"].get<uint64_t>();
+      const auto received = bytes["received_bytes"].get<uint64_t>();
+      if (sent + received > 0)
+        moved += fmt::format("{}{} {}/{}", moved.empty() ? "" : ", ", name, sent, received);
+    }
+    fmt::print("{:<16} {:<5} {:<18} {:<24} {:<16} {:>7.0f}s {:>14} {:>5} {:>11} {:>11} {:<14} {}\n",
                j["name"].get<std::string>(), "up", j["host"].get<std::string>(),
                j["address"].get<std::string>(), j["incarnation"].get<std::string>(),
                j["uptime_s"].get<double>(),
                fmt::format("{}/{}/{}", t["running"].get<uint64_t>(), t["done"].get<uint64_t>(),
                            t["failed"].get<uint64_t>()),
-               j["queue_depth"].get<uint64_t>(), j["l1_live_bytes"].get<uint64_t>(), ratios);
+               j["queue_depth"].get<uint64_t>(), j["l1_live_bytes"].get<uint64_t>(),
+               j["l2_bytes"].get<uint64_t>(), ratios, moved.empty() ? "-" : moved);
   }
 }
 

@@ -20,9 +20,11 @@
 #include "overlay/task_metrics.h"
 #include "overlay/storage/container_store.h"
 #include "overlay/storage/data_container.h"
+#include "overlay/storage/rocks_tier.h"
 #include "overlay/storage/shm_cache.h"
 #include "overlay/transport/bulk.h"
 #include "overlay/transport/poller.h"
+#include "overlay/transport/traffic.h"
 #include "overlay/transport/wire.h"
 #include "task_ledger.h"
 #include "task_runner.h"
@@ -316,6 +318,8 @@ class EndpointServer::Impl {
     st.tier_hits = reads.hits;
     st.tier_misses = reads.misses;
     st.tier_bytes = reads.bytes;
+    if (storage::RocksTier* l2 = container_->l2()) st.l2_bytes = l2->ApproximateBytes();
+    st.transports = transport::TrafficByTransport();
     return st;
   }
 

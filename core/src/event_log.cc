@@ -37,6 +37,10 @@ std::string DefaultLogPath(std::string_view endpoint) {
          "/.local/state/overlay/" + file;
 }
 
+std::string EndpointLogPath(const std::string& configured, std::string_view endpoint) {
+  return configured.empty() ? DefaultLogPath(endpoint) : configured;
+}
+
 Status OpenEventLog(const std::string& path) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::path(path).parent_path();

@@ -304,6 +304,20 @@ class RocksTierImpl final : public RocksTier {
     return out;
   }
 
+  uint64_t ApproximateBytes() override {
+    // Objects and their chunks are the default family: its memtables and SST
+    // files, plus the blob files RocksDB moved large values to.
+    const std::string limit(64, '\xff');
+    const rocksdb::Range all("", limit);
+    rocksdb::SizeApproximationOptions o;
+    o.include_memtables = true;
+    uint64_t bytes = 0, blobs = 0;
+    if (!db_->GetApproximateSizes(o, cfs_[0], &all, 1, &bytes).ok()) bytes = 0;
+    if (db_->GetIntProperty(cfs_[0], rocksdb::DB::Properties::kLiveBlobFileSize, &blobs))
+      bytes += blobs;
+    return bytes;
+  }
+
   Status Flush() override {
     if (access_ != Access::kWrite) return ReadOnlyError();
     rocksdb::Status s = db_->Flush(rocksdb::FlushOptions(), cfs_);

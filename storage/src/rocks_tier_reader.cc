@@ -64,6 +64,7 @@ class RefreshingReader final : public RocksTier {
     return Current()->ExpireNow(now_ms);
   }
   Status Flush() override { return Current()->Flush(); }
+  uint64_t ApproximateBytes() override { return Current()->ApproximateBytes(); }
 
   Result<Blob> Get(const ObjectKey& key) override {
     const Clock::time_point start = Clock::now();

@@ -89,8 +89,9 @@ class ClusterFixture : public ::testing::Test {
   }
 
   // The ECG pipeline: sensor in the client, QRS on fog_, drawing on cloud_;
-  // `endpoint_keys` go into each ENDPOINT block (by name).
-  fs::path WriteConfig(const std::string& fog_keys, const std::string& cloud_keys) {
+  // `endpoint_keys` go into each ENDPOINT block (by name), `storage` into STORAGE.
+  fs::path WriteConfig(const std::string& fog_keys, const std::string& cloud_keys,
+                       const std::string& storage = "memory = 64MiB\ndisk = none\n") {
     const fs::path cfg = dir_ / "cluster.cfg";
     std::ofstream(cfg) << "[FUNCTION]\nname = sensor\nbuiltin = sensor_simulator\nargs = 1000\n"
                           "[END]\n[FUNCTION]\nname = qrs\nbuiltin = qrs_detector\n[END]\n"
@@ -102,7 +103,7 @@ class ClusterFixture : public ::testing::Test {
                           "endpoint = " << fog_ << "\n[END]\n"
                           "[STAGE]\nname = stage3\nsource = stage1, stage2\ntransformation = draw\n"
                           "endpoint = " << cloud_ << "\n[END]\n"
-                          "[STORAGE]\nmemory = 64MiB\ndisk = none\n[END]\n";
+                          "[STORAGE]\n" << storage << "[END]\n";
     return cfg;
   }
 

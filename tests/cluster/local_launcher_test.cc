@@ -20,11 +20,23 @@ using testing::Tree;
 
 class LocalLauncherTest : public testing::ClusterFixture {
  protected:
+  void SetUp() override {
+    ClusterFixture::SetUp();
+    // Event logs (DefaultLogPath) and disk tiers (the default folder) in here.
+    env_ = {{"XDG_STATE_HOME", (dir_ / "xdg-state").string()},
+            {"XDG_DATA_HOME", (dir_ / "xdg-data").string()}};
+  }
+  // Puts land in L2 too (write = through), each process its own by segment.
   fs::path Config() {
     return WriteConfig(
         "address = tcp://127.0.0.1:" + std::to_string(testing::FreePort()) + "\nworkers = 1\n",
         "address = tcp://127.0.0.1:" + std::to_string(testing::FreePort()) +
-            "\nworkers = 1\nlauncher = local\n");
+            "\nworkers = 1\nlauncher = local\n",
+        "memory = 64MiB\nwrite = through\n");
+  }
+  // An endpoint's one log: its event log, at the default path.
+  std::string Log(const std::string& name) {
+    return testing::ReadFile(dir_ / "xdg-state" / "overlay" / (name + ".log"));
   }
   void TearDown() override {
     // Whatever a failed test left running goes with it.
@@ -56,6 +68,10 @@ TEST_F(LocalLauncherTest, UpStatusRunKillDown) {
   EXPECT_TRUE((*fog)["up"].get<bool>());
   const std::string incarnation = (*fog)["incarnation"];
   EXPECT_EQ(incarnation.size(), 16u);
+  EXPECT_EQ((*fog)["l2_bytes"].get<uint64_t>(), 0u) << fog->dump();
+  const uint64_t sent_before = (*fog)["transports"]["zeromq"]["sent_bytes"].get<uint64_t>();
+  const uint64_t received_before =
+      (*fog)["transports"]["zeromq"]["received_bytes"].get<uint64_t>();
 
   // Up again: nothing restarted (same incarnation, same pid).
   RunResult again = Overlay({"up", cfg.string(), "--state-dir", state()});
@@ -87,7 +103,22 @@ TEST_F(LocalLauncherTest, UpStatusRunKillDown) {
     EXPECT_GT((*e)["uptime_s"].get<double>(), 0.0);
     const auto& l1 = (*e)["tiers"]["L1"];
     EXPECT_GT(l1["hits"].get<uint64_t>() + l1["misses"].get<uint64_t>(), 0u) << e->dump();
+    // Their outputs went to L2 as well (write = through), and to the client over ZeroMQ.
+    EXPECT_GT((*e)["l2_bytes"].get<uint64_t>(), 1000u) << e->dump();
+    EXPECT_GT((*e)["transports"]["zeromq"]["sent_bytes"].get<uint64_t>(), 4096u) << e->dump();
+    EXPECT_GT((*e)["transports"]["zeromq"]["received_bytes"].get<uint64_t>(), 4096u)
+        << e->dump();
+    EXPECT_EQ((*e)["transports"]["libfabric"]["sent_bytes"].get<uint64_t>(), 0u) << e->dump();
   }
+  // Those bytes are the run's, not the status requests'.
+  const nlohmann::json& fog_after = *Find(st, fog_);
+  EXPECT_GT(fog_after["transports"]["zeromq"]["sent_bytes"].get<uint64_t>(), sent_before + 4096);
+  EXPECT_GT(fog_after["transports"]["zeromq"]["received_bytes"].get<uint64_t>(),
+            received_before + 4096);
+  RunResult up_table = Overlay({"status", cfg.string()});
+  EXPECT_EQ(up_table.exit_code, 0);
+  EXPECT_THAT(up_table.out.tail, HasSubstr("L2 BYTES"));
+  EXPECT_THAT(up_table.out.tail, HasSubstr("zeromq "));
 
   // One killed: status says which, and exits 1.
   ASSERT_EQ(::kill(cloud_pid, SIGKILL), 0);
@@ -109,6 +140,16 @@ TEST_F(LocalLauncherTest, UpStatusRunKillDown) {
   EXPECT_TRUE(ProcessesWith(cfg.string()).empty());
   st = StatusJson(cfg, &rc);
   EXPECT_EQ(rc, 1);
+
+  // One log per endpoint, the event log at its default path, with its start
+  // and its stop; the state folder holds no other.
+  const std::string fog_log = Log(fog_);
+  EXPECT_THAT(fog_log, HasSubstr("[info] endpoint " + fog_ + " started: pid"));
+  EXPECT_THAT(fog_log, HasSubstr("[info] endpoint " + fog_ + " stopping on SIGTERM"));
+  EXPECT_THAT(fog_log, HasSubstr("[info] endpoint " + fog_ + " stopped\n"));
+  EXPECT_THAT(Log(cloud_), HasSubstr("[info] endpoint " + cloud_ + " started: pid"));
+  for (const auto& f : fs::recursive_directory_iterator(dir_ / "state"))
+    EXPECT_NE(f.path().extension(), ".log") << f.path();
 }
 
 TEST_F(LocalLauncherTest, UpNamesTheEndpointThatExits) {
@@ -121,8 +162,14 @@ TEST_F(LocalLauncherTest, UpNamesTheEndpointThatExits) {
   RunResult up = Overlay({"up", cfg.string(), "--state-dir", state(), "--timeout", "30"});
   EXPECT_EQ(up.exit_code, 1);
   EXPECT_THAT(up.err.tail, HasSubstr("endpoint '" + cloud_ + "' exited without answering"));
-  EXPECT_THAT(up.err.tail, HasSubstr(cloud_ + ".log"));
+  EXPECT_THAT(up.err.tail, HasSubstr((dir_ / "xdg-state" / "overlay" / cloud_).string() + ".log"));
   EXPECT_THAT(up.out.tail, HasSubstr("EXITED"));
+  // The log says why, once (its stderr is the same file).
+  const std::string log = Log(cloud_);
+  const std::string why = "[error] endpoint " + cloud_ + " could not start";
+  EXPECT_THAT(log, HasSubstr(why));
+  EXPECT_THAT(log, HasSubstr("missing.key"));
+  EXPECT_EQ(log.find("missing.key"), log.rfind("missing.key")) << log;
   RunResult down = Overlay({"down", cfg.string(), "--state-dir", state()});
   EXPECT_EQ(down.exit_code, 0) << down.StderrTail();
   EXPECT_TRUE(ProcessesWith(cfg.string()).empty());

@@ -12,6 +12,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "endpoint_fixtures.h"
 #include "overlay/function_manager.h"
@@ -150,6 +151,81 @@ TEST(EndpointObserve, MetricsCountEveryTaskAndPassPromtoolAndTheLogSaysWhatHappe
   EXPECT_NE(log.find("stage 'broken' (nope)"), std::string::npos) << log;
   EXPECT_NE(log.find("stopping on SIGTERM"), std::string::npos) << log;
   EXPECT_NE(log.find("[info] endpoint " + name + " stopped"), std::string::npos) << log;
+}
+
+// `overlay run --metrics-address` serves the run's metrics while it runs:
+// three items pass stage `copied`, and in stage `gated` item p0 waits (on a
+// worker thread) until the test has scraped the metrics and opens the gate.
+TEST(EndpointObserve, RunLiveServesItsMetricsWhileItRuns) {
+  if (std::thread::hardware_concurrency() < 2)
+    GTEST_SKIP() << "one core: the waiting item would hold the run's only worker thread";
+  const auto dir = std::filesystem::temp_directory_path() / Unique("live-run");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "in");
+  constexpr int kItems = 3;
+  for (int i = 0; i < kItems; ++i) std::ofstream(dir / "in" / ("p" + std::to_string(i))) << i;
+  const std::string gate = (dir / "gate").string();
+  // Bounded: the gate gives up after 20 s.
+  std::ofstream(dir / "live.cfg")
+      << "[FUNCTION]\nname = copy\ncommand = cp @I @D/\n[END]\n"
+         "[FUNCTION]\nname = wait\ncommand = sh -c 'if [ \"$(basename \"$1\")\" = p0 ]; then n=0; "
+         "while [ ! -e \"$0\" ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n+1)); done; fi; "
+         "cp \"$1\" \"$2\"/' "
+      << gate
+      << " @I @D\n[END]\n"
+         "[STAGE]\nname = copied\nsource = in\ntransformation = copy\n[END]\n"
+         "[STAGE]\nname = gated\nsource = copied\ntransformation = wait\n[END]\n"
+         "[STORAGE]\nmemory = 8MiB\ndisk = none\n[END]\n";
+  const std::string metrics = "127.0.0.1:" + std::to_string(FreePort());
+  const std::string segment = Unique("live-run");
+  RunOptions o;
+  o.argv = {std::string(OVERLAY_BINARY_DIR) + "/core/overlay", "run", (dir / "live.cfg").string(),
+            "-q", "--segment", segment, "--out", (dir / "out").string(),
+            "--metrics-address", metrics};
+  o.timeout_ms = 60000;
+  Result<RunResult> run = Status::Failed("not run");
+  std::thread runner([&] { run = RunProcess(o); });
+
+  // Scraped until all but p0 are through (bounded: 10 s).
+  const std::string done = "function=\"copy\",outcome=\"done\"";
+  const std::string gated = "stage=\"gated\"";
+  std::string text;
+  for (int i = 0; i < 200; ++i) {
+    text = HttpGet(metrics, "/metrics");
+    if (!text.empty() && Sum(text, "overlay_tasks_finished_total", done) >= kItems &&
+        Sum(text, "overlay_tasks_finished_total", gated) >= kItems - 1)
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  const std::string during = text;
+  std::ofstream(gate) << "open";
+  runner.join();
+  (void)storage::ShmCache::Remove(segment);
+
+  ASSERT_FALSE(during.empty()) << "no metrics at " << metrics;
+  EXPECT_EQ(Sum(during, "overlay_tasks_finished_total", done), kItems) << during;
+  EXPECT_EQ(Sum(during, "overlay_task_duration_seconds_count", "stage=\"copied\""), kItems);
+  // Still running: p0 waits in `gated`.
+  EXPECT_EQ(Sum(during, "overlay_tasks_started_total", gated), kItems) << during;
+  EXPECT_EQ(Sum(during, "overlay_tasks_finished_total", gated), kItems - 1) << during;
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    std::printf("promtool not found (Debian package prometheus): format not checked\n");
+  } else {
+    EXPECT_EQ(Promtool(during, dir), "") << during;
+  }
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_TRUE(run->success()) << run->Describe() << "\n" << run->StderrTail();
+  EXPECT_NE(run->StderrTail().find("metrics at http://" + metrics + "/metrics"), std::string::npos)
+      << run->StderrTail();
+  std::error_code ec;
+  int outputs = 0;
+  for (std::filesystem::directory_iterator it(dir / "out" / "gated", ec), end; !ec && it != end;
+       it.increment(ec))
+    ++outputs;
+  EXPECT_EQ(outputs, kItems);
+  // Served during the run only.
+  EXPECT_TRUE(HttpGet(metrics, "/metrics").empty());
+  std::filesystem::remove_all(dir);
 }
 
 // An endpoint whose socket accepts connections but never answers, no

@@ -151,7 +151,8 @@ TEST(WireTest, HeartbeatStatusRoundTrip) {
   EXPECT_TRUE(DecodeHeartbeat(**asked)->want_status);
   EXPECT_FALSE(DecodeHeartbeat(**asked)->status.has_value());
 
-  EndpointStatus st{100, 2, 30, 4, 5, 1024, 4096, {7, 8, 9}, {1, 2, 3}, {70, 80, 90}};
+  EndpointStatus st{100,          2,          30, 4, 5, 1024, 4096, {7, 8, 9}, {1, 2, 3},
+                    {70, 80, 90}, 1u << 20, {{"zeromq", 500, 600}, {"libfabric", 0, 7}}};
   Heartbeat reply{"fog", 1, 200, 0xabcu, false, st};
   Blob b = EncodeHeartbeat(1, reply);
   auto env = Verify(b);
@@ -169,6 +170,13 @@ TEST(WireTest, HeartbeatStatusRoundTrip) {
   EXPECT_EQ(hb->status->tier_hits, (std::array<uint64_t, 3>{7, 8, 9}));
   EXPECT_EQ(hb->status->tier_misses, (std::array<uint64_t, 3>{1, 2, 3}));
   EXPECT_EQ(hb->status->tier_bytes, (std::array<uint64_t, 3>{70, 80, 90}));
+  EXPECT_EQ(hb->status->l2_bytes, 1u << 20);
+  ASSERT_EQ(hb->status->transports.size(), 2u);
+  EXPECT_EQ(hb->status->transports[0].transport, "zeromq");
+  EXPECT_EQ(hb->status->transports[0].sent_bytes, 500u);
+  EXPECT_EQ(hb->status->transports[0].received_bytes, 600u);
+  EXPECT_EQ(hb->status->transports[1].transport, "libfabric");
+  EXPECT_EQ(hb->status->transports[1].received_bytes, 7u);
   // Every truncation of a status reply is refused by the verifier or reads back intact.
   Buffer buf(std::string_view(b.data(), b.size()));
   for (size_t n = 0; n < b.size(); ++n) {

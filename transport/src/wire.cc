@@ -58,6 +58,9 @@ Status WrongType(const wire::Envelope& e, const char* want) {
                                  wire::EnumNameMessage(e.message_type()));
 }
 
+// There are two; a status naming many more is not from a real endpoint.
+constexpr size_t kMaxTransports = 8;
+
 // One counter per tier, from a verified vector: absent is all zero; more
 // than three, or misaligned (see DecodeResult), is Corruption.
 Status TierCounts(const flatbuffers::Vector<uint64_t>* v, std::array<uint64_t, 3>* out) {
@@ -158,9 +161,15 @@ Blob EncodeHeartbeat(uint64_t request_id, const Heartbeat& m) {
     auto hits = fbb.CreateVector(st.tier_hits.data(), st.tier_hits.size());
     auto misses = fbb.CreateVector(st.tier_misses.data(), st.tier_misses.size());
     auto bytes = fbb.CreateVector(st.tier_bytes.data(), st.tier_bytes.size());
+    std::vector<Offset<wire::TransportBytes>> moved;
+    for (const Traffic& t : st.transports)
+      moved.push_back(wire::CreateTransportBytesDirect(fbb, t.transport.c_str(), t.sent_bytes,
+                                                       t.received_bytes));
+    auto transports = fbb.CreateVector(moved);
     status = wire::CreateEndpointStatus(fbb, st.started_ns, st.tasks_running, st.tasks_done,
                                         st.tasks_failed, st.queue_depth, st.l1_live_bytes,
-                                        st.l1_capacity_bytes, hits, misses, bytes);
+                                        st.l1_capacity_bytes, hits, misses, bytes, st.l2_bytes,
+                                        transports);
   }
   auto h = wire::CreateHeartbeatDirect(fbb, m.sender.c_str(), m.sequence, m.timestamp_ns,
                                        m.incarnation, m.want_status, status);
@@ -261,6 +270,13 @@ Result<Heartbeat> DecodeHeartbeat(const wire::Envelope& e) {
     OVERLAY_RETURN_IF_ERROR(TierCounts(st->tier_hits(), &out.tier_hits));
     OVERLAY_RETURN_IF_ERROR(TierCounts(st->tier_misses(), &out.tier_misses));
     OVERLAY_RETURN_IF_ERROR(TierCounts(st->tier_bytes(), &out.tier_bytes));
+    out.l2_bytes = st->l2_bytes();
+    if (const auto* moved = st->transports()) {
+      if (moved->size() > kMaxTransports)
+        return Status::Corruption("EndpointStatus names over 8 transports");
+      for (const wire::TransportBytes* t : *moved)
+        out.transports.push_back({Str(t->transport()), t->sent(), t->received()});
+    }
     hb.status = out;
   }
   return hb;

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <thread>
 
+#include "overlay/config.h"
+#include "overlay/event_log.h"
 #include "process.h"
 
 namespace overlay::launch {
@@ -46,7 +48,20 @@ Result<std::string> StartDetached(const DetachedEndpoint& e) {
                                    "endpoint", "--config", fs::absolute(e.config).string(),
                                    "--name", e.name};
   if (!e.address.empty()) argv.insert(argv.end(), {"--address", e.address});
-  const std::string log = dir + "/" + e.name + ".log";
+  std::string log = e.log;
+  if (log.empty()) {
+    auto spec = ParseConfigFile(e.config);
+    if (!spec.ok()) return spec.status();
+    const EndpointDecl* decl = spec->FindEndpoint(e.name);
+    log = EndpointLogPath(decl != nullptr ? decl->log : "", e.name);
+  }
+  ec.clear();
+  // Made as OpenEventLog would (mode 0700): the endpoint's stderr needs it first.
+  if (const fs::path folder = fs::path(log).parent_path();
+      !folder.empty() && fs::create_directories(folder, ec))
+    fs::permissions(folder, fs::perms::owner_all, ec);
+  if (ec) return Status::IOError(fmt::format("cannot create the folder of {}: {}", log, ec.message()));
+  argv.insert(argv.end(), {"--log", log});
   auto pid = SpawnDetached(argv, log);
   if (!pid.ok()) return pid.status();
   const std::string tmp = pid_file + ".tmp";

@@ -2,7 +2,7 @@
 // launcher = local: a detached process on this machine (detached.h).
 #include "detached.h"
 #include "launcher.h"
-#include "process.h"
+#include "overlay/event_log.h"
 
 namespace overlay::launch {
 namespace {
@@ -19,12 +19,13 @@ class LocalLauncher final : public Launcher {
   }
   bool Exited(const EndpointDecl& e) const override { return !DetachedRunning(Detached(e)); }
   std::string LogHint(const EndpointDecl& e) const override {
-    return StateDir(options_.state_dir, options_.config) + "/" + e.name + ".log";
+    return EndpointLogPath(e.log, e.name);
   }
 
  private:
   DetachedEndpoint Detached(const EndpointDecl& e) const {
-    return {options_.config, e.name, "", options_.state_dir, e.launch.overlay_path};
+    return {options_.config, e.name, "", options_.state_dir, e.launch.overlay_path,
+            EndpointLogPath(e.log, e.name)};
   }
 
   LaunchOptions options_;

@@ -95,7 +95,7 @@ Result<pid_t> SpawnDetached(const std::vector<std::string>& argv, const std::str
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, fd, 1);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, fd, 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);

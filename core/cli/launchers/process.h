@@ -24,9 +24,9 @@ struct CommandResult {
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                  std::chrono::milliseconds timeout);
 
-// Starts argv in a session of its own (setsid), stdin /dev/null, stdout and
-// stderr appended to `log`, and returns its pid without waiting: it outlives
-// this process.
+// Starts argv in a session of its own (setsid), stdin and stdout /dev/null,
+// stderr appended to `log` (its folder must exist), and returns its pid
+// without waiting: it outlives this process.
 Result<pid_t> SpawnDetached(const std::vector<std::string>& argv, const std::string& log);
 
 // The argv word quoted for a POSIX shell ('…', with ' as '\''), for the
@@ -34,8 +34,8 @@ Result<pid_t> SpawnDetached(const std::vector<std::string>& argv, const std::str
 std::string ShellQuote(const std::string& word);
 std::string ShellCommand(const std::vector<std::string>& argv);
 
-// Where `overlay up` keeps pid and log files of a config's endpoints on a
-// host: DIR/<config stem>-<hash of its absolute path>/. DIR is `state_dir`,
+// Where `overlay up` keeps the pid files (and Slurm's files) of a config's
+// endpoints on a host: DIR/<config stem>-<hash of its absolute path>/. DIR is `state_dir`,
 // else $XDG_STATE_HOME/overlay, else $HOME/.local/state/overlay.
 std::string StateDir(const std::string& state_dir, const std::string& config);
 

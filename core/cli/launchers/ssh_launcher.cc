@@ -21,11 +21,12 @@ class SshLauncher final : public Launcher {
     return Remote(e, {"--stop", "--grace-ms", std::to_string(options_.grace.count())});
   }
 
+  // The node's DefaultLogPath as a login without XDG_STATE_HOME sees it.
   std::string LogHint(const EndpointDecl& e) const override {
+    if (!e.log.empty()) return fmt::format("{}:{}", e.launch.host, e.log);
+    const bool root = e.launch.host.rfind("root@", 0) == 0;
     return fmt::format("{}:{}/{}.log", e.launch.host,
-                       options_.state_dir.empty() ? "~/.local/state/overlay/<config>"
-                                                  : options_.state_dir + "/<config>",
-                       e.name);
+                       root ? "/var/log/overlay" : "~/.local/state/overlay", e.name);
   }
 
  private:

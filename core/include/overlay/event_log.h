@@ -20,6 +20,10 @@ namespace overlay {
 // root, else $HOME/.local/state/overlay/<endpoint>.log.
 std::string DefaultLogPath(std::string_view endpoint);
 
+// The log of endpoint `endpoint` whose ENDPOINT `log` is `configured`: that
+// path when set, else DefaultLogPath.
+std::string EndpointLogPath(const std::string& configured, std::string_view endpoint);
+
 // Appends events to `path` from now on (its folder made, mode 0700; the file
 // 0600), each line flushed as it is written. Errors: IOError.
 // REQUIRES: called before other threads log (once per process).

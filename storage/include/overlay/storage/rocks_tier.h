@@ -64,6 +64,10 @@ class RocksTier : public Tier {
 
   // Writes every memtable to SST (and blob) files and waits for it.
   virtual Status Flush() = 0;
+
+  // RocksDB's estimate of the bytes the objects take (memtables, SST and
+  // blob files; not the catalog or journal); 0 when it cannot tell.
+  virtual uint64_t ApproximateBytes() = 0;
 };
 
 // Opens (creating when absent) the store at options.path. The directory is

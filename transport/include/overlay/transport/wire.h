@@ -19,6 +19,7 @@
 #include "overlay/blob.h"
 #include "overlay/schema/overlay_wire_generated.h"
 #include "overlay/status.h"
+#include "overlay/transport/traffic.h"
 
 namespace overlay::transport {
 
@@ -86,6 +87,8 @@ struct EndpointStatus {
   std::array<uint64_t, 3> tier_hits{};
   std::array<uint64_t, 3> tier_misses{};
   std::array<uint64_t, 3> tier_bytes{};  // bytes each tier served
+  uint64_t l2_bytes = 0;                 // RocksDB's estimate of what L2 holds
+  std::vector<Traffic> transports{};     // bytes moved per transport
 };
 
 struct Heartbeat {
