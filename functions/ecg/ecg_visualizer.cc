@@ -308,7 +308,7 @@ std::string RenderSvg(const VisualizerState& st, const std::string& stream) {
       ".sub{font-size:12px;fill:#333}.xl{font-size:10px;fill:#444;text-anchor:middle}"
       ".yl{font-size:10px;fill:#444;text-anchor:end}.tg{stroke:#ddd;stroke-width:1}"
       ".note{font-size:14px;fill:#a00;text-anchor:middle;font-style:italic}"
-      ".hr{font-size:9px;fill:#036;text-anchor:middle}.beat{fill:#036}"
+      ".hr{font-size:9px;fill:#036;text-anchor:middle}.beat,.bN{fill:#036}"
       ".bS{fill:#e07000}.bV{fill:#d00}.bF{fill:#909}.bQ{fill:#888}"
       ".sig{fill:none;stroke:#000;stroke-width:1.1;stroke-linejoin:round}</style>\n";
   // ECG paper: 1 mm minor and 5 mm (0.2 s, 0.5 mV) major lines.
@@ -355,7 +355,7 @@ std::string RenderSvg(const VisualizerState& st, const std::string& stream) {
         o,
         R"~(<text x="{}" y="{}" class="h2">ECG strip: first {:.0f} s</text>)~"
         R"~(<text x="{}" y="{}" class="sub">25 mm/s · 10 mm/mV · grid 0.2 s × 0.5 mV · )~"
-        R"~(▼ detected beat: <tspan class="beat">N normal</tspan>, )~"
+        R"~(▼ detected beat: <tspan class="bN">N normal</tspan>, )~"
         R"~(<tspan class="bS">S supraventricular</tspan>, <tspan class="bV">V ventricular</tspan>, )~"
         R"~(<tspan class="bF">F fusion</tspan>, <tspan class="bQ">Q unclassified</tspan>; )~"
         R"~(number = instantaneous HR (bpm))~"
