@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "beat_classifier.h"
+
 namespace overlay::ecg {
 namespace {
 
@@ -53,6 +55,20 @@ Result<std::vector<int64_t>> ParseReferenceBeats(std::string_view text) {
   return beats;
 }
 
+Result<std::vector<std::pair<int64_t, char>>> ParseReferenceBeatClasses(std::string_view text) {
+  std::vector<std::pair<int64_t, char>> beats;
+  Status s = ForEachRow(text, "beats", [&](int64_t sample, std::string_view rest) {
+    while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
+    const char cls = rest.size() == 1 ? AamiClassOfSymbol(rest[0]) : 0;
+    beats.emplace_back(sample, cls);
+    return sample >= 0 && cls != 0;
+  });
+  if (!s.ok()) return s;
+  std::stable_sort(beats.begin(), beats.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  return beats;
+}
+
 Result<std::vector<SampleInterval>> ParseIntervals(std::string_view text) {
   std::vector<SampleInterval> out;
   Status s = ForEachRow(text, "intervals", [&](int64_t a, std::string_view rest) {
@@ -90,10 +106,13 @@ Result<AnnotatedRecord> LoadAnnotatedRecord(const std::string& dir) {
 
   Result<std::string> beats = ReadTextFile(dir + "/beats.txt");
   if (!beats.ok()) return beats.status();
-  Result<std::vector<int64_t>> b = ParseReferenceBeats(*beats);
+  Result<std::vector<std::pair<int64_t, char>>> b = ParseReferenceBeatClasses(*beats);
   if (!b.ok())
     return Status::InvalidArgument(dir + "/beats.txt: " + std::string(b.status().message()));
-  rec.beats = std::move(b).value();
+  for (const auto& [sample, cls] : *b) {
+    rec.beats.push_back(sample);
+    rec.classes.push_back(cls);
+  }
 
   Result<std::string> vf = ReadTextFile(dir + "/vf.txt");
   if (vf.ok()) {

@@ -21,6 +21,7 @@ struct AnnotatedRecord {
   std::string name;  // the directory's last component, e.g. "207"
   Recording signal;
   std::vector<int64_t> beats;            // reference R peaks, ascending
+  std::vector<char> classes;             // AAMI class of each reference beat (same order)
   std::vector<SampleInterval> excluded;  // from vf.txt; empty when absent
 };
 
@@ -30,6 +31,9 @@ Result<AnnotatedRecord> LoadAnnotatedRecord(const std::string& dir);
 
 // The parsers behind LoadAnnotatedRecord, for text already in memory.
 Result<std::vector<int64_t>> ParseReferenceBeats(std::string_view text);
+// Each beat with its AAMI class (AamiClassOfSymbol), ascending; fails on a
+// symbol that is not a beat.
+Result<std::vector<std::pair<int64_t, char>>> ParseReferenceBeatClasses(std::string_view text);
 Result<std::vector<SampleInterval>> ParseIntervals(std::string_view text);
 
 // Reads a whole file. NotFound when it does not exist.

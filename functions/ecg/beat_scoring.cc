@@ -13,42 +13,52 @@ bool Excluded(int64_t s, std::span<const SampleInterval> excluded) {
   return false;
 }
 
-std::vector<int64_t> Scored(std::span<const int64_t> v, std::span<const SampleInterval> excluded) {
-  std::vector<int64_t> out;
+// Indices of the beats outside the excluded intervals.
+std::vector<size_t> Scored(std::span<const int64_t> v, std::span<const SampleInterval> excluded) {
+  std::vector<size_t> out;
   out.reserve(v.size());
-  for (int64_t s : v)
-    if (!Excluded(s, excluded)) out.push_back(s);
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!Excluded(v[i], excluded)) out.push_back(i);
   return out;
 }
 
 }  // namespace
 
-BeatScore ScoreBeats(std::span<const int64_t> reference, std::span<const int64_t> detected,
+BeatMatch MatchBeats(std::span<const int64_t> reference, std::span<const int64_t> detected,
                      int64_t tolerance, std::span<const SampleInterval> excluded) {
-  std::vector<int64_t> ref = Scored(reference, excluded);
-  std::vector<int64_t> det = Scored(detected, excluded);
-  BeatScore s;
-  s.reference = static_cast<int64_t>(ref.size());
+  const std::vector<size_t> ref = Scored(reference, excluded);
+  const std::vector<size_t> det = Scored(detected, excluded);
+  BeatMatch m;
   size_t j = 0;  // first detection not yet matched or counted
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const int64_t r = ref[i];
-    while (j < det.size() && det[j] < r - tolerance) {
-      ++s.fp;
-      ++j;
-    }
+  for (size_t ri : ref) {
+    const int64_t r = reference[ri];
+    while (j < det.size() && detected[det[j]] < r - tolerance) m.extra.push_back(det[j++]);
     // Nearest detection within the window; those skipped before it are false.
     size_t best = det.size();
-    for (size_t k = j; k < det.size() && det[k] <= r + tolerance; ++k)
-      if (best == det.size() || std::abs(det[k] - r) < std::abs(det[best] - r)) best = k;
+    for (size_t k = j; k < det.size() && detected[det[k]] <= r + tolerance; ++k)
+      if (best == det.size() ||
+          std::abs(detected[det[k]] - r) < std::abs(detected[det[best]] - r))
+        best = k;
     if (best == det.size()) {
-      ++s.fn;
+      m.missed.push_back(ri);
       continue;
     }
-    s.fp += static_cast<int64_t>(best - j);
-    ++s.tp;
+    while (j < best) m.extra.push_back(det[j++]);
+    m.pairs.emplace_back(ri, det[best]);
     j = best + 1;
   }
-  s.fp += static_cast<int64_t>(det.size() - j);
+  while (j < det.size()) m.extra.push_back(det[j++]);
+  return m;
+}
+
+BeatScore ScoreBeats(std::span<const int64_t> reference, std::span<const int64_t> detected,
+                     int64_t tolerance, std::span<const SampleInterval> excluded) {
+  const BeatMatch m = MatchBeats(reference, detected, tolerance, excluded);
+  BeatScore s;
+  s.tp = static_cast<int64_t>(m.pairs.size());
+  s.fn = static_cast<int64_t>(m.missed.size());
+  s.fp = static_cast<int64_t>(m.extra.size());
+  s.reference = s.tp + s.fn;
   return s;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <utility>
+#include <vector>
 
 namespace overlay::ecg {
 
@@ -30,6 +31,19 @@ struct BeatScore {
 
 // Closed sample interval [first, second].
 using SampleInterval = std::pair<int64_t, int64_t>;
+
+// How ScoreBeats pairs the beats, as indices into its spans: matched pairs
+// (reference, detection), scored reference beats left unmatched (FN) and
+// scored detections left unmatched (FP). Excluded beats appear in none.
+struct BeatMatch {
+  std::vector<std::pair<size_t, size_t>> pairs;
+  std::vector<size_t> missed;  // reference indices
+  std::vector<size_t> extra;   // detection indices
+};
+
+// REQUIRES: as ScoreBeats.
+BeatMatch MatchBeats(std::span<const int64_t> reference, std::span<const int64_t> detected,
+                     int64_t tolerance, std::span<const SampleInterval> excluded = {});
 
 // REQUIRES: `reference` and `detected` sorted ascending. Each reference beat is
 // matched to the nearest unmatched detection within `tolerance` samples.

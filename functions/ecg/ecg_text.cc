@@ -102,22 +102,28 @@ Result<SignalChunk> ParseChunk(std::string_view text) {
 
 std::string FormatBeats(const BeatList& b) {
   std::string out =
-      fmt::format("# stream={}\n# fs={}\nsample,time_s,rr_s,hr_bpm\n", b.stream, b.fs);
+      fmt::format("# stream={}\n# fs={}\n{}\n", b.stream, b.fs, kBeatsCsvHeader);
   for (const Beat& x : b.beats) {
+    const std::string_view cls = x.beat_class ? std::string_view(&x.beat_class, 1) : "";
     if (x.rr_s > 0)
-      fmt::format_to(std::back_inserter(out), "{},{:.3f},{:.3f},{:.1f}\n", x.sample, x.time_s,
-                     x.rr_s, x.hr_bpm);
+      fmt::format_to(std::back_inserter(out), "{},{:.3f},{:.3f},{:.1f},{}\n", x.sample, x.time_s,
+                     x.rr_s, x.hr_bpm, cls);
     else
-      fmt::format_to(std::back_inserter(out), "{},{:.3f},,\n", x.sample, x.time_s);
+      fmt::format_to(std::back_inserter(out), "{},{:.3f},,,{}\n", x.sample, x.time_s, cls);
   }
   return out;
 }
 
 Result<BeatList> ParseBeats(std::string_view text) {
   BeatList b;
+  size_t fields = 4;  // the older format until its header says otherwise
   Status s = ForEachLine(text, [&](size_t n, std::string_view line) -> Status {
     std::string_view v;
-    if (line.empty() || line.rfind("sample,", 0) == 0) return Status::OK();
+    if (line.empty()) return Status::OK();
+    if (line.rfind("sample,", 0) == 0) {
+      fields = line == kBeatsCsvHeader ? 5 : 4;
+      return Status::OK();
+    }
     if (line[0] == '#') {
       if (HeaderValue(line, "stream", &v))
         b.stream = std::string(v);
@@ -125,11 +131,12 @@ Result<BeatList> ParseBeats(std::string_view text) {
         return BadLine("beats", n, line);
       return Status::OK();
     }
-    // Exactly four fields: a row with more is malformed, not truncated.
-    if (std::count(line.begin(), line.end(), ',') != 3) return BadLine("beats", n, line);
-    std::string_view f[4];
+    // Exactly the header's fields: a row with more is malformed, not truncated.
+    if (static_cast<size_t>(std::count(line.begin(), line.end(), ',')) != fields - 1)
+      return BadLine("beats", n, line);
+    std::string_view f[5];
     size_t k = 0;
-    for (std::string_view rest = line; k < 4; ++k) {
+    for (std::string_view rest = line; k < fields; ++k) {
       size_t comma = rest.find(',');
       f[k] = rest.substr(0, comma);
       if (comma == std::string_view::npos) {
@@ -139,7 +146,14 @@ Result<BeatList> ParseBeats(std::string_view text) {
       rest = rest.substr(comma + 1);
     }
     Beat beat;
-    if (k != 4 || !ParseNumber(f[0], &beat.sample) || !ParseNumber(f[1], &beat.time_s) ||
+    if (fields == 5) {
+      const std::string_view c = Trim(f[4]);
+      if (c.size() > 1 || (c.size() == 1 && std::string_view("NSVFQ").find(c[0]) ==
+                                                 std::string_view::npos))
+        return BadLine("beats", n, line);
+      beat.beat_class = c.empty() ? 0 : c[0];
+    }
+    if (k != fields || !ParseNumber(f[0], &beat.sample) || !ParseNumber(f[1], &beat.time_s) ||
         (!Trim(f[2]).empty() && !ParseNumber(f[2], &beat.rr_s)) ||
         (!Trim(f[3]).empty() && !ParseNumber(f[3], &beat.hr_bpm)))
       return BadLine("beats", n, line);

@@ -11,8 +11,11 @@
 // Beats file (qrs_detector output):
 //   # stream=<id>
 //   # fs=<Hz>
-//   sample,time_s,rr_s,hr_bpm
-//   <sample>,<time>,<rr or empty>,<hr or empty>   one beat a line
+//   sample,time_s,rr_s,hr_bpm,class
+//   <sample>,<time>,<rr or empty>,<hr or empty>,<class or empty>   one beat a line
+// class is an AAMI beat class letter (N S V F Q, see beat_classifier.h). Files
+// with the older header "sample,time_s,rr_s,hr_bpm" (four fields a row, as the
+// Python detector writes) parse too, with beat_class 0.
 #ifndef OVERLAY_FUNCTIONS_ECG_ECG_TEXT_H_
 #define OVERLAY_FUNCTIONS_ECG_ECG_TEXT_H_
 
@@ -26,6 +29,9 @@
 namespace overlay::ecg {
 
 inline constexpr double kDefaultFs = 360.0;
+
+// The beats file's column header (the older one lacks ",class").
+inline constexpr std::string_view kBeatsCsvHeader = "sample,time_s,rr_s,hr_bpm,class";
 
 // What a header may state: fs within [kMinStatedFs, kMaxStatedFs] Hz and stream
 // positions within [0, kMaxStatedSample]. Only corrupt or hostile input goes
@@ -50,6 +56,7 @@ struct Beat {
   double time_s = 0;
   double rr_s = 0;    // 0: first beat of the stream, no RR yet
   double hr_bpm = 0;  // 60 / rr_s, or 0
+  char beat_class = 0;  // 'N', 'S', 'V', 'F' or 'Q'; 0: not classified
 };
 
 struct BeatList {

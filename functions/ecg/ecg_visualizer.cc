@@ -3,7 +3,7 @@
 // sources, in any order) and renders, at end of stream, one SVG a clinician can
 // read: a summary title, a heart-rate trend over the whole record, and a strip
 // chart of the first seconds on standard ECG paper with every detected beat
-// marked. Only the strip window is kept at full rate, so memory and SVG size do
+// marked in the colour of its AAMI class. Only the strip window is kept at full rate, so memory and SVG size do
 // not grow with the record's length.
 #include <fmt/format.h>
 
@@ -308,7 +308,8 @@ std::string RenderSvg(const VisualizerState& st, const std::string& stream) {
       ".sub{font-size:12px;fill:#333}.xl{font-size:10px;fill:#444;text-anchor:middle}"
       ".yl{font-size:10px;fill:#444;text-anchor:end}.tg{stroke:#ddd;stroke-width:1}"
       ".note{font-size:14px;fill:#a00;text-anchor:middle;font-style:italic}"
-      ".hr{font-size:9px;fill:#036;text-anchor:middle}.beat{fill:#036}"
+      ".hr{font-size:9px;fill:#036;text-anchor:middle}.beat,.bN{fill:#036}"
+      ".bS{fill:#e07000}.bV{fill:#d00}.bF{fill:#909}.bQ{fill:#888}"
       ".sig{fill:none;stroke:#000;stroke-width:1.1;stroke-linejoin:round}</style>\n";
   // ECG paper: 1 mm minor and 5 mm (0.2 s, 0.5 mV) major lines.
   out += R"~(<defs><pattern id="paper" width="20" height="20" patternUnits="userSpaceOnUse">)~"
@@ -325,6 +326,14 @@ std::string RenderSvg(const VisualizerState& st, const std::string& stream) {
                                         : std::string("no heart rate");
   std::string beats_text =
       sum.beats > 0 ? fmt::format("{} beats", sum.beats) : std::string("no beats detected");
+  // Beats of each class but N, e.g. " (V 992, F 373)".
+  std::string classed;
+  for (char c : {'S', 'V', 'F', 'Q'}) {
+    const auto n = std::count_if(st.beats.begin(), st.beats.end(),
+                                 [c](const Beat& b) { return b.beat_class == c; });
+    if (n > 0) classed += fmt::format("{}{} {}", classed.empty() ? " (" : ", ", c, n);
+  }
+  if (!classed.empty()) beats_text += classed + ")";
   fmt::format_to(o,
                  R"~(<text x="{}" y="28" class="h1">ECG {}</text>)~"
                  "\n",
@@ -346,7 +355,10 @@ std::string RenderSvg(const VisualizerState& st, const std::string& stream) {
         o,
         R"~(<text x="{}" y="{}" class="h2">ECG strip: first {:.0f} s</text>)~"
         R"~(<text x="{}" y="{}" class="sub">25 mm/s · 10 mm/mV · grid 0.2 s × 0.5 mV · )~"
-        R"~(▼ detected beat, number = instantaneous HR (bpm))~"
+        R"~(▼ detected beat: <tspan class="bN">N normal</tspan>, )~"
+        R"~(<tspan class="bS">S supraventricular</tspan>, <tspan class="bV">V ventricular</tspan>, )~"
+        R"~(<tspan class="bF">F fusion</tspan>, <tspan class="bQ">Q unclassified</tspan>; )~"
+        R"~(number = instantaneous HR (bpm))~"
         R"~(; left: 1 mV calibration pulse</text>)~"
         "\n",
         kMarginLeft, title_y, strip_s, kMarginLeft, title_y + 16);
@@ -405,7 +417,9 @@ std::string RenderSvg(const VisualizerState& st, const std::string& stream) {
         if (!std::isnan(st.strip[i])) peak = std::max(peak, st.strip[i]);
       double y = std::max(peak == std::numeric_limits<float>::lowest() ? 16.0 : Y(peak) - 4, 16.0);
       double x = X(beat->sample);
-      fmt::format_to(o, R"~(<path class="beat" d="M{:.1f} {:.1f}l-4 -7h8z"/>)~", x, y);
+      const bool other = beat->beat_class != 0 && beat->beat_class != 'N';
+      fmt::format_to(o, R"~(<path class="beat{}{}" d="M{:.1f} {:.1f}l-4 -7h8z"/>)~",
+                     other ? " b" : "", other ? std::string(1, beat->beat_class) : "", x, y);
       if (beat->rr_s > 0)
         fmt::format_to(o, R"~(<text x="{:.1f}" y="{:.1f}" class="hr">{:.0f}</text>)~", x, y - 9,
                        beat->hr_bpm > 0 ? beat->hr_bpm : 60 / beat->rr_s);

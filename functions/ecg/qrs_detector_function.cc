@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// qrs_detector: the streaming QRS detector as a stateful Function. Each chunk
+// qrs_detector: the streaming QRS detector and beat classifier as a stateful
+// Function; every beat carries its AAMI class. Each chunk
 // (binary, or text from a command function) yields "<chunk stem>.beats.csv"
 // with the beats decided so far; EndStream yields "<stream>_final.beats.csv"
 // with the rest. Beats files stay text: they are the run's results.
 #include <fmt/format.h>
 
+#include "beat_classifier.h"
 #include "ecg_chunk.h"
 #include "ecg_functions.h"
 #include "ecg_text.h"
@@ -21,6 +23,7 @@ constexpr double kMaxFs = 10000;
 // One stream's detector. Owned by the executor; used by one call at a time.
 struct QrsStreamState final : StreamState {
   std::unique_ptr<QrsDetector> detector;
+  std::unique_ptr<BeatClassifier> classifier;  // fed the same samples, from the same start
   int64_t base = 0;    // stream index of the detector's first sample
   std::string stream;  // as named by the chunks
   double fs = kDefaultFs;
@@ -64,12 +67,15 @@ class QrsDetectorFunction final : public Function {
       }
       if (!st->detector) {
         st->detector = std::make_unique<QrsDetector>(chunk->fs);
+        st->classifier = std::make_unique<BeatClassifier>(chunk->fs);
         st->base = chunk->first_sample;
         st->fs = chunk->fs;
       }
       st->stream = chunk->stream.empty() ? task.stream : chunk->stream;
       BeatList list{st->stream, st->fs, {}};
+      st->classifier->AddSamples(chunk->mv);
       st->detector->Process(chunk->mv, &list.beats);
+      st->classifier->Classify(list.beats);
       Rebase(list.beats, st->base, st->fs);
       task.counters["beats"] += static_cast<int64_t>(list.beats.size());
       task.outputs.push_back(
@@ -85,8 +91,10 @@ class QrsDetectorFunction final : public Function {
     BeatList list{st->stream.empty() ? task.stream : st->stream, st->fs, {}};
     if (st->detector) {
       st->detector->Flush(&list.beats);
+      st->classifier->Classify(list.beats);
       Rebase(list.beats, st->base, st->fs);
       st->detector.reset();
+      st->classifier.reset();
     }
     task.counters["beats"] += static_cast<int64_t>(list.beats.size());
     task.outputs.push_back(

@@ -124,7 +124,10 @@ SyntheticEcg GenerateSyntheticEcg(const SyntheticEcgOptions& o) {
       AddWave(sig, o.fs, center, w.amp_mv * b.amp, w.width_s);
     }
     int64_t k = static_cast<int64_t>(std::floor(b.t * o.fs + 0.5));
-    if (k < n) out.r_peaks.push_back(k);
+    if (k < n) {
+      out.r_peaks.push_back(k);
+      out.classes.push_back(b.pvc ? 'V' : 'N');
+    }
   }
 
   out.mv.resize(sig.size());

@@ -38,6 +38,7 @@ struct SyntheticEcgOptions {
 struct SyntheticEcg {
   std::vector<float> mv;         // samples, rounded to 1 µV
   std::vector<int64_t> r_peaks;  // sample index of every beat's R wave, ascending
+  std::vector<char> classes;     // AAMI class of each beat: 'N', or 'V' for a PVC
 };
 
 // REQUIRES: options within the documented ranges (ParseSyntheticSpec checks).

@@ -55,11 +55,11 @@ TEST(EcgText, ChunkErrorsNameTheLine) {
 }
 
 TEST(EcgText, BeatsRoundTrip) {
-  BeatList b{"p/1", 360, {{100, 100 / 360.0, 0, 0}, {460, 460 / 360.0, 1.0, 60.0}}};
+  BeatList b{"p/1", 360, {{100, 100 / 360.0, 0, 0, 0}, {460, 460 / 360.0, 1.0, 60.0, 'V'}}};
   std::string text = FormatBeats(b);
-  EXPECT_EQ(
-      text,
-      "# stream=p/1\n# fs=360\nsample,time_s,rr_s,hr_bpm\n100,0.278,,\n460,1.278,1.000,60.0\n");
+  EXPECT_EQ(text,
+            "# stream=p/1\n# fs=360\nsample,time_s,rr_s,hr_bpm,class\n100,0.278,,,\n"
+            "460,1.278,1.000,60.0,V\n");
   Result<BeatList> back = ParseBeats(text);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->stream, "p/1");
@@ -70,6 +70,28 @@ TEST(EcgText, BeatsRoundTrip) {
   EXPECT_EQ(back->beats[1].sample, 460);
   EXPECT_DOUBLE_EQ(back->beats[1].rr_s, 1.0);
   EXPECT_DOUBLE_EQ(back->beats[1].hr_bpm, 60.0);
+  EXPECT_EQ(back->beats[0].beat_class, 0);
+  EXPECT_EQ(back->beats[1].beat_class, 'V');
+}
+
+TEST(EcgText, BeatsWithoutClassColumnStillParse) {
+  Result<BeatList> b =
+      ParseBeats("# fs=360\nsample,time_s,rr_s,hr_bpm\n100,0.278,,\n460,1.278,1.000,60.0\n");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ(b->beats.size(), 2u);
+  EXPECT_EQ(b->beats[1].sample, 460);
+  EXPECT_EQ(b->beats[1].beat_class, 0);
+  // An old-format row under the new header is malformed, and the reverse.
+  EXPECT_FALSE(ParseBeats("sample,time_s,rr_s,hr_bpm,class\n100,0.278,,\n").ok());
+  EXPECT_FALSE(ParseBeats("sample,time_s,rr_s,hr_bpm\n100,0.278,,,N\n").ok());
+}
+
+TEST(EcgText, ClassedBeatsErrorsNameTheLine) {
+  for (const char* bad : {"1,2,,,X\n", "1,2,,,NN\n", "1,2,,,N,\n", "1,2,,\n", "1,2,3,4,5\n"}) {
+    Result<BeatList> b = ParseBeats(std::string("# fs=360\nsample,time_s,rr_s,hr_bpm,class\n") + bad);
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_NE(b.status().message().find("line 3"), std::string_view::npos) << b.status().ToString();
+  }
 }
 
 TEST(EcgText, BeatsErrorsNameTheLine) {

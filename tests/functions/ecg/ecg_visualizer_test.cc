@@ -201,6 +201,30 @@ TEST(EcgVisualizerTest, RepeatedBeatsFilesAreNotCountedTwice) {
   EXPECT_THAT(svg, HasSubstr(std::to_string(rec.beat_list.size()) + " beats"));
 }
 
+TEST(EcgVisualizerTest, BeatsAreColouredByClassWithALegend) {
+  Synthetic rec = MakeRecord(12, 1.0, 1000);
+  size_t v = 0;
+  for (size_t i = 0; i < rec.beat_list.size(); ++i) {
+    rec.beat_list[i].beat_class = i == 1 ? 'S' : i % 3 == 2 ? 'V' : 'N';
+    v += rec.beat_list[i].beat_class == 'V';
+  }
+  std::vector<std::string> texts = rec.chunks;
+  texts.push_back(FormatBeats(BeatList{"pat/7", kFs, rec.beat_list}));
+  auto fn = Visualizer();
+  Status s;
+  Task t = Feed(*fn, texts, &s);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::string_view svg = t.outputs.at(0).data.view();
+  EXPECT_EQ(CheckTags(svg), "");
+  ASSERT_GT(v, 2u);
+  EXPECT_EQ(Count(svg, "class=\"beat bV\""), v);
+  EXPECT_EQ(Count(svg, "class=\"beat bS\""), 1u);
+  EXPECT_EQ(Count(svg, "class=\"beat\""), rec.beat_list.size() - v - 1);
+  EXPECT_THAT(svg, HasSubstr(std::to_string(rec.beat_list.size()) + " beats (S 1, V " +
+                             std::to_string(v) + ")"));
+  EXPECT_THAT(svg, HasSubstr("<tspan class=\"bV\">V ventricular</tspan>"));
+}
+
 TEST(EcgVisualizerTest, StreamWithoutBeatsSaysSo) {
   Synthetic rec = MakeRecord(15, 0.8, 500);
   auto fn = Visualizer();
