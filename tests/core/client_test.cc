@@ -3,12 +3,15 @@
 // futures, functions registered by the application, the data container path.
 #include "overlay/client.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "overlay/endpoint_server.h"
 
 namespace overlay {
 namespace {
@@ -208,6 +211,44 @@ TEST(Client, PassesDataThroughTheDataContainer) {
   EXPECT_EQ(out.report.stored.size(), out.outputs.size());
   client.reset();
   fs::remove("/dev/shm/" + segment);
+}
+
+// The detector on an endpoint daemon (in this process, its own data
+// container), reached through the address the client's config names.
+TEST(Client, RunsAStageOnTheEndpointItsConfigNames) {
+  const std::string name = fmt::format("clienttest{}", getpid());
+  auto endpoint = [&](const std::string& address) {
+    return "[ENDPOINT]\nname = " + name + "\nid = 34a582db-6a61-4acc-ac60-1a0d66ccbf58\naddress = " +
+           address + "\n[END]\n";
+  };
+  const std::string ecg = std::string(kEcg).replace(std::string(kEcg).rfind("[END]"), 5,
+                                                    "endpoint = " + name + "\n[END]");
+  auto server_spec = ParseConfigText(ecg + endpoint("tcp://127.0.0.1:0"), "<endpoint>", ".");
+  ASSERT_TRUE(server_spec.ok()) << server_spec.status().ToString();
+  auto server = EndpointServer::Create(*server_spec, name);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  (*server)->Start();
+  const std::string segment = "overlay-client-remote-" + std::to_string(getpid());
+  auto client = OpenText(ecg + endpoint((*server)->address()) +
+                             "[STORAGE]\nsegment = " + segment + "\ndisk = none\n[END]\n",
+                         /*use_store=*/true);
+  ASSERT_NE(client, nullptr);
+  auto local = OpenText(kEcg);
+  ASSERT_NE(local, nullptr);
+  RunRequest req;
+  req.inputs = {Patient("p", 8, 80)};
+  RunResult there, here;
+  Status s = client->Run(req, &there);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE(local->Run(req, &here).ok());
+  ASSERT_EQ(there.outputs.size(), here.outputs.size());
+  for (size_t i = 0; i < here.outputs.size(); ++i)
+    EXPECT_EQ(there.outputs[i].data.view(), here.outputs[i].data.view()) << here.outputs[i].name;
+  EXPECT_GT(there.report.counters["beats"], 0);
+  client.reset();
+  server->reset();
+  fs::remove("/dev/shm/" + segment);
+  fs::remove("/dev/shm/overlay-" + name);
 }
 
 TEST(Client, OpenReportsConfigErrorsWithTheirLine) {
