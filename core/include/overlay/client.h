@@ -83,10 +83,13 @@ struct RunResult {
 // the threads of Call; destroying it waits for every Call in flight.
 class Client {
  public:
-  // Parses and checks the config as `overlay run` does, and opens the data
-  // container. A directory source that does not exist is accepted (in-memory
-  // inputs replace it); a run that reads it reports it. Errors:
-  // InvalidArgument naming file:line (bad config), the data container's.
+  // Parses and checks the config (ValidateSpec: names, sources, the DAG),
+  // opens the data container and, when a stage has an ENDPOINT address, the
+  // function manager. A directory source that does not exist is accepted
+  // (in-memory inputs replace it) unless its name is a typo of a stage's; a
+  // run that reads it reports it. Functions are built by each run, which
+  // reports their errors. Errors: InvalidArgument naming file:line (bad
+  // config), those of DataContainer::Open and FunctionManager::Create.
   static Result<std::unique_ptr<Client>> Open(const ClientOptions& options);
 
   Client() = default;
