@@ -138,6 +138,10 @@ class Execution {
       const DagStage& st = dag_.stages[i];
       for (size_t k = 0; k < st.sources.size(); ++k) {
         if (st.sources[k].stage >= 0) continue;
+        if (!opt_.items.empty()) {
+          AddItems(static_cast<int>(i), static_cast<int>(k));
+          continue;
+        }
         const std::string& dir = opt_.input_dir.empty() ? st.sources[k].dir : opt_.input_dir;
         auto files = ListInputs(dir, st.decl->include);
         if (!files.ok()) return files.status();
@@ -230,7 +234,17 @@ class Execution {
     int source;
     InputFile file;
     uint64_t size;  // when listed; 0 if it could not be read
+    const InputItem* item = nullptr;  // in memory: read this instead of file.path
   };
+
+  void AddItems(int stage, int source) {
+    const std::string& include = dag_.stages[stage].decl->include;
+    for (const InputItem& it : opt_.items) {
+      if (!IncludeMatches(include, it.name)) continue;
+      inputs_.push_back({stage, source, {it.name, it.stream, it.name}, it.data.size(), &it});
+      progress_.input_bytes_total += it.data.size();
+    }
+  }
 
   // How many streams run at once: a window of 2 per worker, fewer when the
   // store has a memory limit. The window applies when the pipeline reads one
@@ -300,7 +314,7 @@ class Execution {
       o.sinks.insert(reach->second.begin(), reach->second.end());
       ++o.inputs;
     }
-    Feed(*nodes_[in.stage], in.stage, in.source, in.file);
+    Feed(*nodes_[in.stage], in);
   }
 
   // A stream's end left sink `stage`; once it has left every sink it reaches
@@ -356,9 +370,17 @@ class Execution {
       }
   }
 
-  void Feed(StageNode& node, int stage, int source, const InputFile& f) {
-    Item item{f.stream, -1 - source, 0, false, {}};
-    Result<Blob> blob = ReadInput(f.path, opt_.store);
+  // An in-memory input goes into the store as a file's bytes would.
+  Result<Blob> ReadItem(const InputItem& it) {
+    if (opt_.store == nullptr) return it.data;
+    return opt_.store->Put(it.data.view());
+  }
+
+  void Feed(StageNode& node, const PendingInput& in) {
+    const int stage = in.stage;
+    const InputFile& f = in.file;
+    Item item{f.stream, -1 - in.source, 0, false, {}};
+    Result<Blob> blob = in.item != nullptr ? ReadItem(*in.item) : ReadInput(f.path, opt_.store);
     if (blob.ok()) {
       Progress p;
       {
@@ -370,7 +392,7 @@ class Execution {
       }
       if (opt_.on_progress) opt_.on_progress(p);
       item.blob = NamedBlob{f.name, std::move(*blob)};
-      if (memo_) memo_->Plan(stage, source, f.stream, item.blob);
+      if (memo_) memo_->Plan(stage, in.source, f.stream, item.blob);
       node.try_put(item);
       item.seq = 1;
     } else {
@@ -579,6 +601,7 @@ class Execution {
         }
       }
       if (!opt_.out_dir.empty() && (sink || opt_.keep_all)) WriteOutput(stage, task.stream, out);
+      if (opt_.on_output) opt_.on_output(stage_name, task.stream, out);
       if (!sink)
         std::get<0>(ports).try_put(Item{task.stream, stage, lane.next_out++, false, std::move(out)});
     }

@@ -79,6 +79,13 @@ struct RunReport {
   bool ok() const { return tasks_failed == 0 && !cancelled; }
 };
 
+// An input given in memory instead of as a file (ExecutorOptions::items).
+struct InputItem {
+  std::string stream;  // the stream it starts (or joins, with the same id at another source)
+  std::string name;    // its file name, as a listed file's; matched against STAGE.include
+  Blob data;
+};
+
 using FunctionFactory = std::function<Result<std::unique_ptr<Function>>(const FunctionDecl&)>;
 // The Function a FUNCTION block declares: MakeFunction on its builtin or
 // command, timeout and retries. The default FunctionFactory.
@@ -91,6 +98,10 @@ using StageFunctionFactory = std::function<Result<std::unique_ptr<Function>>(
 struct ExecutorOptions {
   // Replaces every directory source of the pipeline. Default: the config's.
   std::string input_dir;
+  // When not empty, these replace every directory source instead (as a folder
+  // holding exactly these files would, STAGE.include applied); input_dir is
+  // then ignored. Read-only during the run.
+  std::vector<InputItem> items;
   // Where the result stages' outputs are written, as <out>/<stage>/<file>.
   // Empty: nothing is written (outputs are still counted).
   std::string out_dir;
@@ -124,6 +135,11 @@ struct ExecutorOptions {
   // When set, consulted first for every stage; a null result falls back to
   // make_function.
   StageFunctionFactory make_stage_function;
+  // Called with every output of every stage as the stage emits it (with a
+  // store, once stored), from the task's thread; one stream's outputs of one
+  // stage come in order. The Blob may be kept (it pins the object).
+  std::function<void(const std::string& stage, const std::string& stream, const NamedBlob& out)>
+      on_output;
   // Called after every task, from the task's thread; keep it cheap.
   std::function<void(const Progress&)> on_progress;
   // When set and it turns true (e.g. from a signal-handling thread), the run
