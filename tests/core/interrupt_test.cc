@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
 
 #include "common/overlay_cli.h"
@@ -229,6 +231,16 @@ TEST_F(SlowRunTest, SecondSignalStopsAtOnce) {
 TEST_F(SlowRunTest, CrashSignalsEndOverlayWithTheirDefaultAction) {
   const rlimit no_core{0, 0};
   ASSERT_EQ(::setrlimit(RLIMIT_CORE, &no_core), 0);  // inherited: no core file to write
+  // AddressSanitizer turns SIGSEGV into a report and exit 1; the default action
+  // is what is under test, so the child keeps it.
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  const std::string saved = asan ? asan : "";
+  ::setenv("ASAN_OPTIONS", (saved + (saved.empty() ? "" : ":") + "handle_segv=0").c_str(), 1);
+  struct Restore {
+    const char* had;
+    std::string value;
+    ~Restore() { had ? ::setenv("ASAN_OPTIONS", value.c_str(), 1) : ::unsetenv("ASAN_OPTIONS"); }
+  } restore{asan, saved};
   for (int crash : {SIGSEGV, SIGABRT}) {
     OverlayProcess run({"run", (dir_ / "slow.cfg").string(), "--no-store", "--quiet"},
                        dir_ / "stderr");

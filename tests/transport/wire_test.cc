@@ -146,7 +146,8 @@ TEST(WireTest, FetchDataHeartbeatErrorRoundTrip) {
 // and then the decoded content must be intact.
 TEST(WireTest, HeartbeatStatusRoundTrip) {
   Heartbeat ask{"overlay-status", 1, 0, 0, /*want_status=*/true};
-  auto asked = Verify(EncodeHeartbeat(1, ask));
+  const Blob ask_blob = EncodeHeartbeat(1, ask);  // Verify's view must not outlive it
+  auto asked = Verify(ask_blob);
   ASSERT_TRUE(asked.ok());
   EXPECT_TRUE(DecodeHeartbeat(**asked)->want_status);
   EXPECT_FALSE(DecodeHeartbeat(**asked)->status.has_value());
