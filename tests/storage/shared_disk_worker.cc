@@ -84,7 +84,13 @@ int Owner(const std::string& segment, const std::string& disk, const std::string
   // Stored after the peers opened L2: they find these only by reopening it.
   for (int i = 0; i < kDemoted; ++i) {
     if (!Put(*c, "demoted", i, true, &why)) return Fail(why);
+    // A peer making room may be demoting this very object and pins it while
+    // it does: Busy then is brief, so try again (bounded: 10 s).
     Status s = c->Evict(ObjectKey::Of(SharedDiskObject("demoted", i)));
+    for (int tries = 0; s.IsBusy() && tries < 200; ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      s = c->Evict(ObjectKey::Of(SharedDiskObject("demoted", i)));
+    }
     if (!s.ok() && !s.IsNotFound()) return Fail("evict demoted/" + std::to_string(i) + ": " + s.ToString());
   }
   std::FILE* f = std::fopen((flags + "/demoted").c_str(), "w");
