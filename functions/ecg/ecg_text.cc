@@ -101,8 +101,7 @@ Result<SignalChunk> ParseChunk(std::string_view text) {
 }
 
 std::string FormatBeats(const BeatList& b) {
-  std::string out =
-      fmt::format("# stream={}\n# fs={}\n{}\n", b.stream, b.fs, kBeatsCsvHeader);
+  std::string out = fmt::format("# stream={}\n# fs={}\n{}\n", b.stream, b.fs, kBeatsCsvHeader);
   for (const Beat& x : b.beats) {
     const std::string_view cls = x.beat_class ? std::string_view(&x.beat_class, 1) : "";
     if (x.rr_s > 0)
@@ -127,7 +126,8 @@ Result<BeatList> ParseBeats(std::string_view text) {
     if (line[0] == '#') {
       if (HeaderValue(line, "stream", &v))
         b.stream = std::string(v);
-      else if (HeaderValue(line, "fs", &v) && !ParseNumber(v, &b.fs))
+      else if (HeaderValue(line, "fs", &v) &&
+               (!ParseNumber(v, &b.fs) || !CheckTiming(b.fs, 0).ok()))
         return BadLine("beats", n, line);
       return Status::OK();
     }
@@ -148,8 +148,8 @@ Result<BeatList> ParseBeats(std::string_view text) {
     Beat beat;
     if (fields == 5) {
       const std::string_view c = Trim(f[4]);
-      if (c.size() > 1 || (c.size() == 1 && std::string_view("NSVFQ").find(c[0]) ==
-                                                 std::string_view::npos))
+      if (c.size() > 1 ||
+          (c.size() == 1 && std::string_view("NSVFQ").find(c[0]) == std::string_view::npos))
         return BadLine("beats", n, line);
       beat.beat_class = c.empty() ? 0 : c[0];
     }
@@ -157,10 +157,11 @@ Result<BeatList> ParseBeats(std::string_view text) {
         (!Trim(f[2]).empty() && !ParseNumber(f[2], &beat.rr_s)) ||
         (!Trim(f[3]).empty() && !ParseNumber(f[3], &beat.hr_bpm)))
       return BadLine("beats", n, line);
-    if (!CheckTiming(b.fs, beat.sample).ok() || !(beat.time_s >= 0) ||
-        !(beat.time_s <= kMaxStatedSample / kMinStatedFs) || !(beat.rr_s >= 0) ||
-        !(beat.rr_s <= kMaxStatedSample / kMinStatedFs) || !(beat.hr_bpm >= 0) ||
-        !(beat.hr_bpm <= 60 * kMaxStatedFs))
+    // fs was checked at its header line; each row brings its own position and times.
+    constexpr double kMaxSeconds = kMaxStatedSample / kMinStatedFs;
+    if (beat.sample < 0 || beat.sample > kMaxStatedSample || !(beat.time_s >= 0) ||
+        !(beat.time_s <= kMaxSeconds) || !(beat.rr_s >= 0) || !(beat.rr_s <= kMaxSeconds) ||
+        !(beat.hr_bpm >= 0) || !(beat.hr_bpm <= 60 * kMaxStatedFs))
       return BadLine("beats", n, line);
     b.beats.push_back(beat);
     return Status::OK();

@@ -92,6 +92,10 @@ TEST(EcgText, ClassedBeatsErrorsNameTheLine) {
     ASSERT_FALSE(b.ok()) << bad;
     EXPECT_NE(b.status().message().find("line 3"), std::string_view::npos) << b.status().ToString();
   }
+  // An absurd fs is blamed on its own header line, before any row.
+  Result<BeatList> b = ParseBeats("# stream=s\n# fs=1e-300\nsample,time_s,rr_s,hr_bpm\n");
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("line 2"), std::string_view::npos) << b.status().ToString();
 }
 
 TEST(EcgText, BeatsErrorsNameTheLine) {
